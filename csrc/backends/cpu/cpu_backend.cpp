@@ -1,0 +1,23 @@
+#include "backends/cpu/cpu_backend.h"
+
+#include <string>
+
+#include "backends/cpu/cpu_kernels.h"
+
+namespace metalsvd {
+
+CpuBackend::CpuBackend(const emu::EmulatorOptions& options) : options_(options) {
+  limits_.threadgroup_memory_bytes = options.threadgroup_memory_bytes;
+  limits_.max_threads_per_group = 1024;
+  limits_.simd_width = kernels::kSimdWidth;
+  limits_.supports_fp64 = true;
+  limits_.supports_bfloat16 = true;
+}
+
+void CpuBackend::launch(const KernelLaunch& launch) {
+  const CpuKernel kernel = find_cpu_kernel(launch.name);
+  if (kernel == nullptr) throw Error("metalsvd cpu backend: no kernel named " + launch.name);
+  kernel(launch, options_);
+}
+
+}  // namespace metalsvd

@@ -1,0 +1,320 @@
+#include "backends/cpu/emulator.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "backends/cpu/fiber.h"
+
+namespace metalsvd {
+namespace emu {
+namespace {
+
+constexpr uint32_t kLanes = kernels::kSimdWidth;
+constexpr uint32_t kMaxThreadsPerGroup = 1024;  // Metal's and CUDA's limit
+// Kernel frames are small; the margin covers exception unwinding inside a fiber.
+constexpr std::size_t kFiberStackBytes = 256 * 1024;
+
+enum class FiberState { runnable, at_barrier, at_simd, done };
+
+struct Fiber {
+  ExecutionContext context;
+  std::unique_ptr<FiberStack> stack;
+  FiberState state = FiberState::runnable;
+  int line = 0;
+  bool device_memory = false;
+  SimdOp op = SimdOp::shuffle_xor;
+  uint64_t value = 0;
+  uint32_t argument = 0;
+  uint64_t result = 0;
+  std::exception_ptr error;
+};
+
+const char* simd_op_name(SimdOp op) {
+  switch (op) {
+    case SimdOp::shuffle_xor:
+      return "shuffle_xor";
+    case SimdOp::sum_f32:
+      return "simd_reduce_sum<float>";
+    case SimdOp::sum_f64:
+      return "simd_reduce_sum<double>";
+    case SimdOp::max_f32:
+      return "simd_reduce_max<float>";
+    case SimdOp::max_f64:
+      return "simd_reduce_max<double>";
+  }
+  return "?";
+}
+
+template <typename X>
+X load_bits(uint64_t bits) {
+  X x;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
+template <typename X>
+uint64_t store_bits(X x) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &x, sizeof x);
+  return bits;
+}
+
+template <typename X>
+uint64_t reduce_lanes(const Fiber* lanes, bool maximum) {
+  X acc = load_bits<X>(lanes[0].value);
+  for (uint32_t l = 1; l < kLanes; ++l) {
+    const X x = load_bits<X>(lanes[l].value);
+    acc = maximum ? std::fmax(acc, x) : acc + x;
+  }
+  return store_bits(acc);
+}
+
+class GroupScheduler;
+thread_local GroupScheduler* t_scheduler = nullptr;
+
+// Runs the fibers of one threadgroup at a time on the calling host thread.
+class GroupScheduler {
+ public:
+  GroupScheduler(uint32_t threads, uint32_t arena_bytes, uint64_t seed)
+      : fibers_(threads), arena_(arena_bytes ? arena_bytes : 1), seed_(seed) {
+    for (Fiber& f : fibers_) f.stack = std::make_unique<FiberStack>(kFiberStackBytes);
+  }
+
+  void run(uint32_t group, const KernelThread& body) {
+    group_ = group;
+    body_ = &body;
+    std::memset(arena_.data(), 0xFF, arena_.size());
+    for (Fiber& f : fibers_) {
+      f.state = FiberState::runnable;
+      f.error = nullptr;
+      prepare_fiber(f.context, *f.stack, &GroupScheduler::fiber_entry, main_);
+    }
+    std::mt19937_64 rng(seed_ ^ (0x9E3779B97F4A7C15ull * (group + 1)));
+    std::vector<uint32_t> order;
+    GroupScheduler* const previous = t_scheduler;
+    t_scheduler = this;
+    try {
+      do {
+        order.clear();
+        for (uint32_t t = 0; t < fibers_.size(); ++t)
+          if (fibers_[t].state == FiberState::runnable) order.push_back(t);
+        if (seed_ != 0) std::shuffle(order.begin(), order.end(), rng);
+        for (uint32_t t : order) {
+          current_ = t;
+          switch_context(main_, fibers_[t].context);
+          if (fibers_[t].error) std::rethrow_exception(fibers_[t].error);
+        }
+      } while (release_waiting());
+    } catch (...) {
+      t_scheduler = previous;
+      throw;
+    }
+    t_scheduler = previous;
+  }
+
+  void wait_at_barrier(bool device_memory, int line) {
+    Fiber& f = fibers_[current_];
+    f.state = FiberState::at_barrier;
+    f.line = line;
+    f.device_memory = device_memory;
+    switch_context(f.context, main_);
+  }
+
+  uint64_t wait_at_simd(SimdOp op, uint64_t value, uint32_t argument, int line) {
+    Fiber& f = fibers_[current_];
+    f.state = FiberState::at_simd;
+    f.op = op;
+    f.value = value;
+    f.argument = argument;
+    f.line = line;
+    switch_context(f.context, main_);
+    return fibers_[current_].result;
+  }
+
+ private:
+  static void fiber_entry() {
+    GroupScheduler* self = t_scheduler;
+    const uint32_t t = self->current_;
+    try {
+      const kernels::ThreadContext ctx{t, self->group_, t % kLanes, t / kLanes};
+      (*self->body_)(ctx, self->arena_.data());
+    } catch (...) {
+      self->fibers_[t].error = std::current_exception();
+    }
+    self->fibers_[t].state = FiberState::done;
+    // Returning resumes main_ through uc_link.
+  }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    std::ostringstream message;
+    message << "metalsvd emulator: threadgroup " << group_ << ": " << what;
+    throw EmulatorError(message.str());
+  }
+
+  std::string describe(uint32_t t) const {
+    const Fiber& f = fibers_[t];
+    std::ostringstream s;
+    s << "thread " << t;
+    switch (f.state) {
+      case FiberState::runnable:
+        s << " is running";
+        break;
+      case FiberState::done:
+        s << " has returned";
+        break;
+      case FiberState::at_barrier:
+        s << " waits at the barrier on line " << f.line;
+        break;
+      case FiberState::at_simd:
+        s << " waits at " << simd_op_name(f.op) << " on line " << f.line;
+        break;
+    }
+    return s.str();
+  }
+
+  // Releases every SIMD group whose lanes all wait at the same SIMD operation, else the whole
+  // group if all its threads wait at the same barrier. Returns false once all threads are done.
+  bool release_waiting() {
+    bool all_done = true;
+    for (const Fiber& f : fibers_) all_done = all_done && f.state == FiberState::done;
+    if (all_done) return false;
+
+    bool released = false;
+    for (uint32_t first = 0; first < fibers_.size(); first += kLanes) {
+      Fiber* lanes = &fibers_[first];
+      uint32_t waiting = 0;
+      for (uint32_t l = 0; l < kLanes; ++l) waiting += lanes[l].state == FiberState::at_simd;
+      if (waiting == 0) continue;
+      if (waiting != kLanes) {
+        for (uint32_t l = 0; l < kLanes; ++l)
+          if (lanes[l].state != FiberState::at_simd)
+            fail("SIMD group " + std::to_string(first / kLanes) + " diverged: " + describe(first) +
+                 ", but " + describe(first + l));
+      }
+      for (uint32_t l = 1; l < kLanes; ++l)
+        if (lanes[l].op != lanes[0].op || lanes[l].line != lanes[0].line)
+          fail("lanes of SIMD group " + std::to_string(first / kLanes) +
+               " reached different SIMD operations: " + describe(first) + ", " +
+               describe(first + l));
+      exchange(lanes);
+      for (uint32_t l = 0; l < kLanes; ++l) lanes[l].state = FiberState::runnable;
+      released = true;
+    }
+    if (released) return true;
+
+    uint32_t reference = 0;
+    while (fibers_[reference].state == FiberState::done) ++reference;
+    for (uint32_t t = 0; t < fibers_.size(); ++t) {
+      const Fiber& f = fibers_[t];
+      if (f.state != FiberState::at_barrier || f.line != fibers_[reference].line)
+        fail("not every thread reaches the same barrier: " + describe(reference) + ", but " +
+             describe(t));
+    }
+    for (Fiber& f : fibers_) f.state = FiberState::runnable;
+    return true;
+  }
+
+  void exchange(Fiber* lanes) {
+    switch (lanes[0].op) {
+      case SimdOp::shuffle_xor:
+        for (uint32_t l = 0; l < kLanes; ++l) {
+          const uint32_t source = l ^ lanes[l].argument;
+          if (source >= kLanes)
+            fail("shuffle_xor mask " + std::to_string(lanes[l].argument) +
+                 " leaves the SIMD group");
+          lanes[l].result = lanes[source].value;
+        }
+        return;
+      case SimdOp::sum_f32:
+        broadcast(lanes, reduce_lanes<float>(lanes, false));
+        return;
+      case SimdOp::sum_f64:
+        broadcast(lanes, reduce_lanes<double>(lanes, false));
+        return;
+      case SimdOp::max_f32:
+        broadcast(lanes, reduce_lanes<float>(lanes, true));
+        return;
+      case SimdOp::max_f64:
+        broadcast(lanes, reduce_lanes<double>(lanes, true));
+        return;
+    }
+  }
+
+  static void broadcast(Fiber* lanes, uint64_t bits) {
+    for (uint32_t l = 0; l < kLanes; ++l) lanes[l].result = bits;
+  }
+
+  std::vector<Fiber> fibers_;
+  std::vector<unsigned char> arena_;
+  uint64_t seed_;
+  ExecutionContext main_;
+  uint32_t current_ = 0;
+  uint32_t group_ = 0;
+  const KernelThread* body_ = nullptr;
+};
+
+GroupScheduler& current_scheduler(const char* what) {
+  if (t_scheduler == nullptr)
+    throw EmulatorError(std::string("metalsvd emulator: ") + what +
+                        " called outside an emulated kernel");
+  return *t_scheduler;
+}
+
+}  // namespace
+
+void barrier(bool with_device_memory, int line) {
+  current_scheduler("barrier").wait_at_barrier(with_device_memory, line);
+}
+
+uint64_t simd_exchange(SimdOp op, uint64_t value_bits, uint32_t argument, int line) {
+  return current_scheduler("a SIMD-group operation").wait_at_simd(op, value_bits, argument, line);
+}
+
+void run_grid(uint32_t groups, uint32_t threads_per_group, uint32_t threadgroup_memory_bytes,
+              const KernelThread& thread, const EmulatorOptions& options) {
+  if (threads_per_group == 0 || threads_per_group % kLanes != 0 ||
+      threads_per_group > kMaxThreadsPerGroup)
+    throw EmulatorError("metalsvd emulator: " + std::to_string(threads_per_group) +
+                        " threads per group; it runs whole SIMD groups of 32, at most 1024");
+  if (threadgroup_memory_bytes > options.threadgroup_memory_bytes)
+    throw EmulatorError("metalsvd emulator: the kernel asks for " +
+                        std::to_string(threadgroup_memory_bytes) +
+                        " bytes of threadgroup memory; the limit is " +
+                        std::to_string(options.threadgroup_memory_bytes));
+  if (groups == 0) return;
+
+  uint32_t workers = options.host_threads ? options.host_threads
+                                          : std::max(1u, std::thread::hardware_concurrency());
+  workers = std::min(workers, groups);
+  std::atomic<uint32_t> next_group{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr first_error;
+  std::mutex error_mutex;
+  auto work = [&] {
+    try {
+      GroupScheduler scheduler(threads_per_group, threadgroup_memory_bytes, options.schedule_seed);
+      for (uint32_t g = next_group++; g < groups && !failed; g = next_group++)
+        scheduler.run(g, thread);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!first_error) first_error = std::current_exception();
+      failed = true;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (uint32_t w = 1; w < workers; ++w) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  if (first_error) std::rethrow_exception(first_error);
+}
+
+}  // namespace emu
+}  // namespace metalsvd

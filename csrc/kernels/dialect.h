@@ -1,0 +1,42 @@
+// The kernel dialect: the few names through which one kernel body compiles for Metal, CUDA and
+// the CPU threadgroup emulator.
+//
+// Kernel bodies use only what this header and the target header it includes provide:
+//   address spaces   MSVD_DEVICE, MSVD_THREADGROUP, MSVD_CONSTANT on every pointer/reference
+//   functions        MSVD_INLINE (kernel-side helpers), MSVD_HOST_DEVICE (also used by the host)
+//   thread identity  ThreadContext, filled by each backend's entry point
+//   synchronisation  group_barrier(), group_barrier_with_device_memory()
+//   SIMD groups      shuffle_xor(), simd_reduce_sum(), simd_reduce_max() over kSimdWidth lanes
+//   numbers          NumericLimits<C>, to_compute<C>(), from_compute<T>(), math_* functions
+//   16-bit storage   half_t, bfloat16_t
+//
+// Rules (checked by the Metal type-check in CI): C++14 only, no recursion, no pointers to
+// pointers, no exceptions, no dynamic allocation, no double in anything Metal instantiates.
+#pragma once
+
+#if defined(__METAL_VERSION__) || defined(METALSVD_METAL_TYPECHECK)
+#include "dialect_metal.h"
+#elif defined(__CUDACC__)
+#include "dialect_cuda.h"
+#else
+#include "dialect_cpu.h"
+#endif
+
+namespace metalsvd {
+namespace kernels {
+
+// Threads of one SIMD group (Metal simdgroup, CUDA warp, emulator lane group). Apple GPUs and
+// NVIDIA GPUs both execute 32 lanes; the Metal host checks threadExecutionWidth against it.
+constexpr uint32_t kSimdWidth = 32;
+
+// Identity of one GPU thread, filled by the backend's entry point so bodies never touch
+// target-specific built-ins.
+struct ThreadContext {
+  uint32_t thread;      // index within the threadgroup
+  uint32_t group;       // index of the threadgroup in the grid
+  uint32_t lane;        // index within the SIMD group
+  uint32_t simd_group;  // index of the SIMD group within the threadgroup
+};
+
+}  // namespace kernels
+}  // namespace metalsvd

@@ -1,0 +1,197 @@
+// Properties of the threadgroup emulator: each strictness rule of docs/architecture.md, shown
+// on small kernels written in the kernel dialect.
+#include "backends/cpu/emulator.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/dialect.h"
+
+namespace metalsvd {
+namespace {
+
+using emu::EmulatorError;
+using emu::EmulatorOptions;
+using emu::run_grid;
+using kernels::ThreadContext;
+
+EmulatorOptions seeded(uint64_t seed) {
+  EmulatorOptions options;
+  options.schedule_seed = seed;
+  return options;
+}
+
+// Each thread publishes its index, then reads its left neighbour's (thread 0 its own). With
+// the barrier the result is right under every schedule.
+void rotate_left(bool with_barrier, uint64_t seed, std::vector<int>& out) {
+  const uint32_t threads = 64;
+  out.assign(threads, 0);
+  run_grid(
+      1, threads, threads * sizeof(int),
+      [&](const ThreadContext& ctx, void* tg) {
+        int* slots = static_cast<int*>(tg);
+        slots[ctx.thread] = static_cast<int>(ctx.thread);
+        if (with_barrier) kernels::group_barrier();
+        out[ctx.thread] = slots[ctx.thread == 0 ? 0 : ctx.thread - 1];
+      },
+      seeded(seed));
+}
+
+bool is_left_rotation(const std::vector<int>& out) {
+  for (size_t t = 0; t < out.size(); ++t)
+    if (out[t] != static_cast<int>(t == 0 ? 0 : t - 1)) return false;
+  return true;
+}
+
+TEST(Emulator, BarrierOrdersThreadgroupMemoryUnderEverySchedule) {
+  std::vector<int> out;
+  for (uint64_t seed : {0, 1, 2, 3, 4}) {
+    rotate_left(true, seed, out);
+    EXPECT_TRUE(is_left_rotation(out)) << "seed " << seed;
+  }
+}
+
+TEST(Emulator, ShuffledScheduleCatchesAMissingBarrier) {
+  std::vector<int> out;
+  // In thread order, thread t-1 has always written before thread t reads: the bug hides...
+  rotate_left(false, 0, out);
+  EXPECT_TRUE(is_left_rotation(out));
+  // ...but a shuffled order makes some thread read its neighbour's slot before it is written.
+  int caught = 0;
+  for (uint64_t seed : {1, 2, 3}) {
+    rotate_left(false, seed, out);
+    caught += !is_left_rotation(out);
+  }
+  EXPECT_EQ(caught, 3);
+}
+
+TEST(Emulator, ThreadgroupMemoryIsPoisonedBeforeEachGroup) {
+  std::vector<float> seen(2, 0.0f);
+  std::vector<uint32_t> bits(2, 0);
+  run_grid(
+      2, 32, 64,
+      [&](const ThreadContext& ctx, void* tg) {
+        float* memory = static_cast<float*>(tg);
+        if (ctx.thread == 0) {
+          seen[ctx.group] = memory[3];
+          std::memcpy(&bits[ctx.group], &memory[3], sizeof(uint32_t));
+          memory[3] = 1.0f;  // must not leak into the next group
+        }
+      },
+      seeded(0));
+  for (int g = 0; g < 2; ++g) {
+    EXPECT_TRUE(std::isnan(seen[g]));
+    EXPECT_EQ(bits[g], 0xFFFFFFFFu);
+  }
+}
+
+TEST(Emulator, ThreadgroupMemoryIsCappedLikeMetal) {
+  const auto body = [](const ThreadContext&, void*) {};
+  EXPECT_NO_THROW(run_grid(1, 32, 32 * 1024, body, EmulatorOptions{}));
+  EXPECT_THROW(run_grid(1, 32, 32 * 1024 + 1, body, EmulatorOptions{}), EmulatorError);
+  EmulatorOptions larger;
+  larger.threadgroup_memory_bytes = 64 * 1024;
+  EXPECT_NO_THROW(run_grid(1, 32, 64 * 1024, body, larger));
+}
+
+TEST(Emulator, BarrierNotReachedByEveryThreadIsAnError) {
+  const auto body = [](const ThreadContext& ctx, void*) {
+    if (ctx.thread >= 16) kernels::group_barrier();
+  };
+  EXPECT_THROW(run_grid(1, 64, 0, body, EmulatorOptions{}), EmulatorError);
+}
+
+TEST(Emulator, DifferentBarriersAreAnError) {
+  const auto body = [](const ThreadContext& ctx, void*) {
+    if (ctx.thread % 2 == 0) {
+      kernels::group_barrier();
+    } else {
+      kernels::group_barrier();
+    }
+  };
+  try {
+    run_grid(1, 64, 0, body, EmulatorOptions{});
+    FAIL() << "expected an EmulatorError";
+  } catch (const EmulatorError& e) {
+    EXPECT_NE(std::string(e.what()).find("same barrier"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Emulator, ShuffleXorExchangesWithinTheSimdGroup) {
+  std::vector<float> out(64);
+  for (uint64_t seed : {0, 7}) {
+    run_grid(
+        1, 64, 0,
+        [&](const ThreadContext& ctx, void*) {
+          out[ctx.thread] = kernels::shuffle_xor(static_cast<float>(ctx.thread), 5u);
+        },
+        seeded(seed));
+    for (uint32_t t = 0; t < 64; ++t) EXPECT_EQ(out[t], static_cast<float>(t ^ 5u));
+  }
+}
+
+TEST(Emulator, SimdReductionsCoverExactlyOneSimdGroup) {
+  std::vector<double> sums(96);
+  std::vector<float> maxima(96);
+  run_grid(
+      1, 96, 0,
+      [&](const ThreadContext& ctx, void*) {
+        sums[ctx.thread] = kernels::simd_reduce_sum(static_cast<double>(ctx.thread));
+        maxima[ctx.thread] = kernels::simd_reduce_max(static_cast<float>(ctx.lane % 7));
+      },
+      seeded(3));
+  for (uint32_t t = 0; t < 96; ++t) {
+    const uint32_t first = t / 32 * 32;
+    EXPECT_EQ(sums[t], 32.0 * first + 31.0 * 32.0 / 2.0);
+    EXPECT_EQ(maxima[t], 6.0f);
+  }
+}
+
+TEST(Emulator, SimdOperationNotReachedByAllLanesIsAnError) {
+  const auto body = [](const ThreadContext& ctx, void*) {
+    if (ctx.lane < 31) kernels::simd_reduce_sum(1.0f);
+  };
+  EXPECT_THROW(run_grid(1, 32, 0, body, EmulatorOptions{}), EmulatorError);
+}
+
+TEST(Emulator, ExceptionsInAThreadReachTheCaller) {
+  const auto body = [](const ThreadContext& ctx, void*) {
+    if (ctx.thread == 5) throw std::runtime_error("thread 5 failed");
+  };
+  EXPECT_THROW(run_grid(4, 32, 0, body, EmulatorOptions{}), std::runtime_error);
+}
+
+TEST(Emulator, RejectsPartialSimdGroupsAndOversizedGroups) {
+  const auto body = [](const ThreadContext&, void*) {};
+  EXPECT_THROW(run_grid(1, 48, 0, body, EmulatorOptions{}), EmulatorError);
+  EXPECT_THROW(run_grid(1, 2048, 0, body, EmulatorOptions{}), EmulatorError);
+}
+
+TEST(Emulator, IntrinsicsOutsideAKernelAreAnError) {
+  EXPECT_THROW(kernels::group_barrier(), EmulatorError);
+}
+
+TEST(Emulator, GroupsRunInParallelWithIndependentMemory) {
+  const uint32_t groups = 37;
+  std::vector<int> out(groups * 32);
+  EmulatorOptions options = seeded(11);
+  options.host_threads = 3;
+  run_grid(
+      groups, 32, 32 * sizeof(int),
+      [&](const ThreadContext& ctx, void* tg) {
+        int* slots = static_cast<int*>(tg);
+        slots[ctx.thread] = static_cast<int>(ctx.group * 1000 + ctx.thread);
+        kernels::group_barrier();
+        out[ctx.group * 32 + ctx.thread] = slots[31 - ctx.thread];
+      },
+      options);
+  for (uint32_t g = 0; g < groups; ++g)
+    for (uint32_t t = 0; t < 32; ++t)
+      EXPECT_EQ(out[g * 32 + t], static_cast<int>(g * 1000 + 31 - t));
+}
+
+}  // namespace
+}  // namespace metalsvd

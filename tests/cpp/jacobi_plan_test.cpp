@@ -1,0 +1,57 @@
+// The plan for the fused Jacobi kernel: what fits where, and the launch shape it picks.
+#include <gtest/gtest.h>
+
+#include "core/jacobi_small_plan.h"
+
+namespace metalsvd {
+namespace {
+
+DeviceLimits apple_gpu() { return {32 * 1024, 1024, 32, false, true}; }
+DeviceLimits hopper() { return {227 * 1024, 1024, 32, true, true}; }
+
+TEST(JacobiSmallPlan, Fp32At64x64FitsMetalWithVInDeviceMemory) {
+  // A and V together need more than 32 KiB; A alone fits, so V moves to a device workspace.
+  const auto plan = plan_jacobi_small(apple_gpu(), ScalarType::f32, 10, 64, 64);
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_FALSE(plan->v_in_threadgroup);
+  EXPECT_LE(plan->threadgroup_memory_bytes, 32u * 1024);
+  EXPECT_EQ(plan->workspace_bytes, 10u * 65 * 64 * 4);
+  EXPECT_EQ(plan->kernel, "jacobi_small_vdev_f32_tg256");
+  EXPECT_EQ(plan->threads_per_pair, 8u);
+}
+
+TEST(JacobiSmallPlan, SmallMatricesKeepVInThreadgroupMemory) {
+  const auto plan = plan_jacobi_small(apple_gpu(), ScalarType::f16, 3, 32, 32);
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_TRUE(plan->v_in_threadgroup);
+  EXPECT_EQ(plan->workspace_bytes, 0u);
+  EXPECT_EQ(plan->kernel, "jacobi_small_f16_tg64");
+}
+
+TEST(JacobiSmallPlan, LargerThreadgroupMemoryTakesLargerMatrices) {
+  EXPECT_FALSE(plan_jacobi_small(apple_gpu(), ScalarType::f32, 1, 128, 128).has_value());
+  const auto plan = plan_jacobi_small(hopper(), ScalarType::f32, 1, 128, 128);
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_TRUE(plan->v_in_threadgroup);
+  EXPECT_EQ(plan->threads, 1024u);
+  EXPECT_EQ(plan->threads_per_pair, 16u);
+}
+
+TEST(JacobiSmallPlan, ThreadsNeverExceedTheDeviceLimit) {
+  DeviceLimits limits = hopper();
+  limits.max_threads_per_group = 256;
+  const auto plan = plan_jacobi_small(limits, ScalarType::f32, 1, 128, 128);
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(plan->threads, 256u);
+  EXPECT_EQ(plan->threads_per_pair, 4u);
+}
+
+TEST(JacobiSmallPlan, TallMatricesUseMoreLanesPerPair) {
+  const auto plan = plan_jacobi_small(apple_gpu(), ScalarType::f32, 1, 256, 8);
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(plan->threads_per_pair, 32u);
+  EXPECT_EQ(plan->threads, 128u);
+}
+
+}  // namespace
+}  // namespace metalsvd

@@ -1,0 +1,271 @@
+// The fused one-sided Jacobi SVD through the core and the cpu backend (threadgroup emulator),
+// against Eigen in double precision, under several emulator schedules.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/cpu_backend.h"
+#include "core/errors.h"
+#include "core/svd.h"
+#include "kernels/svd_status.h"
+#include "test_matrices.h"
+
+namespace metalsvd {
+namespace {
+
+using testing::MatrixXd;
+using testing::SvdErrors;
+using testing::VectorXd;
+
+// Accuracy contract for fp32 (docs/architecture.md): sigma error relative to sigma_max,
+// orthogonality, reconstruction.
+constexpr double kSigmaTolF32 = 2e-6;
+constexpr double kOrthogonalityTolF32 = 1e-5;
+constexpr double kReconstructionTolF32 = 5e-6;
+constexpr double kTolF64 = 1e-12;
+
+template <typename T>
+struct Storage;
+template <>
+struct Storage<float> {
+  static constexpr ScalarType type = ScalarType::f32;
+  static float from(double x) { return static_cast<float>(x); }
+  static double to(float x) { return x; }
+};
+template <>
+struct Storage<double> {
+  static constexpr ScalarType type = ScalarType::f64;
+  static double from(double x) { return x; }
+  static double to(double x) { return x; }
+};
+template <>
+struct Storage<kernels::half_t> {
+  static constexpr ScalarType type = ScalarType::f16;
+  static kernels::half_t from(double x) { return kernels::float_to_half(static_cast<float>(x)); }
+  static double to(kernels::half_t x) { return kernels::half_to_float(x); }
+};
+template <>
+struct Storage<kernels::bfloat16_t> {
+  static constexpr ScalarType type = ScalarType::bf16;
+  static kernels::bfloat16_t from(double x) {
+    return kernels::float_to_bfloat16(static_cast<float>(x));
+  }
+  static double to(kernels::bfloat16_t x) { return kernels::bfloat16_to_float(x); }
+};
+
+struct SvdRun {
+  MatrixXd a;  // the input as the kernel saw it (after rounding to T)
+  MatrixXd u;
+  VectorXd s;
+  MatrixXd v;
+  int32_t info;
+};
+
+MatrixBatch row_major_batch(void* data, ScalarType type, uint32_t batch, uint32_t rows,
+                            uint32_t cols) {
+  MatrixBatch m;
+  m.data.handle = data;
+  m.dtype = type;
+  m.batch = batch;
+  m.rows = rows;
+  m.cols = cols;
+  m.batch_stride = static_cast<int64_t>(rows) * cols;
+  m.row_stride = cols;
+  m.col_stride = 1;
+  return m;
+}
+
+// Factors every matrix (all of one shape) in one batched launch, as PyTorch lays them out.
+template <typename T>
+std::vector<SvdRun> run_svd(const std::vector<MatrixXd>& inputs, uint64_t seed,
+                            uint32_t threadgroup_bytes = 32 * 1024) {
+  using S = Storage<T>;
+  const uint32_t batch = static_cast<uint32_t>(inputs.size());
+  const uint32_t m = static_cast<uint32_t>(inputs[0].rows());
+  const uint32_t n = static_cast<uint32_t>(inputs[0].cols());
+  const uint32_t k = std::min(m, n);
+  std::vector<T> a(static_cast<size_t>(batch) * m * n), u(static_cast<size_t>(batch) * m * k),
+      s(static_cast<size_t>(batch) * k), v(static_cast<size_t>(batch) * n * k);
+  std::vector<int32_t> info(batch, -1);
+  for (uint32_t b = 0; b < batch; ++b)
+    for (uint32_t i = 0; i < m; ++i)
+      for (uint32_t j = 0; j < n; ++j) a[(b * m + i) * n + j] = S::from(inputs[b](i, j));
+
+  emu::EmulatorOptions options;
+  options.schedule_seed = seed;
+  options.threadgroup_memory_bytes = threadgroup_bytes;
+  CpuBackend backend(options);
+  const MatrixBatch in = row_major_batch(a.data(), S::type, batch, m, n);
+  SvdOutputs out;
+  out.u = row_major_batch(u.data(), S::type, batch, m, k);
+  out.v = row_major_batch(v.data(), S::type, batch, n, k);
+  out.s.data.handle = s.data();
+  out.s.dtype = S::type;
+  out.s.batch = batch;
+  out.s.length = k;
+  out.s.batch_stride = k;
+  out.s.stride = 1;
+  out.info.handle = info.data();
+  std::vector<unsigned char> workspace(svd_workspace_bytes(backend, in, false) + 1);
+  svd(backend, in, false, out, Buffer{workspace.data(), 0});
+
+  std::vector<SvdRun> runs(batch);
+  for (uint32_t b = 0; b < batch; ++b) {
+    SvdRun& r = runs[b];
+    r.a.resize(m, n);
+    r.u.resize(m, k);
+    r.v.resize(n, k);
+    r.s.resize(k);
+    for (uint32_t i = 0; i < m; ++i)
+      for (uint32_t j = 0; j < n; ++j) r.a(i, j) = S::to(a[(b * m + i) * n + j]);
+    for (uint32_t i = 0; i < m; ++i)
+      for (uint32_t j = 0; j < k; ++j) r.u(i, j) = S::to(u[(b * m + i) * k + j]);
+    for (uint32_t i = 0; i < n; ++i)
+      for (uint32_t j = 0; j < k; ++j) r.v(i, j) = S::to(v[(b * n + i) * k + j]);
+    for (uint32_t j = 0; j < k; ++j) r.s(j) = S::to(s[b * k + j]);
+    r.info = info[b];
+  }
+  return runs;
+}
+
+void expect_accurate(const SvdRun& run, double sigma_tol, double orthogonality_tol,
+                     double reconstruction_tol, const std::string& what) {
+  const SvdErrors e = testing::svd_errors(run.a, run.u, run.s, run.v);
+  EXPECT_EQ(run.info, kernels::kSvdConverged) << what;
+  EXPECT_TRUE(e.sorted) << what;
+  EXPECT_LE(e.sigma, sigma_tol) << what;
+  EXPECT_LE(e.u_orthogonality, orthogonality_tol) << what;
+  EXPECT_LE(e.v_orthogonality, orthogonality_tol) << what;
+  EXPECT_LE(e.reconstruction, reconstruction_tol) << what;
+}
+
+void expect_fp32_contract(const SvdRun& run, const std::string& what) {
+  expect_accurate(run, kSigmaTolF32, kOrthogonalityTolF32, kReconstructionTolF32, what);
+}
+
+class JacobiSmallSchedules : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(JacobiSmallSchedules, GaussianShapesTallWideOddSquare) {
+  std::mt19937_64 rng(42);
+  const std::vector<std::pair<int, int>> shapes = {{1, 1}, {2, 2},   {7, 1},   {1, 7},   {5, 3},
+                                                   {3, 5}, {16, 16}, {33, 17}, {17, 33}, {40, 40}};
+  for (const auto& [m, n] : shapes) {
+    const std::vector<MatrixXd> batch = {testing::gaussian(m, n, rng),
+                                         testing::gaussian(m, n, rng)};
+    const auto runs = run_svd<float>(batch, GetParam());
+    for (const SvdRun& r : runs)
+      expect_fp32_contract(r, std::to_string(m) + "x" + std::to_string(n));
+  }
+}
+
+TEST_P(JacobiSmallSchedules, Metal64x64KeepsVInDeviceMemory) {
+  std::mt19937_64 rng(7);
+  const auto runs = run_svd<float>({testing::gaussian(64, 64, rng)}, GetParam());
+  expect_fp32_contract(runs[0], "64x64");
+}
+
+TEST_P(JacobiSmallSchedules, GradedSpectrum) {
+  std::mt19937_64 rng(3);
+  const MatrixXd a = testing::with_singular_values(32, 24, testing::graded_spectrum(24, 6), rng);
+  expect_fp32_contract(run_svd<float>({a}, GetParam())[0], "graded 1..1e-6");
+}
+
+TEST_P(JacobiSmallSchedules, RankDeficientCompletesOrthonormalU) {
+  std::mt19937_64 rng(5);
+  VectorXd sigma = VectorXd::Zero(20);
+  sigma.head(8) = testing::graded_spectrum(8, 2);
+  const MatrixXd a = testing::with_singular_values(28, 20, sigma, rng);
+  const SvdRun run = run_svd<float>({a}, GetParam())[0];
+  expect_fp32_contract(run, "rank 8 of 20");
+  // An exactly zero column and an exactly zero matrix: S = 0, U and V still orthonormal.
+  MatrixXd with_zero_column = testing::gaussian(12, 6, rng);
+  with_zero_column.col(2).setZero();
+  expect_fp32_contract(run_svd<float>({with_zero_column}, GetParam())[0], "zero column");
+  const SvdRun zero = run_svd<float>({MatrixXd::Zero(9, 5)}, GetParam())[0];
+  expect_fp32_contract(zero, "zero matrix");
+  EXPECT_EQ(zero.s.cwiseAbs().maxCoeff(), 0.0);
+}
+
+TEST_P(JacobiSmallSchedules, RepeatedSingularValues) {
+  std::mt19937_64 rng(9);
+  VectorXd sigma(16);
+  sigma << 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5;
+  const MatrixXd a = testing::with_singular_values(16, 16, sigma, rng);
+  expect_fp32_contract(run_svd<float>({a}, GetParam())[0], "repeated");
+  const SvdRun identity = run_svd<float>({MatrixXd::Identity(10, 10)}, GetParam())[0];
+  expect_fp32_contract(identity, "identity");
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, JacobiSmallSchedules, ::testing::Values(1u, 2u, 3u));
+
+TEST(JacobiSmall, SmallSingularValuesOfColumnGradedMatricesKeepRelativeAccuracy) {
+  // A = B D with B well conditioned and D graded over six decades: one-sided Jacobi determines
+  // every sigma to a few ulps relative to itself (Demmel & Veselic), not only relative to
+  // sigma_max as bidiagonalisation-based SVDs do.
+  std::mt19937_64 rng(11);
+  const int n = 24;
+  VectorXd b_sigma(n);
+  for (int i = 0; i < n; ++i) b_sigma(i) = 1.0 + static_cast<double>(i) / n;
+  const MatrixXd b = testing::with_singular_values(32, n, b_sigma, rng);
+  const MatrixXd a = b * testing::graded_spectrum(n, 6).asDiagonal();
+  const SvdRun run = run_svd<float>({a}, 1)[0];
+  expect_fp32_contract(run, "column graded");
+  const SvdErrors e = testing::svd_errors(run.a, run.u, run.s, run.v);
+  EXPECT_LE(e.sigma_relative, 2e-5);
+}
+
+TEST(JacobiSmall, ScalingDoesNotOverflowOrUnderflow) {
+  std::mt19937_64 rng(13);
+  const MatrixXd g = testing::gaussian(12, 12, rng);
+  for (double scale : {1e-30, 1e30}) {
+    const SvdRun run = run_svd<float>({g * scale}, 2)[0];
+    expect_accurate(run, kSigmaTolF32, kOrthogonalityTolF32, kReconstructionTolF32,
+                    "scale " + std::to_string(scale));
+  }
+}
+
+TEST(JacobiSmall, Float64MeetsDoublePrecision) {
+  std::mt19937_64 rng(17);
+  for (const auto& [m, n] : std::vector<std::pair<int, int>>{{20, 12}, {12, 20}, {31, 31}}) {
+    const SvdRun run = run_svd<double>({testing::gaussian(m, n, rng)}, 1)[0];
+    expect_accurate(run, kTolF64, kTolF64, kTolF64, "f64");
+  }
+}
+
+TEST(JacobiSmall, HalfAndBfloat16ComputeInFp32) {
+  std::mt19937_64 rng(19);
+  const MatrixXd a = testing::gaussian(24, 16, rng);
+  // Outputs are rounded to the 16-bit type: errors at its precision (2^-11, 2^-8).
+  expect_accurate(run_svd<kernels::half_t>({a}, 1)[0], 2e-3, 4e-3, 4e-3, "f16");
+  expect_accurate(run_svd<kernels::bfloat16_t>({a}, 1)[0], 2e-2, 3e-2, 3e-2, "bf16");
+}
+
+TEST(JacobiSmall, NonFiniteInputGivesNanOnlyForThatMatrix) {
+  std::mt19937_64 rng(23);
+  MatrixXd bad = testing::gaussian(8, 8, rng);
+  bad(3, 4) = std::numeric_limits<double>::quiet_NaN();
+  MatrixXd infinite = testing::gaussian(8, 8, rng);
+  infinite(0, 0) = std::numeric_limits<double>::infinity();
+  const auto runs = run_svd<float>({testing::gaussian(8, 8, rng), bad, infinite}, 1);
+  expect_fp32_contract(runs[0], "finite neighbour");
+  for (int b : {1, 2}) {
+    EXPECT_EQ(runs[b].info, kernels::kSvdNonFiniteInput);
+    EXPECT_TRUE(runs[b].s.array().isNaN().all());
+    EXPECT_TRUE(runs[b].u.array().isNaN().all());
+    EXPECT_TRUE(runs[b].v.array().isNaN().all());
+  }
+}
+
+TEST(JacobiSmall, TooLargeForThreadgroupMemoryIsNotImplemented) {
+  std::mt19937_64 rng(29);
+  EXPECT_THROW(run_svd<float>({testing::gaussian(100, 100, rng)}, 0), NotImplemented);
+  // The same problem runs where the device has more threadgroup memory.
+  const auto runs = run_svd<float>({testing::gaussian(100, 100, rng)}, 0, 128 * 1024);
+  expect_fp32_contract(runs[0], "100x100 with 128 KiB");
+}
+
+}  // namespace
+}  // namespace metalsvd
