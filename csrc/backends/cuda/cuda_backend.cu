@@ -1,0 +1,78 @@
+#include <cuda_runtime.h>
+
+#include <array>
+#include <mutex>
+#include <string>
+
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_kernels.h"
+#include "kernels/dialect.h"
+
+namespace metalsvd {
+namespace {
+
+constexpr int kMaxDevices = 64;
+
+DeviceLimits query_limits(int device) {
+  int shared_optin = 0, max_threads = 0, warp = 0;
+  cuda_check(cudaDeviceGetAttribute(&shared_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+             "cudaDeviceGetAttribute");
+  cuda_check(cudaDeviceGetAttribute(&max_threads, cudaDevAttrMaxThreadsPerBlock, device),
+             "cudaDeviceGetAttribute");
+  cuda_check(cudaDeviceGetAttribute(&warp, cudaDevAttrWarpSize, device), "cudaDeviceGetAttribute");
+  DeviceLimits limits;
+  limits.threadgroup_memory_bytes = static_cast<uint32_t>(shared_optin);
+  limits.max_threads_per_group = static_cast<uint32_t>(max_threads);
+  limits.simd_width = static_cast<uint32_t>(warp);
+  limits.supports_fp64 = true;
+  limits.supports_bfloat16 = true;
+  return limits;
+}
+
+// Device attributes never change: query each device once.
+const DeviceLimits& cached_limits(int device) {
+  static std::array<DeviceLimits, kMaxDevices> limits;
+  static std::array<std::once_flag, kMaxDevices> queried;
+  if (device < 0 || device >= kMaxDevices)
+    throw Error("metalsvd cuda backend: device index " + std::to_string(device) + " out of range");
+  std::call_once(queried[device], [device] { limits[device] = query_limits(device); });
+  return limits[device];
+}
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(int device, cudaStream_t stream)
+      : device_(device), stream_(stream), limits_(cached_limits(device)) {
+    if (limits_.simd_width != kernels::kSimdWidth)
+      throw Error("metalsvd cuda backend: the kernels need a warp of 32 threads");
+  }
+  const char* name() const override { return "cuda"; }
+  const DeviceLimits& limits() const override { return limits_; }
+
+  void launch(const KernelLaunch& launch) override {
+    const CudaKernel kernel = find_cuda_kernel(launch.name);
+    if (kernel == nullptr) throw Error("metalsvd cuda backend: no kernel named " + launch.name);
+    if (launch.threadgroup_memory_bytes > limits_.threadgroup_memory_bytes ||
+        launch.threads_per_group > limits_.max_threads_per_group)
+      throw Error("metalsvd cuda backend: " + launch.name + " exceeds the device limits");
+    int current = -1;
+    cuda_check(cudaGetDevice(&current), "cudaGetDevice");
+    if (current != device_) cuda_check(cudaSetDevice(device_), "cudaSetDevice");
+    kernel(launch, stream_);
+    if (current != device_) cuda_check(cudaSetDevice(current), "cudaSetDevice");
+  }
+
+ private:
+  int device_;
+  cudaStream_t stream_;
+  DeviceLimits limits_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(int device, void* stream) {
+  return std::make_unique<CudaBackend>(device, static_cast<cudaStream_t>(stream));
+}
+
+}  // namespace metalsvd

@@ -1,0 +1,119 @@
+// Instantiates the portable kernels as CUDA kernels, one entry per kernel name.
+#include <string>
+#include <unordered_map>
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_kernels.h"
+#include "kernels/jacobi_small.h"
+
+namespace metalsvd {
+namespace {
+
+__device__ __forceinline__ kernels::ThreadContext cuda_thread_context() {
+  return {threadIdx.x, blockIdx.x, threadIdx.x % kernels::kSimdWidth,
+          threadIdx.x / kernels::kSimdWidth};
+}
+
+template <typename T, typename C, uint32_t kThreads>
+__global__ void __launch_bounds__(kThreads)
+    jacobi_small_kernel(const kernels::JacobiSmallParams p, const T* a, T* u, T* s, T* v,
+                        int32_t* info) {
+  extern __shared__ __align__(16) unsigned char shared_memory[];
+  kernels::jacobi_small<T, C, kThreads>(p, a, u, s, v, info, reinterpret_cast<C*>(shared_memory),
+                                        cuda_thread_context());
+}
+
+template <typename T, typename C, uint32_t kThreads>
+__global__ void __launch_bounds__(kThreads)
+    jacobi_small_vdev_kernel(const kernels::JacobiSmallParams p, const T* a, T* u, T* s, T* v,
+                             int32_t* info, C* v_workspace) {
+  extern __shared__ __align__(16) unsigned char shared_memory[];
+  kernels::jacobi_small_vdev<T, C, kThreads>(
+      p, a, u, s, v, info, v_workspace, reinterpret_cast<C*>(shared_memory), cuda_thread_context());
+}
+
+template <typename X>
+X* buffer_pointer(const KernelLaunch& launch, int index) {
+  const Buffer& b = launch.buffers[index];
+  return reinterpret_cast<X*>(static_cast<char*>(b.handle) + b.offset);
+}
+
+template <typename Params>
+Params params_of(const KernelLaunch& launch) {
+  if (launch.params_size != sizeof(Params))
+    throw Error("metalsvd cuda backend: " + launch.name +
+                " got a parameter block of the wrong size");
+  return *static_cast<const Params*>(launch.params);
+}
+
+// Kernels are compiled for a fixed block size; more than 48 KiB of dynamic shared memory must
+// be allowed per kernel before launch.
+template <typename Kernel>
+void prepare_launch(Kernel kernel, const KernelLaunch& launch, uint32_t threads) {
+  if (launch.threads_per_group != threads)
+    throw Error("metalsvd cuda backend: " + launch.name + " is compiled for " +
+                std::to_string(threads) + " threads per block, launched with " +
+                std::to_string(launch.threads_per_group));
+  constexpr uint32_t kDefaultDynamicSharedMemory = 48 * 1024;
+  if (launch.threadgroup_memory_bytes > kDefaultDynamicSharedMemory)
+    cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(launch.threadgroup_memory_bytes)),
+               "cudaFuncSetAttribute");
+}
+
+template <typename T, typename C, uint32_t kThreads>
+void launch_jacobi_small(const KernelLaunch& launch, cudaStream_t stream) {
+  const auto kernel = &jacobi_small_kernel<T, C, kThreads>;
+  prepare_launch(kernel, launch, kThreads);
+  kernel<<<launch.groups, kThreads, launch.threadgroup_memory_bytes, stream>>>(
+      params_of<kernels::JacobiSmallParams>(launch), buffer_pointer<const T>(launch, 0),
+      buffer_pointer<T>(launch, 1), buffer_pointer<T>(launch, 2), buffer_pointer<T>(launch, 3),
+      buffer_pointer<int32_t>(launch, 4));
+  cuda_check(cudaGetLastError(), launch.name.c_str());
+}
+
+template <typename T, typename C, uint32_t kThreads>
+void launch_jacobi_small_vdev(const KernelLaunch& launch, cudaStream_t stream) {
+  const auto kernel = &jacobi_small_vdev_kernel<T, C, kThreads>;
+  prepare_launch(kernel, launch, kThreads);
+  kernel<<<launch.groups, kThreads, launch.threadgroup_memory_bytes, stream>>>(
+      params_of<kernels::JacobiSmallParams>(launch), buffer_pointer<const T>(launch, 0),
+      buffer_pointer<T>(launch, 1), buffer_pointer<T>(launch, 2), buffer_pointer<T>(launch, 3),
+      buffer_pointer<int32_t>(launch, 4), buffer_pointer<C>(launch, 5));
+  cuda_check(cudaGetLastError(), launch.name.c_str());
+}
+
+using kernels::bfloat16_t;
+using kernels::half_t;
+
+#define METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                                 \
+  {"jacobi_small_" #TYPE_NAME "_tg" #THREADS, &launch_jacobi_small<T, C, THREADS>}, {        \
+    "jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS, &launch_jacobi_small_vdev<T, C, THREADS> \
+  }
+
+#define METALSVD_CUDA_JACOBI_SMALL_ALL_SIZES(TYPE_NAME, T, C) \
+  METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 64),            \
+      METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 128),       \
+      METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 256),       \
+      METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 512),       \
+      METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 1024)
+
+const std::unordered_map<std::string, CudaKernel>& cuda_kernel_table() {
+  static const std::unordered_map<std::string, CudaKernel> table = {
+      METALSVD_CUDA_JACOBI_SMALL_ALL_SIZES(f32, float, float),
+      METALSVD_CUDA_JACOBI_SMALL_ALL_SIZES(f64, double, double),
+      METALSVD_CUDA_JACOBI_SMALL_ALL_SIZES(f16, half_t, float),
+      METALSVD_CUDA_JACOBI_SMALL_ALL_SIZES(bf16, bfloat16_t, float),
+  };
+  return table;
+}
+
+}  // namespace
+
+CudaKernel find_cuda_kernel(const std::string& name) {
+  const auto& table = cuda_kernel_table();
+  const auto it = table.find(name);
+  return it == table.end() ? nullptr : it->second;
+}
+
+}  // namespace metalsvd

@@ -1,0 +1,118 @@
+// metalsvd::svd_ex: the full SVD as a PyTorch operator, for every backend this build has.
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <tuple>
+#include <vector>
+
+#include "core/errors.h"
+#include "core/svd.h"
+#include "torch/device_backend.h"
+#include "torch/tensor_views.h"
+
+namespace metalsvd {
+namespace {
+
+constexpr const char* kFunction = "metalsvd.svd";
+
+// Runs `body`, turning core errors into the Python exception types a user expects.
+template <typename Body>
+void translating_errors(Body body) {
+  try {
+    body();
+  } catch (const NotImplemented& e) {
+    TORCH_CHECK_NOT_IMPLEMENTED(false, e.what());
+  } catch (const InvalidArgument& e) {
+    TORCH_CHECK_VALUE(false, e.what());
+  } catch (const Error& e) {
+    TORCH_CHECK(false, e.what());
+  }
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex(const at::Tensor& a,
+                                                                  bool full_matrices) {
+  TORCH_CHECK_VALUE(a.dim() >= 2, kFunction,
+                    ": expected a matrix or a batch of matrices (at least 2 dimensions), got ",
+                    a.dim(), " dimension(s)");
+  scalar_type_of(a, kFunction);
+  const int64_t m = a.size(-2);
+  const int64_t n = a.size(-1);
+  const int64_t k = std::min(m, n);
+  const std::vector<int64_t> batch_shape(a.sizes().begin(), a.sizes().end() - 2);
+  const int64_t batch = c10::multiply_integers(batch_shape);
+
+  const at::Tensor a3 = a.reshape({batch, m, n});
+  const at::TensorOptions options = a.options();
+  const int64_t u_cols = full_matrices ? m : k;
+  const int64_t v_cols = full_matrices ? n : k;
+  at::Tensor u = at::empty({batch, m, u_cols}, options);
+  at::Tensor s = at::empty({batch, k}, options);
+  at::Tensor v = at::empty({batch, n, v_cols}, options);
+  at::Tensor info = at::zeros({batch}, options.dtype(at::kInt));
+
+  translating_errors([&] {
+    std::unique_ptr<Backend> backend = backend_for(a, kFunction);
+    const MatrixBatch in = matrix_batch_view(a3);
+    SvdOutputs out;
+    out.u = matrix_batch_view(u);
+    out.s = vector_batch_view(s);
+    out.v = matrix_batch_view(v);
+    out.info = buffer_view(info);
+    const uint64_t workspace_bytes = svd_workspace_bytes(*backend, in, full_matrices);
+    at::Tensor workspace;
+    Buffer workspace_buffer;
+    if (workspace_bytes > 0) {
+      // From the framework's caching allocator, stream-ordered like the launch.
+      workspace = at::empty({static_cast<int64_t>(workspace_bytes)}, options.dtype(at::kByte));
+      workspace_buffer = buffer_view(workspace);
+    }
+    svd(*backend, in, full_matrices, out, workspace_buffer);
+  });
+
+  std::vector<int64_t> u_shape = batch_shape, s_shape = batch_shape, v_shape = batch_shape;
+  u_shape.insert(u_shape.end(), {m, u_cols});
+  s_shape.push_back(k);
+  v_shape.insert(v_shape.end(), {n, v_cols});
+  return {u.view(u_shape), s.view(s_shape), v.view(v_shape), info.view(batch_shape)};
+}
+
+void set_emulator(int64_t schedule_seed, int64_t threadgroup_memory_bytes, int64_t host_threads) {
+  TORCH_CHECK_VALUE(schedule_seed >= 0, "metalsvd: the schedule seed must be >= 0");
+  TORCH_CHECK_VALUE(threadgroup_memory_bytes > 0 && threadgroup_memory_bytes <= (1 << 30),
+                    "metalsvd: threadgroup memory must be between 1 byte and 1 GiB");
+  TORCH_CHECK_VALUE(host_threads >= 0, "metalsvd: host_threads must be >= 0");
+  emu::EmulatorOptions options;
+  options.schedule_seed = static_cast<uint64_t>(schedule_seed);
+  options.threadgroup_memory_bytes = static_cast<uint32_t>(threadgroup_memory_bytes);
+  options.host_threads = static_cast<uint32_t>(host_threads);
+  set_emulator_options(options);
+}
+
+std::tuple<int64_t, int64_t, int64_t> get_emulator() {
+  const emu::EmulatorOptions options = emulator_options();
+  return {static_cast<int64_t>(options.schedule_seed),
+          static_cast<int64_t>(options.threadgroup_memory_bytes),
+          static_cast<int64_t>(options.host_threads)};
+}
+
+}  // namespace
+
+TORCH_LIBRARY(metalsvd, m) {
+  m.def(
+      "svd_ex(Tensor A, bool full_matrices=False) -> (Tensor U, Tensor S, Tensor V, Tensor info)");
+  m.def(
+      "set_emulator_options(int schedule_seed, int threadgroup_memory_bytes, int host_threads) -> "
+      "()",
+      &set_emulator);
+  m.def("emulator_options() -> (int, int, int)", &get_emulator);
+}
+
+TORCH_LIBRARY_IMPL(metalsvd, CPU, m) { m.impl("svd_ex", &svd_ex); }
+
+#ifdef METALSVD_WITH_CUDA
+TORCH_LIBRARY_IMPL(metalsvd, CUDA, m) { m.impl("svd_ex", &svd_ex); }
+#endif
+
+}  // namespace metalsvd

@@ -1,0 +1,25 @@
+"""metalsvd: GPU singular value decomposition for PyTorch.
+
+One set of kernels, written once, runs on Apple GPUs through Metal, on NVIDIA GPUs through
+CUDA, and on the CPU through a threadgroup emulator that exists to test those kernels.
+
+>>> import torch, metalsvd
+>>> A = torch.randn(64, 32, 32)
+>>> U, S, V = metalsvd.svd(A)
+>>> torch.allclose(U @ torch.diag_embed(S) @ V.mT, A, atol=1e-4)
+True
+"""
+
+from ._svd import SVDResult, svd, svd_ex
+from ._emulator import emulator_options, set_emulator_options
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SVDResult",
+    "svd",
+    "svd_ex",
+    "emulator_options",
+    "set_emulator_options",
+    "__version__",
+]

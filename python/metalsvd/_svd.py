@@ -1,0 +1,78 @@
+"""The full SVD: metalsvd.svd and metalsvd.svd_ex."""
+
+from typing import NamedTuple
+
+import torch
+
+from ._ops import ops
+
+_SUPPORTED_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+class SVDResult(NamedTuple):
+    """``A = U @ diag(S) @ V.mT``, with S non-negative and in descending order."""
+
+    U: torch.Tensor
+    S: torch.Tensor
+    V: torch.Tensor
+
+
+class SVDExResult(NamedTuple):
+    """:class:`SVDResult` plus ``info``, one int32 per matrix (see :func:`svd_ex`)."""
+
+    U: torch.Tensor
+    S: torch.Tensor
+    V: torch.Tensor
+    info: torch.Tensor
+
+
+def _check_input(A, function):
+    if not isinstance(A, torch.Tensor):
+        raise TypeError(f"{function}: expected a torch.Tensor, got {type(A).__name__}")
+    if A.dim() < 2:
+        raise ValueError(
+            f"{function}: expected a matrix or a batch of matrices (at least 2 dimensions), "
+            f"got a tensor of shape {tuple(A.shape)}"
+        )
+    if A.dtype not in _SUPPORTED_DTYPES:
+        raise TypeError(
+            f"{function}: expected a real floating-point matrix (float32, float64, float16 or "
+            f"bfloat16), got {A.dtype}"
+        )
+
+
+def svd_ex(A: torch.Tensor, full_matrices: bool = False) -> SVDExResult:
+    """Like :func:`svd`, and also returns ``info`` without synchronising with the device.
+
+    ``info[...]`` is 0 where the matrix converged, 1 where the sweep limit was reached first
+    (the factors are still orthogonal, only less accurate), and 2 where the input held inf or
+    nan (then S, U and V are nan for that matrix).
+    """
+    _check_input(A, "metalsvd.svd_ex")
+    return SVDExResult(*ops.svd_ex(A, full_matrices))
+
+
+def svd(A: torch.Tensor, full_matrices: bool = False) -> SVDResult:
+    """Singular value decomposition ``A = U @ diag(S) @ V.mT`` of a matrix or a batch.
+
+    Args:
+        A: tensor of shape ``(*, m, n)``: float32, float16 or bfloat16 (computed in float32
+            and returned in the input dtype), or float64 where the device has it (cpu, cuda).
+            Any batch shape, any strides.
+        full_matrices: if False (the default), ``U`` is ``(*, m, k)`` and ``V`` is
+            ``(*, n, k)`` with ``k = min(m, n)``. If True, ``U`` is ``(*, m, m)`` and ``V``
+            is ``(*, n, n)`` (square matrices only, so far).
+
+    Returns:
+        ``SVDResult(U, S, V)``: S of shape ``(*, k)``, descending and non-negative; U and V
+        with orthonormal columns, also where S has zeros. Note V, not V^H, as
+        :func:`torch.svd` returns.
+
+    Runs entirely on A's device, on the current stream, without synchronising. Matrices
+    with inf or nan give nan factors (:func:`svd_ex` reports which). Shapes beyond what the
+    fused Jacobi kernel holds in threadgroup memory raise NotImplementedError naming the
+    limit.
+    """
+    _check_input(A, "metalsvd.svd")
+    U, S, V, _ = ops.svd_ex(A, full_matrices)
+    return SVDResult(U, S, V)
