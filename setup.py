@@ -10,7 +10,13 @@ import glob
 import os
 
 from setuptools import setup
-from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
+from torch.utils.cpp_extension import (
+    CUDA_HOME,
+    BuildExtension,
+    CppExtension,
+    CUDAExtension,
+    include_paths,
+)
 
 import torch
 
@@ -36,14 +42,21 @@ def build_cuda():
     return available
 
 
+def system_includes(device_type):
+    """PyTorch's headers as system headers: -Wall -Wextra then speak of our code only."""
+    return [f"-isystem{path}" for path in include_paths(device_type)]
+
+
 def extension():
-    cxx_flags = ["-O2", "-std=c++17", "-Wall", "-Wextra"]
+    with_cuda = build_cuda()
+    torch_headers = system_includes("cuda" if with_cuda else "cpu")
+    cxx_flags = ["-O2", "-std=c++17", "-Wall", "-Wextra"] + torch_headers
     common = dict(
         name="metalsvd._C",
         sources=sources("core/*.cpp", "backends/cpu/*.cpp", "torch/*.cpp"),
         include_dirs=[os.path.join(ROOT, "csrc")],
     )
-    if not build_cuda():
+    if not with_cuda:
         return CppExtension(extra_compile_args={"cxx": cxx_flags}, **common)
     os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
     common["sources"] += sources("backends/cuda/*.cu")

@@ -102,21 +102,20 @@ def summarize(device_ms: list[float | None], wall_ms: list[float], warmup: int) 
 
 def benchmark(fn: Callable[[Any], Any], inputs: list[Any], timer: Timer, warmup: int,
               repeats: int, budget_s: float) -> Timing:
-    """Warm up, then time `repeats` calls rotating over `inputs`.
+    """Warm up, then time up to `repeats` calls rotating over `inputs`.
 
-    `budget_s` bounds the time spent: warm-ups stop once they used half of it (at least one
-    always runs), and the repeat count shrinks so the timed calls fit in it (at least one).
+    `budget_s` bounds the time spent: warm-ups stop once they used half of it and timed calls
+    once they used all of it; at least one warm-up (JIT compilation, workspace allocation,
+    library loading) and one timed call always run.
     """
-    done_warmup, spent, last = 0, 0.0, 0.0
+    spent, done_warmup = 0.0, 0
     while done_warmup < max(warmup, 1) and (done_warmup == 0 or spent < budget_s / 2):
-        _, last = timer(fn, inputs[done_warmup % len(inputs)])
-        spent += last / 1e3
+        spent += timer(fn, inputs[done_warmup % len(inputs)])[1] / 1e3
         done_warmup += 1
-    affordable = int(budget_s / max(last / 1e3, 1e-9))
-    count = max(1, min(repeats, affordable))
-    device_ms, wall_ms = [], []
-    for i in range(count):
-        dev, wall = timer(fn, inputs[i % len(inputs)])
+    device_ms: list[float | None] = []
+    wall_ms: list[float] = []
+    while len(wall_ms) < repeats and (not wall_ms or sum(wall_ms) / 1e3 < budget_s):
+        dev, wall = timer(fn, inputs[len(wall_ms) % len(inputs)])
         device_ms.append(dev)
         wall_ms.append(wall)
     return summarize(device_ms, wall_ms, done_warmup)

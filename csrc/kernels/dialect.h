@@ -27,15 +27,15 @@ namespace kernels {
 
 // Threads of one SIMD group (Metal simdgroup, CUDA warp, emulator lane group). Apple GPUs and
 // NVIDIA GPUs both execute 32 lanes; the Metal host checks threadExecutionWidth against it.
-constexpr uint32_t kSimdWidth = 32;
+MSVD_CONSTANT constexpr uint32_t kSimdWidth = 32;
 
 // Identity of one GPU thread, filled by the backend's entry point so bodies never touch
 // target-specific built-ins.
 struct ThreadContext {
-  uint32_t thread;      // index within the threadgroup
-  uint32_t group;       // index of the threadgroup in the grid
-  uint32_t lane;        // index within the SIMD group
-  uint32_t simd_group;  // index of the SIMD group within the threadgroup
+  uint32_t thread_index;  // index within the threadgroup
+  uint32_t group;         // index of the threadgroup in the grid
+  uint32_t lane;          // index within the SIMD group
+  uint32_t simd_group;    // index of the SIMD group within the threadgroup
 };
 
 }  // namespace kernels

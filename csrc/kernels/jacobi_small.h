@@ -98,7 +98,7 @@ MSVD_INLINE void complete_column(MSVD_THREADGROUP C* a, uint32_t lda, uint32_t r
                                  MSVD_THREADGROUP const C* order, uint32_t t,
                                  MSVD_THREADGROUP C* work, MSVD_THREADGROUP C* partials,
                                  ThreadContext ctx) {
-  const uint32_t tid = ctx.thread;
+  const uint32_t tid = ctx.thread_index;
   MSVD_THREADGROUP C* target = a + static_cast<uint32_t>(order[t]) * lda;
   for (uint32_t r = tid; r < rows; r += kThreads) {
     C leverage = C(0);
@@ -148,7 +148,7 @@ MSVD_INLINE void jacobi_small_body(MSVD_CONSTANT const JacobiSmallParams& p,
                                    VPointer v, JacobiSmallLayout layout, ThreadContext ctx) {
   const uint32_t m = p.rows;
   const uint32_t n = p.cols;
-  const uint32_t tid = ctx.thread;
+  const uint32_t tid = ctx.thread_index;
   const uint32_t lda = layout.lda;
   const uint32_t ldv = layout.ldv;
   MSVD_THREADGROUP C* a = scratch + layout.a;

@@ -33,9 +33,9 @@ void rotate_left(bool with_barrier, uint64_t seed, std::vector<int>& out) {
       1, threads, threads * sizeof(int),
       [&](const ThreadContext& ctx, void* tg) {
         int* slots = static_cast<int*>(tg);
-        slots[ctx.thread] = static_cast<int>(ctx.thread);
+        slots[ctx.thread_index] = static_cast<int>(ctx.thread_index);
         if (with_barrier) kernels::group_barrier();
-        out[ctx.thread] = slots[ctx.thread == 0 ? 0 : ctx.thread - 1];
+        out[ctx.thread_index] = slots[ctx.thread_index == 0 ? 0 : ctx.thread_index - 1];
       },
       seeded(seed));
 }
@@ -75,7 +75,7 @@ TEST(Emulator, ThreadgroupMemoryIsPoisonedBeforeEachGroup) {
       2, 32, 64,
       [&](const ThreadContext& ctx, void* tg) {
         float* memory = static_cast<float*>(tg);
-        if (ctx.thread == 0) {
+        if (ctx.thread_index == 0) {
           seen[ctx.group] = memory[3];
           std::memcpy(&bits[ctx.group], &memory[3], sizeof(uint32_t));
           memory[3] = 1.0f;  // must not leak into the next group
@@ -99,14 +99,14 @@ TEST(Emulator, ThreadgroupMemoryIsCappedLikeMetal) {
 
 TEST(Emulator, BarrierNotReachedByEveryThreadIsAnError) {
   const auto body = [](const ThreadContext& ctx, void*) {
-    if (ctx.thread >= 16) kernels::group_barrier();
+    if (ctx.thread_index >= 16) kernels::group_barrier();
   };
   EXPECT_THROW(run_grid(1, 64, 0, body, EmulatorOptions{}), EmulatorError);
 }
 
 TEST(Emulator, DifferentBarriersAreAnError) {
   const auto body = [](const ThreadContext& ctx, void*) {
-    if (ctx.thread % 2 == 0) {
+    if (ctx.thread_index % 2 == 0) {
       kernels::group_barrier();
     } else {
       kernels::group_barrier();
@@ -126,7 +126,7 @@ TEST(Emulator, ShuffleXorExchangesWithinTheSimdGroup) {
     run_grid(
         1, 64, 0,
         [&](const ThreadContext& ctx, void*) {
-          out[ctx.thread] = kernels::shuffle_xor(static_cast<float>(ctx.thread), 5u);
+          out[ctx.thread_index] = kernels::shuffle_xor(static_cast<float>(ctx.thread_index), 5u);
         },
         seeded(seed));
     for (uint32_t t = 0; t < 64; ++t) EXPECT_EQ(out[t], static_cast<float>(t ^ 5u));
@@ -139,8 +139,8 @@ TEST(Emulator, SimdReductionsCoverExactlyOneSimdGroup) {
   run_grid(
       1, 96, 0,
       [&](const ThreadContext& ctx, void*) {
-        sums[ctx.thread] = kernels::simd_reduce_sum(static_cast<double>(ctx.thread));
-        maxima[ctx.thread] = kernels::simd_reduce_max(static_cast<float>(ctx.lane % 7));
+        sums[ctx.thread_index] = kernels::simd_reduce_sum(static_cast<double>(ctx.thread_index));
+        maxima[ctx.thread_index] = kernels::simd_reduce_max(static_cast<float>(ctx.lane % 7));
       },
       seeded(3));
   for (uint32_t t = 0; t < 96; ++t) {
@@ -159,7 +159,7 @@ TEST(Emulator, SimdOperationNotReachedByAllLanesIsAnError) {
 
 TEST(Emulator, ExceptionsInAThreadReachTheCaller) {
   const auto body = [](const ThreadContext& ctx, void*) {
-    if (ctx.thread == 5) throw std::runtime_error("thread 5 failed");
+    if (ctx.thread_index == 5) throw std::runtime_error("thread 5 failed");
   };
   EXPECT_THROW(run_grid(4, 32, 0, body, EmulatorOptions{}), std::runtime_error);
 }
@@ -183,9 +183,9 @@ TEST(Emulator, GroupsRunInParallelWithIndependentMemory) {
       groups, 32, 32 * sizeof(int),
       [&](const ThreadContext& ctx, void* tg) {
         int* slots = static_cast<int*>(tg);
-        slots[ctx.thread] = static_cast<int>(ctx.group * 1000 + ctx.thread);
+        slots[ctx.thread_index] = static_cast<int>(ctx.group * 1000 + ctx.thread_index);
         kernels::group_barrier();
-        out[ctx.group * 32 + ctx.thread] = slots[31 - ctx.thread];
+        out[ctx.group * 32 + ctx.thread_index] = slots[31 - ctx.thread_index];
       },
       options);
   for (uint32_t g = 0; g < groups; ++g)

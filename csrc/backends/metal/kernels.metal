@@ -1,0 +1,106 @@
+// Metal entry points of the portable kernels (csrc/kernels/): each entry point carries the MSL
+// attributes, builds a ThreadContext and calls the portable body; METALSVD_INSTANTIATE_KERNEL
+// names one instantiation (the names are the CPU backend's, csrc/backends/cpu/cpu_kernels.cpp).
+//
+// Binding convention, followed by the host:
+//   buffer(0)          constant JacobiSmallParams&
+//   buffer(1..)        the portable entry's pointer arguments, in order:
+//                      a_in, u_out, s_out, v_out, info_out[, v_workspace]
+//   threadgroup(0)     the dynamic threadgroup scratch (setThreadgroupMemoryLength:atIndex:0)
+// A kernel compiled for kThreads threads must be dispatched with exactly kThreads threads per
+// threadgroup, one threadgroup per matrix.
+//
+// Build with `-I csrc` and without fast math (-fno-fast-math, MTLMathModeSafe): fast math assumes
+// finite values, which folds isfinite() to true and disables the non-finite input check.
+// tools/check-metal type-checks this file with clang through tools/metal-shim.
+#include "kernels/jacobi_small.h"
+
+// Under tools/check-metal (METALSVD_METAL_TYPECHECK) two attributes need another spelling:
+// `threadgroup` is a macro there (for the address space), which would also rewrite
+// [[threadgroup(0)]], and clang rejects an attribute list right after `template`. The binding
+// becomes an attribute clang ignores, the host name an annotation that check-metal reads back to
+// compare the kernel names with the CPU backend's.
+#if defined(METALSVD_METAL_TYPECHECK)
+#define METALSVD_THREADGROUP_BINDING(index) [[metalsvd_threadgroup_binding(index)]]
+#define METALSVD_HOST_NAME(name) __attribute__((annotate("metalsvd_host_name=" name)))
+#else
+#define METALSVD_THREADGROUP_BINDING(index) [[threadgroup(index)]]
+#define METALSVD_HOST_NAME(name) [[host_name(name)]] [[kernel]]
+#endif
+
+// Explicit instantiation of `entry<template arguments...>` as the kernel function `name` (MLX's
+// instantiate_kernel pattern).
+#define METALSVD_INSTANTIATE_KERNEL(name, entry, ...) \
+  template METALSVD_HOST_NAME(name) decltype(entry<__VA_ARGS__>) entry<__VA_ARGS__>;
+
+namespace metalsvd {
+
+// Positional, so that it does not depend on the names of ThreadContext's members.
+inline kernels::ThreadContext metal_thread_context(uint thread_index, uint group, uint lane,
+                                                   uint simd_group) {
+  const kernels::ThreadContext ctx = {thread_index, group, lane, simd_group};
+  return ctx;
+}
+
+}  // namespace metalsvd
+
+// Entry points live at global scope, like MLX's; Metal finds them by host_name.
+// One kernel argument a line, so that the bindings read as a table.
+// clang-format off
+template <typename T, typename C, uint32_t kThreads>
+[[kernel, max_total_threads_per_threadgroup(kThreads)]] void metalsvd_jacobi_small(
+    constant metalsvd::kernels::JacobiSmallParams& p [[buffer(0)]],
+    device const T* a_in [[buffer(1)]],
+    device T* u_out [[buffer(2)]],
+    device T* s_out [[buffer(3)]],
+    device T* v_out [[buffer(4)]],
+    device int32_t* info_out [[buffer(5)]],
+    threadgroup C* scratch METALSVD_THREADGROUP_BINDING(0),
+    uint thread_index [[thread_position_in_threadgroup]],
+    uint group [[threadgroup_position_in_grid]],
+    uint lane [[thread_index_in_simdgroup]],
+    uint simd_group [[simdgroup_index_in_threadgroup]]) {
+  metalsvd::kernels::jacobi_small<T, C, kThreads>(
+      p, a_in, u_out, s_out, v_out, info_out, scratch,
+      metalsvd::metal_thread_context(thread_index, group, lane, simd_group));
+}
+
+template <typename T, typename C, uint32_t kThreads>
+[[kernel, max_total_threads_per_threadgroup(kThreads)]] void metalsvd_jacobi_small_vdev(
+    constant metalsvd::kernels::JacobiSmallParams& p [[buffer(0)]],
+    device const T* a_in [[buffer(1)]],
+    device T* u_out [[buffer(2)]],
+    device T* s_out [[buffer(3)]],
+    device T* v_out [[buffer(4)]],
+    device int32_t* info_out [[buffer(5)]],
+    device C* v_workspace [[buffer(6)]],
+    threadgroup C* scratch METALSVD_THREADGROUP_BINDING(0),
+    uint thread_index [[thread_position_in_threadgroup]],
+    uint group [[threadgroup_position_in_grid]],
+    uint lane [[thread_index_in_simdgroup]],
+    uint simd_group [[simdgroup_index_in_threadgroup]]) {
+  metalsvd::kernels::jacobi_small_vdev<T, C, kThreads>(
+      p, a_in, u_out, s_out, v_out, info_out, v_workspace, scratch,
+      metalsvd::metal_thread_context(thread_index, group, lane, simd_group));
+}
+// clang-format on
+
+#define METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                                      \
+  METALSVD_INSTANTIATE_KERNEL("jacobi_small_" #TYPE_NAME "_tg" #THREADS, metalsvd_jacobi_small, T, \
+                              C, THREADS)                                                          \
+  METALSVD_INSTANTIATE_KERNEL("jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS,                      \
+                              metalsvd_jacobi_small_vdev, T, C, THREADS)
+
+#define METALSVD_METAL_JACOBI_SMALL_ALL_SIZES(TYPE_NAME, T, C) \
+  METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, 64)             \
+  METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, 128)            \
+  METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, 256)            \
+  METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, 512)            \
+  METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, 1024)
+
+// Metal has no double: no f64 kernels. half and bfloat compute in float.
+METALSVD_METAL_JACOBI_SMALL_ALL_SIZES(f32, float, float)
+METALSVD_METAL_JACOBI_SMALL_ALL_SIZES(f16, half, float)
+#if defined(__HAVE_BFLOAT__)
+METALSVD_METAL_JACOBI_SMALL_ALL_SIZES(bf16, bfloat, float)
+#endif
