@@ -7,10 +7,6 @@
 namespace metalsvd {
 namespace {
 
-// Rows each lane of a pair walks per dot product: enough work per lane to amortise the
-// shuffle reduction, few enough that a sweep round stays short.
-constexpr uint32_t kTargetRowsPerLane = 8;
-
 uint32_t next_power_of_two(uint32_t x) {
   uint32_t p = 1;
   while (p < x) p <<= 1;
@@ -27,7 +23,8 @@ uint64_t jacobi_small_threadgroup_bytes(ScalarType dtype, uint32_t rows, uint32_
 }
 
 std::optional<JacobiSmallPlan> plan_jacobi_small(const DeviceLimits& limits, ScalarType dtype,
-                                                 uint32_t batch, uint32_t rows, uint32_t cols) {
+                                                 uint32_t batch, uint32_t rows, uint32_t cols,
+                                                 uint32_t rows_per_lane) {
   JacobiSmallPlan plan;
   const uint64_t with_v = jacobi_small_threadgroup_bytes(dtype, rows, cols, true);
   const uint64_t without_v = jacobi_small_threadgroup_bytes(dtype, rows, cols, false);
@@ -46,8 +43,8 @@ std::optional<JacobiSmallPlan> plan_jacobi_small(const DeviceLimits& limits, Sca
 
   const uint32_t max_threads = std::min(kJacobiSmallMaxThreads, limits.max_threads_per_group);
   const uint32_t pairs = (cols + 1) / 2;
-  uint32_t lanes = std::min(
-      limits.simd_width, next_power_of_two((rows + kTargetRowsPerLane - 1) / kTargetRowsPerLane));
+  uint32_t lanes = std::min(limits.simd_width, next_power_of_two((rows + rows_per_lane - 1) /
+                                                                 std::max(1u, rows_per_lane)));
   while (lanes > 1 && static_cast<uint64_t>(lanes) * pairs > max_threads) lanes >>= 1;
   plan.threads_per_pair = lanes;
   plan.threads = std::clamp(next_power_of_two(lanes * pairs), kJacobiSmallMinThreads, max_threads);

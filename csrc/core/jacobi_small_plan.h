@@ -27,9 +27,15 @@ constexpr uint32_t kJacobiSmallMaxThreads = 1024;
 uint64_t jacobi_small_threadgroup_bytes(ScalarType dtype, uint32_t rows, uint32_t cols,
                                         bool v_in_threadgroup);
 
+// Rows of a column pair each lane handles by default: enough work per lane to amortise the
+// shuffle reduction, few enough that a sweep round stays short (measured on an H200:
+// bench/tune_jacobi.py).
+constexpr uint32_t kDefaultRowsPerLane = 8;
+
 // A plan for `batch` tall (rows >= cols) matrices, or nothing when A alone does not fit in the
 // device's threadgroup memory. V goes to threadgroup memory when it fits beside A.
 std::optional<JacobiSmallPlan> plan_jacobi_small(const DeviceLimits& limits, ScalarType dtype,
-                                                 uint32_t batch, uint32_t rows, uint32_t cols);
+                                                 uint32_t batch, uint32_t rows, uint32_t cols,
+                                                 uint32_t rows_per_lane = kDefaultRowsPerLane);
 
 }  // namespace metalsvd

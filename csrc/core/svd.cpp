@@ -38,9 +38,12 @@ TallProblem make_tall(const MatrixBatch& a, const SvdOutputs& out) {
   return {transposed(a), &out.v, &out.u};
 }
 
-JacobiSmallPlan plan_or_throw(const Backend& backend, const MatrixBatch& tall) {
-  std::optional<JacobiSmallPlan> plan =
-      plan_jacobi_small(backend.limits(), tall.dtype, tall.batch, tall.rows, tall.cols);
+JacobiSmallPlan plan_or_throw(const Backend& backend, const MatrixBatch& tall,
+                              const SvdTuning& tuning) {
+  const uint32_t rows_per_lane =
+      tuning.jacobi_rows_per_lane ? tuning.jacobi_rows_per_lane : kDefaultRowsPerLane;
+  std::optional<JacobiSmallPlan> plan = plan_jacobi_small(backend.limits(), tall.dtype, tall.batch,
+                                                          tall.rows, tall.cols, rows_per_lane);
   if (!plan) {
     const uint64_t needed = jacobi_small_threadgroup_bytes(tall.dtype, tall.rows, tall.cols, false);
     throw NotImplemented(
@@ -57,15 +60,16 @@ bool is_empty(const MatrixBatch& a) { return a.batch == 0 || a.rows == 0 || a.co
 
 }  // namespace
 
-uint64_t svd_workspace_bytes(const Backend& backend, const MatrixBatch& a, bool full_matrices) {
+uint64_t svd_workspace_bytes(const Backend& backend, const MatrixBatch& a, bool full_matrices,
+                             const SvdTuning& tuning) {
   check_supported(backend, a, full_matrices);
   if (is_empty(a)) return 0;
   const MatrixBatch tall = a.rows >= a.cols ? a : transposed(a);
-  return plan_or_throw(backend, tall).workspace_bytes;
+  return plan_or_throw(backend, tall, tuning).workspace_bytes;
 }
 
 void svd(Backend& backend, const MatrixBatch& a, bool full_matrices, const SvdOutputs& out,
-         Buffer workspace) {
+         Buffer workspace, const SvdTuning& tuning) {
   check_supported(backend, a, full_matrices);
   const uint32_t k = std::min(a.rows, a.cols);
   const uint32_t u_cols = full_matrices ? a.rows : k;
@@ -80,7 +84,7 @@ void svd(Backend& backend, const MatrixBatch& a, bool full_matrices, const SvdOu
 
   const TallProblem problem = make_tall(a, out);
   const MatrixBatch& tall = problem.a;
-  const JacobiSmallPlan plan = plan_or_throw(backend, tall);
+  const JacobiSmallPlan plan = plan_or_throw(backend, tall, tuning);
 
   kernels::JacobiSmallParams params{};
   params.in_batch_stride = tall.batch_stride;

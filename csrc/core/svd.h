@@ -12,6 +12,11 @@ namespace metalsvd {
 // NSWEEP); fp32 problems converge in 5-12, so reaching it means something is wrong.
 constexpr uint32_t kMaxJacobiSweeps = 30;
 
+// Knobs for measuring alternatives; the defaults are what the plan picks.
+struct SvdTuning {
+  uint32_t jacobi_rows_per_lane = 0;  // 0: kDefaultRowsPerLane
+};
+
 struct SvdOutputs {
   MatrixBatch u;  // rows x k (k = min(rows, cols)), or rows x rows with full_matrices
   VectorBatch s;  // k
@@ -20,11 +25,12 @@ struct SvdOutputs {
 };
 
 // Device workspace (bytes) that svd() needs for this problem; 0 when none.
-uint64_t svd_workspace_bytes(const Backend& backend, const MatrixBatch& a, bool full_matrices);
+uint64_t svd_workspace_bytes(const Backend& backend, const MatrixBatch& a, bool full_matrices,
+                             const SvdTuning& tuning = {});
 
 // Enqueues the SVD of every matrix of `a` on the backend's stream. Throws InvalidArgument for
 // inconsistent arguments and NotImplemented for shapes this build cannot factor yet.
 void svd(Backend& backend, const MatrixBatch& a, bool full_matrices, const SvdOutputs& out,
-         Buffer workspace);
+         Buffer workspace, const SvdTuning& tuning = {});
 
 }  // namespace metalsvd

@@ -4,6 +4,7 @@
 // Kernel bodies use only what this header and the target header it includes provide:
 //   address spaces   MSVD_DEVICE, MSVD_THREADGROUP, MSVD_CONSTANT on every pointer/reference
 //   functions        MSVD_INLINE (kernel-side helpers), MSVD_HOST_DEVICE (also used by the host)
+//   loops            MSVD_UNROLL before a loop of constant trip count (a hint; CPU ignores it)
 //   thread identity  ThreadContext, filled by each backend's entry point
 //   synchronisation  group_barrier(), group_barrier_with_device_memory()
 //   SIMD groups      shuffle_xor(), simd_reduce_sum(), simd_reduce_max() over kSimdWidth lanes

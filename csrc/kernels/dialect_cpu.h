@@ -12,6 +12,7 @@
 #define MSVD_CONSTANT
 #define MSVD_INLINE inline
 #define MSVD_HOST_DEVICE inline
+#define MSVD_UNROLL
 
 namespace metalsvd {
 

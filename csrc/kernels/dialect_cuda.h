@@ -11,6 +11,7 @@
 #define MSVD_CONSTANT
 #define MSVD_INLINE __device__ __forceinline__
 #define MSVD_HOST_DEVICE __host__ __device__ inline
+#define MSVD_UNROLL _Pragma("unroll")
 
 namespace metalsvd {
 namespace kernels {

@@ -9,6 +9,7 @@
 #define MSVD_CONSTANT constant
 #define MSVD_INLINE inline
 #define MSVD_HOST_DEVICE inline
+#define MSVD_UNROLL _Pragma("unroll")
 
 namespace metalsvd {
 namespace kernels {

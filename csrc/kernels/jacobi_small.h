@@ -38,6 +38,33 @@ MSVD_INLINE C negligible_norm_squared() {
   return math_sqrt(NumericLimits<C>::min_normal());
 }
 
+template <typename C>
+struct Rotation {
+  C c;
+  C s;
+};
+
+// The plane rotation [c s; -s c] that makes columns with squared norms alpha, beta and dot
+// product gamma (!= 0) orthogonal: t = tan(theta) is the smaller root of t^2 + 2 zeta t - 1 = 0,
+// computed without forming zeta^2 when |zeta| is large.
+template <typename C>
+MSVD_INLINE Rotation<C> jacobi_rotation(C alpha, C beta, C gamma) {
+  const C zeta = (beta - alpha) / (C(2) * gamma);
+  const C abs_zeta = math_abs(zeta);
+  const C inverse = C(1) / abs_zeta;
+  const C denominator = abs_zeta > C(1) ? abs_zeta * (C(1) + math_sqrt(C(1) + inverse * inverse))
+                                        : abs_zeta + math_sqrt(C(1) + abs_zeta * abs_zeta);
+  const C t = (zeta >= C(0) ? C(1) : C(-1)) / denominator;
+  Rotation<C> rot;
+  rot.c = C(1) / math_sqrt(C(1) + t * t);
+  rot.s = rot.c * t;
+  return rot;
+}
+
+// Rows of a column pair each lane keeps in registers during a rotation; taller problems per
+// lane read threadgroup memory twice instead.
+MSVD_CONSTANT constexpr uint32_t kCachedRowsPerLane = 8;
+
 struct ColumnPair {
   uint32_t i;
   uint32_t j;
@@ -200,6 +227,7 @@ MSVD_INLINE void jacobi_small_body(MSVD_CONSTANT const JacobiSmallParams& p,
   const uint32_t pairs = n_even / 2;
   const C tol = jacobi_tolerance<C>(m);
   const C negligible = negligible_norm_squared<C>();
+  const bool rows_cached = m <= lanes * kCachedRowsPerLane;
   int32_t status = kSvdNotConverged;
   for (uint32_t sweep = 0; sweep < p.max_sweeps; ++sweep) {
     if (tid == 0) *rotated_flag = C(0);
@@ -210,10 +238,25 @@ MSVD_INLINE void jacobi_small_body(MSVD_CONSTANT const JacobiSmallParams& p,
         const bool active = first + slot < pairs && pair.i < n && pair.j < n;
         MSVD_THREADGROUP C* ai = a + pair.i * lda;
         MSVD_THREADGROUP C* aj = a + pair.j * lda;
+        // The lane's rows of both columns stay in registers from the dot products to the
+        // update when they fit, which halves the threadgroup-memory reads of A.
+        C xi[kCachedRowsPerLane];
+        C xj[kCachedRowsPerLane];
         C alpha = C(0);
         C beta = C(0);
         C gamma = C(0);
-        if (active) {
+        if (rows_cached) {
+          MSVD_UNROLL
+          for (uint32_t q = 0; q < kCachedRowsPerLane; ++q) {
+            const uint32_t r = lane + q * lanes;
+            const bool present = active && r < m;
+            xi[q] = present ? ai[r] : C(0);
+            xj[q] = present ? aj[r] : C(0);
+            alpha += xi[q] * xi[q];
+            beta += xj[q] * xj[q];
+            gamma += xi[q] * xj[q];
+          }
+        } else if (active) {
           for (uint32_t r = lane; r < m; r += lanes) {
             const C x = ai[r];
             const C y = aj[r];
@@ -228,28 +271,29 @@ MSVD_INLINE void jacobi_small_body(MSVD_CONSTANT const JacobiSmallParams& p,
         gamma = lane_group_sum(gamma, lanes);
         if (active && alpha > negligible && beta > negligible &&
             math_abs(gamma) > tol * math_sqrt(alpha) * math_sqrt(beta)) {
-          // t = tan(theta), the smaller root of t^2 + 2 zeta t - 1 = 0, without forming zeta^2
-          // when |zeta| is large.
-          const C zeta = (beta - alpha) / (C(2) * gamma);
-          const C abs_zeta = math_abs(zeta);
-          const C inverse = C(1) / abs_zeta;
-          const C denominator = abs_zeta > C(1)
-                                    ? abs_zeta * (C(1) + math_sqrt(C(1) + inverse * inverse))
-                                    : abs_zeta + math_sqrt(C(1) + abs_zeta * abs_zeta);
-          const C t = (zeta >= C(0) ? C(1) : C(-1)) / denominator;
-          const C c = C(1) / math_sqrt(C(1) + t * t);
-          const C s = c * t;
-          for (uint32_t r = lane; r < m; r += lanes) {
-            const C x = ai[r];
-            const C y = aj[r];
-            ai[r] = c * x - s * y;
-            aj[r] = s * x + c * y;
+          const Rotation<C> rot = jacobi_rotation(alpha, beta, gamma);
+          if (rows_cached) {
+            MSVD_UNROLL
+            for (uint32_t q = 0; q < kCachedRowsPerLane; ++q) {
+              const uint32_t r = lane + q * lanes;
+              if (r < m) {
+                ai[r] = rot.c * xi[q] - rot.s * xj[q];
+                aj[r] = rot.s * xi[q] + rot.c * xj[q];
+              }
+            }
+          } else {
+            for (uint32_t r = lane; r < m; r += lanes) {
+              const C x = ai[r];
+              const C y = aj[r];
+              ai[r] = rot.c * x - rot.s * y;
+              aj[r] = rot.s * x + rot.c * y;
+            }
           }
           for (uint32_t r = lane; r < n; r += lanes) {
             const C x = v[pair.i * ldv + r];
             const C y = v[pair.j * ldv + r];
-            v[pair.i * ldv + r] = c * x - s * y;
-            v[pair.j * ldv + r] = s * x + c * y;
+            v[pair.i * ldv + r] = rot.c * x - rot.s * y;
+            v[pair.j * ldv + r] = rot.s * x + rot.c * y;
           }
           if (lane == 0) *rotated_flag = C(1);
         }

@@ -31,8 +31,9 @@ void translating_errors(Body body) {
   }
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex(const at::Tensor& a,
-                                                                  bool full_matrices) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_tuned(const at::Tensor& a,
+                                                                        bool full_matrices,
+                                                                        const SvdTuning& tuning) {
   TORCH_CHECK_VALUE(a.dim() >= 2, kFunction,
                     ": expected a matrix or a batch of matrices (at least 2 dimensions), got ",
                     a.dim(), " dimension(s)");
@@ -60,7 +61,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex(const at::Tens
     out.s = vector_batch_view(s);
     out.v = matrix_batch_view(v);
     out.info = buffer_view(info);
-    const uint64_t workspace_bytes = svd_workspace_bytes(*backend, in, full_matrices);
+    const uint64_t workspace_bytes = svd_workspace_bytes(*backend, in, full_matrices, tuning);
     at::Tensor workspace;
     Buffer workspace_buffer;
     if (workspace_bytes > 0) {
@@ -68,7 +69,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex(const at::Tens
       workspace = at::empty({static_cast<int64_t>(workspace_bytes)}, options.dtype(at::kByte));
       workspace_buffer = buffer_view(workspace);
     }
-    svd(*backend, in, full_matrices, out, workspace_buffer);
+    svd(*backend, in, full_matrices, out, workspace_buffer, tuning);
   });
 
   std::vector<int64_t> u_shape = batch_shape, s_shape = batch_shape, v_shape = batch_shape;
@@ -76,6 +77,21 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex(const at::Tens
   s_shape.push_back(k);
   v_shape.insert(v_shape.end(), {n, v_cols});
   return {u.view(u_shape), s.view(s_shape), v.view(v_shape), info.view(batch_shape)};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex(const at::Tensor& a,
+                                                                  bool full_matrices) {
+  return svd_ex_tuned(a, full_matrices, SvdTuning{});
+}
+
+// For bench/tune_jacobi.py: the same operator with the plan's knobs set by hand.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
+    const at::Tensor& a, bool full_matrices, int64_t jacobi_rows_per_lane) {
+  TORCH_CHECK_VALUE(jacobi_rows_per_lane >= 0 && jacobi_rows_per_lane <= 1024,
+                    "metalsvd: jacobi_rows_per_lane must be in [0, 1024]");
+  SvdTuning tuning;
+  tuning.jacobi_rows_per_lane = static_cast<uint32_t>(jacobi_rows_per_lane);
+  return svd_ex_tuned(a, full_matrices, tuning);
 }
 
 void set_emulator(int64_t schedule_seed, int64_t threadgroup_memory_bytes, int64_t host_threads) {
@@ -103,16 +119,25 @@ TORCH_LIBRARY(metalsvd, m) {
   m.def(
       "svd_ex(Tensor A, bool full_matrices=False) -> (Tensor U, Tensor S, Tensor V, Tensor info)");
   m.def(
+      "_svd_ex_with_tuning(Tensor A, bool full_matrices, int jacobi_rows_per_lane) -> (Tensor U, "
+      "Tensor S, Tensor V, Tensor info)");
+  m.def(
       "set_emulator_options(int schedule_seed, int threadgroup_memory_bytes, int host_threads) -> "
       "()",
       &set_emulator);
   m.def("emulator_options() -> (int, int, int)", &get_emulator);
 }
 
-TORCH_LIBRARY_IMPL(metalsvd, CPU, m) { m.impl("svd_ex", &svd_ex); }
+TORCH_LIBRARY_IMPL(metalsvd, CPU, m) {
+  m.impl("svd_ex", &svd_ex);
+  m.impl("_svd_ex_with_tuning", &svd_ex_with_tuning);
+}
 
 #ifdef METALSVD_WITH_CUDA
-TORCH_LIBRARY_IMPL(metalsvd, CUDA, m) { m.impl("svd_ex", &svd_ex); }
+TORCH_LIBRARY_IMPL(metalsvd, CUDA, m) {
+  m.impl("svd_ex", &svd_ex);
+  m.impl("_svd_ex_with_tuning", &svd_ex_with_tuning);
+}
 #endif
 
 }  // namespace metalsvd
