@@ -4,6 +4,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -113,6 +114,15 @@ std::tuple<int64_t, int64_t, int64_t> get_emulator() {
           static_cast<int64_t>(options.host_threads)};
 }
 
+// Device types this build has a backend for.
+std::vector<std::string> available_backends() {
+  std::vector<std::string> names = {"cpu"};
+#ifdef METALSVD_WITH_CUDA
+  names.push_back("cuda");
+#endif
+  return names;
+}
+
 }  // namespace
 
 TORCH_LIBRARY(metalsvd, m) {
@@ -126,6 +136,7 @@ TORCH_LIBRARY(metalsvd, m) {
       "()",
       &set_emulator);
   m.def("emulator_options() -> (int, int, int)", &get_emulator);
+  m.def("backends() -> str[]", &available_backends);
 }
 
 TORCH_LIBRARY_IMPL(metalsvd, CPU, m) {

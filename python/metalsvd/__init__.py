@@ -11,6 +11,7 @@ True
 """
 
 from ._svd import SVDResult, svd, svd_ex
+from ._devices import best_device, built_backends
 from ._emulator import emulator_options, set_emulator_options
 
 __version__ = "0.1.0"
@@ -19,6 +20,8 @@ __all__ = [
     "SVDResult",
     "svd",
     "svd_ex",
+    "best_device",
+    "built_backends",
     "emulator_options",
     "set_emulator_options",
     "__version__",

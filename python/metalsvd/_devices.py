@@ -1,14 +1,25 @@
 """Which device metalsvd runs best on here."""
 
+from typing import List
+
 import torch
+
+from ._ops import ops
+
+
+def built_backends() -> List[str]:
+    """Device types this build of metalsvd has a backend for ("cpu" always)."""
+    return list(ops.backends())
 
 
 def best_device() -> torch.device:
-    """mps (Apple GPU) if present, else cuda, else cpu (the threadgroup emulator)."""
+    """The best device present that this build supports: mps (Apple GPU), else cuda, else cpu
+    (the threadgroup emulator)."""
+    built = built_backends()
     mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
+    if "mps" in built and mps is not None and mps.is_available():
         return torch.device("mps")
-    if torch.cuda.is_available():
+    if "cuda" in built and torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")
 

@@ -166,3 +166,24 @@ def test_operator_is_registered_with_the_dispatcher():
     assert hasattr(torch.ops.metalsvd, "svd_ex")
     U, S, V, info = torch.ops.metalsvd.svd_ex(torch.randn(4, 3), False)
     assert info.dtype == torch.int32 and S.shape == (3,)
+
+
+def test_built_backends_and_best_device():
+    built = metalsvd.built_backends()
+    assert "cpu" in built
+    assert metalsvd.best_device().type in built
+    if torch.cuda.is_available() and "cuda" in built:
+        assert metalsvd.best_device().type == "cuda"
+
+
+def test_emulator_options_round_trip():
+    previous = metalsvd.set_emulator_options(schedule_seed=5, threadgroup_memory_bytes=65536)
+    try:
+        assert metalsvd.emulator_options() == (5, 65536, previous.host_threads)
+        # More threadgroup memory lets the emulator take what a bigger GPU would.
+        A = torch.randn(90, 90, generator=torch.Generator().manual_seed(12))
+        assert_contract(A, metalsvd.svd(A), FP32, "90x90 with 64 KiB")
+    finally:
+        metalsvd.set_emulator_options(*previous)
+    with pytest.raises(ValueError):
+        metalsvd.set_emulator_options(schedule_seed=-1)
