@@ -1,5 +1,5 @@
-"""Times the fused Jacobi kernel under each rows-per-lane setting of its plan, to choose the
-default (kDefaultRowsPerLane in csrc/core/jacobi_small_plan.h).
+"""Times the fused Jacobi kernel's sweep strategies (pairwise at several rows per lane, warp
+blocks), to choose the plan's defaults (csrc/core/jacobi_small_plan.h).
 
     python bench/tune_jacobi.py [--device cuda] [--workloads 64x128x128,256x64x64,512x32x32]
 """
@@ -14,7 +14,10 @@ from bench_accuracy import checked_indices, checked_subset, measure, reference_s
 from bench_inputs import parse_workload
 from bench_timing import benchmark, time_cpu, time_torch_cuda
 
-ROWS_PER_LANE = (2, 4, 8, 16, 32)
+# (label, jacobi_sweeps, rows_per_lane) for torch.ops.metalsvd._svd_ex_with_tuning.
+VARIANTS = [("plan's choice", 0, 0), ("warp blocks", 2, 0)] + [
+    (f"pairwise, {rows} rows/lane", 1, rows) for rows in (2, 4, 8, 16)
+]
 
 
 def main() -> int:
@@ -25,20 +28,20 @@ def main() -> int:
     args = parser.parse_args()
     device = torch.device(args.device)
     generator = torch.Generator().manual_seed(0)
-    print(f"{'workload':<14}{'rows/lane':>10}{'median ms':>11}{'sigma err':>11}{'orth V':>9}")
+    print(f"{'workload':<14}{'variant':<26}{'median ms':>10}{'sigma err':>11}{'orth V':>9}")
     timer = time_torch_cuda if device.type == "cuda" else time_cpu
     for workload in (parse_workload(w) for w in args.workloads.split(",")):
         A = torch.randn(workload.shape, generator=generator).to(device)
         indices = checked_indices(workload.count)
         s_ref = reference_singular_values(checked_subset(A, indices, 2))
-        for rows in ROWS_PER_LANE:
-            def run(x, rows=rows):
-                return torch.ops.metalsvd._svd_ex_with_tuning(x, False, rows)
+        for label, sweeps, rows in VARIANTS:
+            def run(x, sweeps=sweeps, rows=rows):
+                return torch.ops.metalsvd._svd_ex_with_tuning(x, False, sweeps, rows)
 
             U, S, V, _ = run(A)
             errors = measure(A, U, S, V, s_ref, indices)
             timing = benchmark(run, [A], timer, warmup=3, repeats=args.repeats, budget_s=10.0)
-            print(f"{workload.label:<14}{rows:>10}{timing.median_ms:>11.3f}"
+            print(f"{workload.label:<14}{label:<26}{timing.median_ms:>10.3f}"
                   f"{errors.sigma_err:>11.1e}{errors.v_orth:>9.1e}", flush=True)
     return 0
 

@@ -10,32 +10,50 @@
 
 namespace metalsvd {
 
+// The two sweep strategies of the fused kernel (csrc/kernels/jacobi_small.h).
+enum class JacobiSweeps {
+  pairwise,     // each column pair by a few lanes through threadgroup memory
+  warp_blocks,  // blocks of columns in the registers of one SIMD group (rows <= 256)
+};
+
 struct JacobiSmallPlan {
-  std::string kernel;  // e.g. "jacobi_small_f32_tg256" or "jacobi_small_vdev_f32_tg256"
+  std::string kernel;  // e.g. "jacobi_small_f32_tg256" or "jacobi_blocks_vdev_f32_r4"
+  JacobiSweeps sweeps = JacobiSweeps::pairwise;
   uint32_t threads = 0;
-  uint32_t threads_per_pair = 0;
+  uint32_t threads_per_pair = 0;  // pairwise: lanes per column pair
   uint32_t threadgroup_memory_bytes = 0;
   bool v_in_threadgroup = true;
   uint64_t workspace_bytes = 0;  // device workspace for V when it lives outside threadgroup memory
 };
 
-// Threadgroup sizes the backends instantiate the kernel for.
+// Threadgroup sizes the backends instantiate the pairwise kernels for.
 constexpr uint32_t kJacobiSmallMinThreads = 64;
 constexpr uint32_t kJacobiSmallMaxThreads = 1024;
+
+// Rows per lane the warp-block kernels are instantiated for (rows <= 32 * that), and the most
+// threads each may run with: the register blocks grow with the rows per lane.
+constexpr uint32_t kWarpBlockRowsPerLane[] = {1, 2, 4, 8};
+uint32_t warp_block_max_threads(uint32_t rows_per_lane);
+
+// Rows of a column pair each lane handles in the pairwise kernels by default: enough work per
+// lane to amortise the shuffle reduction, few enough that a round stays short (measured on an
+// H200: bench/tune_jacobi.py).
+constexpr uint32_t kDefaultRowsPerLane = 8;
+
+// Knobs for measuring alternatives; zero values mean the plan's own choice.
+struct JacobiSmallTuning {
+  uint32_t rows_per_lane = 0;          // pairwise: rows of a pair per lane
+  std::optional<JacobiSweeps> sweeps;  // force a sweep strategy
+};
 
 // Threadgroup memory the fused kernel needs for a rows x cols (rows >= cols) problem.
 uint64_t jacobi_small_threadgroup_bytes(ScalarType dtype, uint32_t rows, uint32_t cols,
                                         bool v_in_threadgroup);
 
-// Rows of a column pair each lane handles by default: enough work per lane to amortise the
-// shuffle reduction, few enough that a sweep round stays short (measured on an H200:
-// bench/tune_jacobi.py).
-constexpr uint32_t kDefaultRowsPerLane = 8;
-
 // A plan for `batch` tall (rows >= cols) matrices, or nothing when A alone does not fit in the
 // device's threadgroup memory. V goes to threadgroup memory when it fits beside A.
 std::optional<JacobiSmallPlan> plan_jacobi_small(const DeviceLimits& limits, ScalarType dtype,
                                                  uint32_t batch, uint32_t rows, uint32_t cols,
-                                                 uint32_t rows_per_lane = kDefaultRowsPerLane);
+                                                 const JacobiSmallTuning& tuning = {});
 
 }  // namespace metalsvd

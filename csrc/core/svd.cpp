@@ -40,10 +40,8 @@ TallProblem make_tall(const MatrixBatch& a, const SvdOutputs& out) {
 
 JacobiSmallPlan plan_or_throw(const Backend& backend, const MatrixBatch& tall,
                               const SvdTuning& tuning) {
-  const uint32_t rows_per_lane =
-      tuning.jacobi_rows_per_lane ? tuning.jacobi_rows_per_lane : kDefaultRowsPerLane;
   std::optional<JacobiSmallPlan> plan = plan_jacobi_small(backend.limits(), tall.dtype, tall.batch,
-                                                          tall.rows, tall.cols, rows_per_lane);
+                                                          tall.rows, tall.cols, tuning.jacobi);
   if (!plan) {
     const uint64_t needed = jacobi_small_threadgroup_bytes(tall.dtype, tall.rows, tall.cols, false);
     throw NotImplemented(
@@ -103,6 +101,7 @@ void svd(Backend& backend, const MatrixBatch& a, bool full_matrices, const SvdOu
   params.cols = tall.cols;
   params.threads_per_pair = plan.threads_per_pair;
   params.max_sweeps = kMaxJacobiSweeps;
+  params.threads = plan.threads;
 
   KernelLaunch launch;
   launch.name = plan.kernel;

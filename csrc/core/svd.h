@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "backend.h"
+#include "core/jacobi_small_plan.h"
 #include "core/matrix_batch.h"
 
 namespace metalsvd {
@@ -14,7 +15,7 @@ constexpr uint32_t kMaxJacobiSweeps = 30;
 
 // Knobs for measuring alternatives; the defaults are what the plan picks.
 struct SvdTuning {
-  uint32_t jacobi_rows_per_lane = 0;  // 0: kDefaultRowsPerLane
+  JacobiSmallTuning jacobi;
 };
 
 struct SvdOutputs {

@@ -27,7 +27,7 @@ struct JacobiSmallParams {
   uint32_t cols;
   uint32_t threads_per_pair;  // power of two <= kSimdWidth: lanes that share one column pair
   uint32_t max_sweeps;
-  uint32_t reserved;  // keeps the struct a multiple of 8 bytes
+  uint32_t threads;  // threads per threadgroup of this launch
 };
 
 // Offsets (in compute-type elements) of the regions of the threadgroup scratch. Leading

@@ -85,13 +85,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex(const at::Tens
   return svd_ex_tuned(a, full_matrices, SvdTuning{});
 }
 
-// For bench/tune_jacobi.py: the same operator with the plan's knobs set by hand.
+// For bench/tune_jacobi.py: the same operator with the plan's choices set by hand.
+// jacobi_sweeps: 0 the plan's choice, 1 pairwise, 2 warp blocks.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
-    const at::Tensor& a, bool full_matrices, int64_t jacobi_rows_per_lane) {
+    const at::Tensor& a, bool full_matrices, int64_t jacobi_sweeps, int64_t jacobi_rows_per_lane) {
+  TORCH_CHECK_VALUE(jacobi_sweeps >= 0 && jacobi_sweeps <= 2,
+                    "metalsvd: jacobi_sweeps must be 0 (plan), 1 (pairwise) or 2 (warp blocks)");
   TORCH_CHECK_VALUE(jacobi_rows_per_lane >= 0 && jacobi_rows_per_lane <= 1024,
                     "metalsvd: jacobi_rows_per_lane must be in [0, 1024]");
   SvdTuning tuning;
-  tuning.jacobi_rows_per_lane = static_cast<uint32_t>(jacobi_rows_per_lane);
+  if (jacobi_sweeps != 0)
+    tuning.jacobi.sweeps = jacobi_sweeps == 1 ? JacobiSweeps::pairwise : JacobiSweeps::warp_blocks;
+  tuning.jacobi.rows_per_lane = static_cast<uint32_t>(jacobi_rows_per_lane);
   return svd_ex_tuned(a, full_matrices, tuning);
 }
 
@@ -129,7 +134,8 @@ TORCH_LIBRARY(metalsvd, m) {
   m.def(
       "svd_ex(Tensor A, bool full_matrices=False) -> (Tensor U, Tensor S, Tensor V, Tensor info)");
   m.def(
-      "_svd_ex_with_tuning(Tensor A, bool full_matrices, int jacobi_rows_per_lane) -> (Tensor U, "
+      "_svd_ex_with_tuning(Tensor A, bool full_matrices, int jacobi_sweeps, int "
+      "jacobi_rows_per_lane) -> (Tensor U, "
       "Tensor S, Tensor V, Tensor info)");
   m.def(
       "set_emulator_options(int schedule_seed, int threadgroup_memory_bytes, int host_threads) -> "

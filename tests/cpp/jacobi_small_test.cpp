@@ -81,7 +81,7 @@ MatrixBatch row_major_batch(void* data, ScalarType type, uint32_t batch, uint32_
 // Factors every matrix (all of one shape) in one batched launch, as PyTorch lays them out.
 template <typename T>
 std::vector<SvdRun> run_svd(const std::vector<MatrixXd>& inputs, uint64_t seed,
-                            uint32_t threadgroup_bytes = 32 * 1024) {
+                            uint32_t threadgroup_bytes = 32 * 1024, const SvdTuning& tuning = {}) {
   using S = Storage<T>;
   const uint32_t batch = static_cast<uint32_t>(inputs.size());
   const uint32_t m = static_cast<uint32_t>(inputs[0].rows());
@@ -109,8 +109,8 @@ std::vector<SvdRun> run_svd(const std::vector<MatrixXd>& inputs, uint64_t seed,
   out.s.batch_stride = k;
   out.s.stride = 1;
   out.info.handle = info.data();
-  std::vector<unsigned char> workspace(svd_workspace_bytes(backend, in, false) + 1);
-  svd(backend, in, false, out, Buffer{workspace.data(), 0});
+  std::vector<unsigned char> workspace(svd_workspace_bytes(backend, in, false, tuning) + 1);
+  svd(backend, in, false, out, Buffer{workspace.data(), 0}, tuning);
 
   std::vector<SvdRun> runs(batch);
   for (uint32_t b = 0; b < batch; ++b) {
@@ -146,7 +146,19 @@ void expect_fp32_contract(const SvdRun& run, const std::string& what) {
   expect_accurate(run, kSigmaTolF32, kOrthogonalityTolF32, kReconstructionTolF32, what);
 }
 
-class JacobiSmallSchedules : public ::testing::TestWithParam<uint64_t> {};
+// Each schedule seed with each sweep strategy of the fused kernel.
+class JacobiSmallSchedules : public ::testing::TestWithParam<std::tuple<uint64_t, JacobiSweeps>> {
+ protected:
+  uint64_t seed() const { return std::get<0>(GetParam()); }
+  SvdTuning tuning() const {
+    SvdTuning t;
+    t.jacobi.sweeps = std::get<1>(GetParam());
+    return t;
+  }
+  std::vector<SvdRun> run(const std::vector<MatrixXd>& inputs) const {
+    return run_svd<float>(inputs, seed(), 32 * 1024, tuning());
+  }
+};
 
 TEST_P(JacobiSmallSchedules, GaussianShapesTallWideOddSquare) {
   std::mt19937_64 rng(42);
@@ -155,7 +167,7 @@ TEST_P(JacobiSmallSchedules, GaussianShapesTallWideOddSquare) {
   for (const auto& [m, n] : shapes) {
     const std::vector<MatrixXd> batch = {testing::gaussian(m, n, rng),
                                          testing::gaussian(m, n, rng)};
-    const auto runs = run_svd<float>(batch, GetParam());
+    const auto runs = run(batch);
     for (const SvdRun& r : runs)
       expect_fp32_contract(r, std::to_string(m) + "x" + std::to_string(n));
   }
@@ -163,14 +175,14 @@ TEST_P(JacobiSmallSchedules, GaussianShapesTallWideOddSquare) {
 
 TEST_P(JacobiSmallSchedules, Metal64x64KeepsVInDeviceMemory) {
   std::mt19937_64 rng(7);
-  const auto runs = run_svd<float>({testing::gaussian(64, 64, rng)}, GetParam());
+  const auto runs = run({testing::gaussian(64, 64, rng)});
   expect_fp32_contract(runs[0], "64x64");
 }
 
 TEST_P(JacobiSmallSchedules, GradedSpectrum) {
   std::mt19937_64 rng(3);
   const MatrixXd a = testing::with_singular_values(32, 24, testing::graded_spectrum(24, 6), rng);
-  expect_fp32_contract(run_svd<float>({a}, GetParam())[0], "graded 1..1e-6");
+  expect_fp32_contract(run({a})[0], "graded 1..1e-6");
 }
 
 TEST_P(JacobiSmallSchedules, RankDeficientCompletesOrthonormalU) {
@@ -178,13 +190,13 @@ TEST_P(JacobiSmallSchedules, RankDeficientCompletesOrthonormalU) {
   VectorXd sigma = VectorXd::Zero(20);
   sigma.head(8) = testing::graded_spectrum(8, 2);
   const MatrixXd a = testing::with_singular_values(28, 20, sigma, rng);
-  const SvdRun run = run_svd<float>({a}, GetParam())[0];
-  expect_fp32_contract(run, "rank 8 of 20");
+  const SvdRun result = run({a})[0];
+  expect_fp32_contract(result, "rank 8 of 20");
   // An exactly zero column and an exactly zero matrix: S = 0, U and V still orthonormal.
   MatrixXd with_zero_column = testing::gaussian(12, 6, rng);
   with_zero_column.col(2).setZero();
-  expect_fp32_contract(run_svd<float>({with_zero_column}, GetParam())[0], "zero column");
-  const SvdRun zero = run_svd<float>({MatrixXd::Zero(9, 5)}, GetParam())[0];
+  expect_fp32_contract(run({with_zero_column})[0], "zero column");
+  const SvdRun zero = run({MatrixXd::Zero(9, 5)})[0];
   expect_fp32_contract(zero, "zero matrix");
   EXPECT_EQ(zero.s.cwiseAbs().maxCoeff(), 0.0);
 }
@@ -194,12 +206,21 @@ TEST_P(JacobiSmallSchedules, RepeatedSingularValues) {
   VectorXd sigma(16);
   sigma << 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5;
   const MatrixXd a = testing::with_singular_values(16, 16, sigma, rng);
-  expect_fp32_contract(run_svd<float>({a}, GetParam())[0], "repeated");
-  const SvdRun identity = run_svd<float>({MatrixXd::Identity(10, 10)}, GetParam())[0];
+  expect_fp32_contract(run({a})[0], "repeated");
+  const SvdRun identity = run({MatrixXd::Identity(10, 10)})[0];
   expect_fp32_contract(identity, "identity");
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, JacobiSmallSchedules, ::testing::Values(1u, 2u, 3u));
+INSTANTIATE_TEST_SUITE_P(SeedsAndSweeps, JacobiSmallSchedules,
+                         ::testing::Combine(::testing::Values(1u, 2u, 3u),
+                                            ::testing::Values(JacobiSweeps::pairwise,
+                                                              JacobiSweeps::warp_blocks)),
+                         [](const ::testing::TestParamInfo<JacobiSmallSchedules::ParamType>& info) {
+                           return std::string(std::get<1>(info.param) == JacobiSweeps::pairwise
+                                                  ? "pairwise"
+                                                  : "warp_blocks") +
+                                  "_seed" + std::to_string(std::get<0>(info.param));
+                         });
 
 TEST(JacobiSmall, SmallSingularValuesOfColumnGradedMatricesKeepRelativeAccuracy) {
   // A = B D with B well conditioned and D graded over six decades: one-sided Jacobi determines

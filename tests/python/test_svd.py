@@ -187,3 +187,22 @@ def test_emulator_options_round_trip():
         metalsvd.set_emulator_options(*previous)
     with pytest.raises(ValueError):
         metalsvd.set_emulator_options(schedule_seed=-1)
+
+
+@pytest.mark.parametrize("sweeps", [1, 2], ids=["pairwise", "warp_blocks"])
+@pytest.mark.parametrize("shape", [(40, 40), (64, 33), (20, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_both_sweep_strategies(device, sweeps, shape):
+    # The plan picks one strategy per shape; the private operator forces each on the same input.
+    A = gaussian(3, *shape, device=device, seed=13)
+    U, S, V, info = torch.ops.metalsvd._svd_ex_with_tuning(A, False, sweeps, 0)
+    assert (info == 0).all()
+    assert_contract(A, (U, S, V), FP32, f"sweeps {sweeps}")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("sweeps", [1, 2], ids=["pairwise", "warp_blocks"])
+def test_cuda_both_sweep_strategies_at_128(sweeps):
+    A = gaussian(4, 128, 128, device="cuda", seed=14)
+    U, S, V, info = torch.ops.metalsvd._svd_ex_with_tuning(A, False, sweeps, 0)
+    assert (info == 0).all()
+    assert_contract(A, (U, S, V), FP32, f"sweeps {sweeps}")

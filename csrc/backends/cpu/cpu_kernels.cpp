@@ -9,6 +9,11 @@
 namespace metalsvd {
 namespace {
 
+using kernels::bfloat16_t;
+using kernels::half_t;
+using kernels::JacobiSmallParams;
+using kernels::ThreadContext;
+
 template <typename X>
 X* buffer_pointer(const KernelLaunch& launch, int index) {
   const Buffer& b = launch.buffers[index];
@@ -23,71 +28,94 @@ const Params& params_of(const KernelLaunch& launch) {
   return *static_cast<const Params*>(launch.params);
 }
 
-// Kernels are compiled for a fixed threadgroup size; a launch must use exactly that size.
-void check_threads(const KernelLaunch& launch, uint32_t threads) {
-  if (launch.threads_per_group != threads)
+// A kernel is compiled for exactly kThreads threads per group (kExact) or for at most kThreads.
+template <uint32_t kThreads, bool kExact>
+void check_threads(const KernelLaunch& launch) {
+  const uint32_t t = launch.threads_per_group;
+  if (kExact ? t != kThreads : (t > kThreads || t % kernels::kSimdWidth != 0))
     throw Error("metalsvd cpu backend: " + launch.name + " is compiled for " +
-                std::to_string(threads) + " threads per group, launched with " +
-                std::to_string(launch.threads_per_group));
+                (kExact ? "" : "at most ") + std::to_string(kThreads) +
+                " threads per group, launched with " + std::to_string(t));
 }
 
-template <typename T, typename C, uint32_t kThreads>
-void run_jacobi_small(const KernelLaunch& launch, const emu::EmulatorOptions& options) {
-  check_threads(launch, kThreads);
-  const auto& p = params_of<kernels::JacobiSmallParams>(launch);
+template <typename T, typename C>
+using ThreadgroupEntry = void (*)(const JacobiSmallParams&, const T*, T*, T*, T*, int32_t*, C*,
+                                  ThreadContext);
+template <typename T, typename C>
+using DeviceVEntry = void (*)(const JacobiSmallParams&, const T*, T*, T*, T*, int32_t*, C*, C*,
+                              ThreadContext);
+
+// Kernels with V in threadgroup memory: buffers a, u, s, v, info.
+template <typename T, typename C, uint32_t kThreads, bool kExact, ThreadgroupEntry<T, C> kEntry>
+void run_v_in_threadgroup(const KernelLaunch& launch, const emu::EmulatorOptions& options) {
+  check_threads<kThreads, kExact>(launch);
+  const auto& p = params_of<JacobiSmallParams>(launch);
   const T* a = buffer_pointer<const T>(launch, 0);
   T* u = buffer_pointer<T>(launch, 1);
   T* s = buffer_pointer<T>(launch, 2);
   T* v = buffer_pointer<T>(launch, 3);
   int32_t* info = buffer_pointer<int32_t>(launch, 4);
   emu::run_grid(
-      launch.groups, kThreads, launch.threadgroup_memory_bytes,
-      [&](const kernels::ThreadContext& ctx, void* threadgroup_memory) {
-        kernels::jacobi_small<T, C, kThreads>(p, a, u, s, v, info,
-                                              static_cast<C*>(threadgroup_memory), ctx);
+      launch.groups, launch.threads_per_group, launch.threadgroup_memory_bytes,
+      [&](const ThreadContext& ctx, void* threadgroup_memory) {
+        kEntry(p, a, u, s, v, info, static_cast<C*>(threadgroup_memory), ctx);
       },
       options);
 }
 
-template <typename T, typename C, uint32_t kThreads>
-void run_jacobi_small_vdev(const KernelLaunch& launch, const emu::EmulatorOptions& options) {
-  check_threads(launch, kThreads);
-  const auto& p = params_of<kernels::JacobiSmallParams>(launch);
+// Kernels with V in a device workspace: buffers a, u, s, v, info, workspace.
+template <typename T, typename C, uint32_t kThreads, bool kExact, DeviceVEntry<T, C> kEntry>
+void run_v_in_device(const KernelLaunch& launch, const emu::EmulatorOptions& options) {
+  check_threads<kThreads, kExact>(launch);
+  const auto& p = params_of<JacobiSmallParams>(launch);
   const T* a = buffer_pointer<const T>(launch, 0);
   T* u = buffer_pointer<T>(launch, 1);
   T* s = buffer_pointer<T>(launch, 2);
   T* v = buffer_pointer<T>(launch, 3);
   int32_t* info = buffer_pointer<int32_t>(launch, 4);
-  C* v_workspace = buffer_pointer<C>(launch, 5);
+  C* workspace = buffer_pointer<C>(launch, 5);
   emu::run_grid(
-      launch.groups, kThreads, launch.threadgroup_memory_bytes,
-      [&](const kernels::ThreadContext& ctx, void* threadgroup_memory) {
-        kernels::jacobi_small_vdev<T, C, kThreads>(p, a, u, s, v, info, v_workspace,
-                                                   static_cast<C*>(threadgroup_memory), ctx);
+      launch.groups, launch.threads_per_group, launch.threadgroup_memory_bytes,
+      [&](const ThreadContext& ctx, void* threadgroup_memory) {
+        kEntry(p, a, u, s, v, info, workspace, static_cast<C*>(threadgroup_memory), ctx);
       },
       options);
 }
-
-using kernels::bfloat16_t;
-using kernels::half_t;
 
 #define METALSVD_CPU_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                               \
-  {"jacobi_small_" #TYPE_NAME "_tg" #THREADS, &run_jacobi_small<T, C, THREADS>}, {        \
-    "jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS, &run_jacobi_small_vdev<T, C, THREADS> \
+  {"jacobi_small_" #TYPE_NAME "_tg" #THREADS,                                             \
+   &run_v_in_threadgroup<T, C, THREADS, true, &kernels::jacobi_small<T, C, THREADS>>},    \
+  {                                                                                       \
+    "jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS,                                       \
+        &run_v_in_device<T, C, THREADS, true, &kernels::jacobi_small_vdev<T, C, THREADS>> \
   }
 
-#define METALSVD_CPU_JACOBI_SMALL_ALL_SIZES(TYPE_NAME, T, C)                                       \
+#define METALSVD_CPU_JACOBI_BLOCKS(TYPE_NAME, T, C, ROWS)                  \
+  {"jacobi_blocks_" #TYPE_NAME "_r" #ROWS,                                 \
+   &run_v_in_threadgroup<T, C, kernels::kWarpBlockMaxThreads[ROWS], false, \
+                         &kernels::jacobi_blocks<T, C, ROWS>>},            \
+  {                                                                        \
+    "jacobi_blocks_vdev_" #TYPE_NAME "_r" #ROWS,                           \
+        &run_v_in_device<T, C, kernels::kWarpBlockMaxThreads[ROWS], false, \
+                         &kernels::jacobi_blocks_vdev<T, C, ROWS>>         \
+  }
+
+#define METALSVD_CPU_JACOBI_ALL(TYPE_NAME, T, C)                                                   \
   METALSVD_CPU_JACOBI_SMALL(TYPE_NAME, T, C, 64), METALSVD_CPU_JACOBI_SMALL(TYPE_NAME, T, C, 128), \
       METALSVD_CPU_JACOBI_SMALL(TYPE_NAME, T, C, 256),                                             \
       METALSVD_CPU_JACOBI_SMALL(TYPE_NAME, T, C, 512),                                             \
-      METALSVD_CPU_JACOBI_SMALL(TYPE_NAME, T, C, 1024)
+      METALSVD_CPU_JACOBI_SMALL(TYPE_NAME, T, C, 1024),                                            \
+      METALSVD_CPU_JACOBI_BLOCKS(TYPE_NAME, T, C, 1),                                              \
+      METALSVD_CPU_JACOBI_BLOCKS(TYPE_NAME, T, C, 2),                                              \
+      METALSVD_CPU_JACOBI_BLOCKS(TYPE_NAME, T, C, 4),                                              \
+      METALSVD_CPU_JACOBI_BLOCKS(TYPE_NAME, T, C, 8)
 
 const std::unordered_map<std::string, CpuKernel>& cpu_kernel_table() {
   static const std::unordered_map<std::string, CpuKernel> table = {
-      METALSVD_CPU_JACOBI_SMALL_ALL_SIZES(f32, float, float),
-      METALSVD_CPU_JACOBI_SMALL_ALL_SIZES(f64, double, double),
-      METALSVD_CPU_JACOBI_SMALL_ALL_SIZES(f16, half_t, float),
-      METALSVD_CPU_JACOBI_SMALL_ALL_SIZES(bf16, bfloat16_t, float),
+      METALSVD_CPU_JACOBI_ALL(f32, float, float),
+      METALSVD_CPU_JACOBI_ALL(f64, double, double),
+      METALSVD_CPU_JACOBI_ALL(f16, half_t, float),
+      METALSVD_CPU_JACOBI_ALL(bf16, bfloat16_t, float),
   };
   return table;
 }

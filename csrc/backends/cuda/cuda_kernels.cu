@@ -14,22 +14,30 @@ __device__ __forceinline__ kernels::ThreadContext cuda_thread_context() {
           threadIdx.x / kernels::kSimdWidth};
 }
 
-template <typename T, typename C, uint32_t kThreads>
+template <typename T, typename C>
+using ThreadgroupEntry = void (*)(const kernels::JacobiSmallParams&, const T*, T*, T*, T*, int32_t*,
+                                  C*, kernels::ThreadContext);
+template <typename T, typename C>
+using DeviceVEntry = void (*)(const kernels::JacobiSmallParams&, const T*, T*, T*, T*, int32_t*, C*,
+                              C*, kernels::ThreadContext);
+
+// Kernels with V in threadgroup (shared) memory: buffers a, u, s, v, info.
+template <typename T, typename C, uint32_t kThreads, ThreadgroupEntry<T, C> kEntry>
 __global__ void __launch_bounds__(kThreads)
-    jacobi_small_kernel(const kernels::JacobiSmallParams p, const T* a, T* u, T* s, T* v,
-                        int32_t* info) {
+    v_in_threadgroup_kernel(const kernels::JacobiSmallParams p, const T* a, T* u, T* s, T* v,
+                            int32_t* info) {
   extern __shared__ __align__(16) unsigned char shared_memory[];
-  kernels::jacobi_small<T, C, kThreads>(p, a, u, s, v, info, reinterpret_cast<C*>(shared_memory),
-                                        cuda_thread_context());
+  kEntry(p, a, u, s, v, info, reinterpret_cast<C*>(shared_memory), cuda_thread_context());
 }
 
-template <typename T, typename C, uint32_t kThreads>
+// Kernels with V in a device workspace: buffers a, u, s, v, info, workspace.
+template <typename T, typename C, uint32_t kThreads, DeviceVEntry<T, C> kEntry>
 __global__ void __launch_bounds__(kThreads)
-    jacobi_small_vdev_kernel(const kernels::JacobiSmallParams p, const T* a, T* u, T* s, T* v,
-                             int32_t* info, C* v_workspace) {
+    v_in_device_kernel(const kernels::JacobiSmallParams p, const T* a, T* u, T* s, T* v,
+                       int32_t* info, C* v_workspace) {
   extern __shared__ __align__(16) unsigned char shared_memory[];
-  kernels::jacobi_small_vdev<T, C, kThreads>(
-      p, a, u, s, v, info, v_workspace, reinterpret_cast<C*>(shared_memory), cuda_thread_context());
+  kEntry(p, a, u, s, v, info, v_workspace, reinterpret_cast<C*>(shared_memory),
+         cuda_thread_context());
 }
 
 template <typename X>
@@ -46,14 +54,15 @@ Params params_of(const KernelLaunch& launch) {
   return *static_cast<const Params*>(launch.params);
 }
 
-// Kernels are compiled for a fixed block size; more than 48 KiB of dynamic shared memory must
-// be allowed per kernel before launch.
-template <typename Kernel>
-void prepare_launch(Kernel kernel, const KernelLaunch& launch, uint32_t threads) {
-  if (launch.threads_per_group != threads)
+// A kernel is compiled for exactly kThreads threads per block (kExact) or at most kThreads;
+// more than 48 KiB of dynamic shared memory must be allowed per kernel before launch.
+template <uint32_t kThreads, bool kExact, typename Kernel>
+void prepare_launch(Kernel kernel, const KernelLaunch& launch) {
+  const uint32_t t = launch.threads_per_group;
+  if (kExact ? t != kThreads : (t > kThreads || t % kernels::kSimdWidth != 0))
     throw Error("metalsvd cuda backend: " + launch.name + " is compiled for " +
-                std::to_string(threads) + " threads per block, launched with " +
-                std::to_string(launch.threads_per_group));
+                (kExact ? "" : "at most ") + std::to_string(kThreads) +
+                " threads per block, launched with " + std::to_string(t));
   constexpr uint32_t kDefaultDynamicSharedMemory = 48 * 1024;
   if (launch.threadgroup_memory_bytes > kDefaultDynamicSharedMemory)
     cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -61,22 +70,22 @@ void prepare_launch(Kernel kernel, const KernelLaunch& launch, uint32_t threads)
                "cudaFuncSetAttribute");
 }
 
-template <typename T, typename C, uint32_t kThreads>
-void launch_jacobi_small(const KernelLaunch& launch, cudaStream_t stream) {
-  const auto kernel = &jacobi_small_kernel<T, C, kThreads>;
-  prepare_launch(kernel, launch, kThreads);
-  kernel<<<launch.groups, kThreads, launch.threadgroup_memory_bytes, stream>>>(
+template <typename T, typename C, uint32_t kThreads, bool kExact, ThreadgroupEntry<T, C> kEntry>
+void launch_v_in_threadgroup(const KernelLaunch& launch, cudaStream_t stream) {
+  const auto kernel = &v_in_threadgroup_kernel<T, C, kThreads, kEntry>;
+  prepare_launch<kThreads, kExact>(kernel, launch);
+  kernel<<<launch.groups, launch.threads_per_group, launch.threadgroup_memory_bytes, stream>>>(
       params_of<kernels::JacobiSmallParams>(launch), buffer_pointer<const T>(launch, 0),
       buffer_pointer<T>(launch, 1), buffer_pointer<T>(launch, 2), buffer_pointer<T>(launch, 3),
       buffer_pointer<int32_t>(launch, 4));
   cuda_check(cudaGetLastError(), launch.name.c_str());
 }
 
-template <typename T, typename C, uint32_t kThreads>
-void launch_jacobi_small_vdev(const KernelLaunch& launch, cudaStream_t stream) {
-  const auto kernel = &jacobi_small_vdev_kernel<T, C, kThreads>;
-  prepare_launch(kernel, launch, kThreads);
-  kernel<<<launch.groups, kThreads, launch.threadgroup_memory_bytes, stream>>>(
+template <typename T, typename C, uint32_t kThreads, bool kExact, DeviceVEntry<T, C> kEntry>
+void launch_v_in_device(const KernelLaunch& launch, cudaStream_t stream) {
+  const auto kernel = &v_in_device_kernel<T, C, kThreads, kEntry>;
+  prepare_launch<kThreads, kExact>(kernel, launch);
+  kernel<<<launch.groups, launch.threads_per_group, launch.threadgroup_memory_bytes, stream>>>(
       params_of<kernels::JacobiSmallParams>(launch), buffer_pointer<const T>(launch, 0),
       buffer_pointer<T>(launch, 1), buffer_pointer<T>(launch, 2), buffer_pointer<T>(launch, 3),
       buffer_pointer<int32_t>(launch, 4), buffer_pointer<C>(launch, 5));
@@ -87,23 +96,40 @@ using kernels::bfloat16_t;
 using kernels::half_t;
 
 #define METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                                 \
-  {"jacobi_small_" #TYPE_NAME "_tg" #THREADS, &launch_jacobi_small<T, C, THREADS>}, {        \
-    "jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS, &launch_jacobi_small_vdev<T, C, THREADS> \
+  {"jacobi_small_" #TYPE_NAME "_tg" #THREADS,                                                \
+   &launch_v_in_threadgroup<T, C, THREADS, true, &kernels::jacobi_small<T, C, THREADS>>},    \
+  {                                                                                          \
+    "jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS,                                          \
+        &launch_v_in_device<T, C, THREADS, true, &kernels::jacobi_small_vdev<T, C, THREADS>> \
   }
 
-#define METALSVD_CUDA_JACOBI_SMALL_ALL_SIZES(TYPE_NAME, T, C) \
-  METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 64),            \
-      METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 128),       \
-      METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 256),       \
-      METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 512),       \
-      METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 1024)
+#define METALSVD_CUDA_JACOBI_BLOCKS(TYPE_NAME, T, C, ROWS)                    \
+  {"jacobi_blocks_" #TYPE_NAME "_r" #ROWS,                                    \
+   &launch_v_in_threadgroup<T, C, kernels::kWarpBlockMaxThreads[ROWS], false, \
+                            &kernels::jacobi_blocks<T, C, ROWS>>},            \
+  {                                                                           \
+    "jacobi_blocks_vdev_" #TYPE_NAME "_r" #ROWS,                              \
+        &launch_v_in_device<T, C, kernels::kWarpBlockMaxThreads[ROWS], false, \
+                            &kernels::jacobi_blocks_vdev<T, C, ROWS>>         \
+  }
+
+#define METALSVD_CUDA_JACOBI_ALL(TYPE_NAME, T, C)        \
+  METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 64),       \
+      METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 128),  \
+      METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 256),  \
+      METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 512),  \
+      METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, 1024), \
+      METALSVD_CUDA_JACOBI_BLOCKS(TYPE_NAME, T, C, 1),   \
+      METALSVD_CUDA_JACOBI_BLOCKS(TYPE_NAME, T, C, 2),   \
+      METALSVD_CUDA_JACOBI_BLOCKS(TYPE_NAME, T, C, 4),   \
+      METALSVD_CUDA_JACOBI_BLOCKS(TYPE_NAME, T, C, 8)
 
 const std::unordered_map<std::string, CudaKernel>& cuda_kernel_table() {
   static const std::unordered_map<std::string, CudaKernel> table = {
-      METALSVD_CUDA_JACOBI_SMALL_ALL_SIZES(f32, float, float),
-      METALSVD_CUDA_JACOBI_SMALL_ALL_SIZES(f64, double, double),
-      METALSVD_CUDA_JACOBI_SMALL_ALL_SIZES(f16, half_t, float),
-      METALSVD_CUDA_JACOBI_SMALL_ALL_SIZES(bf16, bfloat16_t, float),
+      METALSVD_CUDA_JACOBI_ALL(f32, float, float),
+      METALSVD_CUDA_JACOBI_ALL(f64, double, double),
+      METALSVD_CUDA_JACOBI_ALL(f16, half_t, float),
+      METALSVD_CUDA_JACOBI_ALL(bf16, bfloat16_t, float),
   };
   return table;
 }

@@ -83,6 +83,44 @@ template <typename T, typename C, uint32_t kThreads>
       p, a_in, u_out, s_out, v_out, info_out, v_workspace, scratch,
       metalsvd::metal_thread_context(thread_index, group, lane, simd_group));
 }
+// The warp-block kernels run with at most kWarpBlockMaxThreads[kRows] threads (the plan's
+// choice), a bound the host checks against the pipeline's maxTotalThreadsPerThreadgroup.
+template <typename T, typename C, uint32_t kRows>
+[[kernel]] void metalsvd_jacobi_blocks(
+    constant metalsvd::kernels::JacobiSmallParams& p [[buffer(0)]],
+    device const T* a_in [[buffer(1)]],
+    device T* u_out [[buffer(2)]],
+    device T* s_out [[buffer(3)]],
+    device T* v_out [[buffer(4)]],
+    device int32_t* info_out [[buffer(5)]],
+    threadgroup C* scratch METALSVD_THREADGROUP_BINDING(0),
+    uint thread_index [[thread_position_in_threadgroup]],
+    uint group [[threadgroup_position_in_grid]],
+    uint lane [[thread_index_in_simdgroup]],
+    uint simd_group [[simdgroup_index_in_threadgroup]]) {
+  metalsvd::kernels::jacobi_blocks<T, C, kRows>(
+      p, a_in, u_out, s_out, v_out, info_out, scratch,
+      metalsvd::metal_thread_context(thread_index, group, lane, simd_group));
+}
+
+template <typename T, typename C, uint32_t kRows>
+[[kernel]] void metalsvd_jacobi_blocks_vdev(
+    constant metalsvd::kernels::JacobiSmallParams& p [[buffer(0)]],
+    device const T* a_in [[buffer(1)]],
+    device T* u_out [[buffer(2)]],
+    device T* s_out [[buffer(3)]],
+    device T* v_out [[buffer(4)]],
+    device int32_t* info_out [[buffer(5)]],
+    device C* v_workspace [[buffer(6)]],
+    threadgroup C* scratch METALSVD_THREADGROUP_BINDING(0),
+    uint thread_index [[thread_position_in_threadgroup]],
+    uint group [[threadgroup_position_in_grid]],
+    uint lane [[thread_index_in_simdgroup]],
+    uint simd_group [[simdgroup_index_in_threadgroup]]) {
+  metalsvd::kernels::jacobi_blocks_vdev<T, C, kRows>(
+      p, a_in, u_out, s_out, v_out, info_out, v_workspace, scratch,
+      metalsvd::metal_thread_context(thread_index, group, lane, simd_group));
+}
 // clang-format on
 
 #define METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                                      \
@@ -91,12 +129,22 @@ template <typename T, typename C, uint32_t kThreads>
   METALSVD_INSTANTIATE_KERNEL("jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS,                      \
                               metalsvd_jacobi_small_vdev, T, C, THREADS)
 
+#define METALSVD_METAL_JACOBI_BLOCKS(TYPE_NAME, T, C, ROWS)                                    \
+  METALSVD_INSTANTIATE_KERNEL("jacobi_blocks_" #TYPE_NAME "_r" #ROWS, metalsvd_jacobi_blocks, T, \
+                              C, ROWS)                                                           \
+  METALSVD_INSTANTIATE_KERNEL("jacobi_blocks_vdev_" #TYPE_NAME "_r" #ROWS,                       \
+                              metalsvd_jacobi_blocks_vdev, T, C, ROWS)
+
 #define METALSVD_METAL_JACOBI_SMALL_ALL_SIZES(TYPE_NAME, T, C) \
   METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, 64)             \
   METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, 128)            \
   METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, 256)            \
   METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, 512)            \
-  METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, 1024)
+  METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, 1024)           \
+  METALSVD_METAL_JACOBI_BLOCKS(TYPE_NAME, T, C, 1)             \
+  METALSVD_METAL_JACOBI_BLOCKS(TYPE_NAME, T, C, 2)             \
+  METALSVD_METAL_JACOBI_BLOCKS(TYPE_NAME, T, C, 4)             \
+  METALSVD_METAL_JACOBI_BLOCKS(TYPE_NAME, T, C, 8)
 
 // Metal has no double: no f64 kernels. half and bfloat compute in float.
 METALSVD_METAL_JACOBI_SMALL_ALL_SIZES(f32, float, float)
