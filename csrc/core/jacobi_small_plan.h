@@ -35,10 +35,14 @@ constexpr uint32_t kJacobiSmallMaxThreads = 1024;
 constexpr uint32_t kWarpBlockRowsPerLane[] = {1, 2, 4, 8};
 uint32_t warp_block_max_threads(uint32_t rows_per_lane);
 
-// Rows of a column pair each lane handles in the pairwise kernels by default: enough work per
-// lane to amortise the shuffle reduction, few enough that a round stays short (measured on an
-// H200: bench/tune_jacobi.py).
-constexpr uint32_t kDefaultRowsPerLane = 8;
+// The plan's defaults, measured on an H200 with bench/tune_jacobi.py
+// (bench/results/2026-11-29_nvidia-h200_tune_jacobi.txt):
+// - rows of a column pair each lane handles in the pairwise kernels: 4 is 3% faster than 8 at
+//   64x64 and equal at 32x32 and 128x128; 2 and 16 are slower;
+// - warp blocks from 4 rows per lane (rows > 64): 6% faster than pairwise at 128x128, but 6%
+//   slower at 64x64 and 57% slower at 32x32, where the serial SIMD reductions dominate.
+constexpr uint32_t kDefaultRowsPerLane = 4;
+constexpr uint32_t kWarpBlockMinRowsPerLane = 4;
 
 // Knobs for measuring alternatives; zero values mean the plan's own choice.
 struct JacobiSmallTuning {

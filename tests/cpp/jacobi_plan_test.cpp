@@ -22,12 +22,14 @@ TEST(JacobiSmallPlan, Fp32At64x64FitsMetalWithVInDeviceMemory) {
   EXPECT_FALSE(plan->v_in_threadgroup);
   EXPECT_LE(plan->threadgroup_memory_bytes, 32u * 1024);
   EXPECT_EQ(plan->workspace_bytes, 10u * 65 * 64 * 4);
-  EXPECT_EQ(plan->kernel, "jacobi_blocks_vdev_f32_r2");
-  EXPECT_EQ(plan->threads, 256u);  // 16 blocks of 4 columns: 8 block pairs, a SIMD group each
-  const auto pairwise_plan =
-      plan_jacobi_small(apple_gpu(), ScalarType::f32, 10, 64, 64, pairwise());
-  EXPECT_EQ(pairwise_plan->kernel, "jacobi_small_vdev_f32_tg256");
-  EXPECT_EQ(pairwise_plan->threads_per_pair, 8u);
+  EXPECT_EQ(plan->kernel, "jacobi_small_vdev_f32_tg512");
+  EXPECT_EQ(plan->threads_per_pair, 16u);  // 4 rows per lane
+  JacobiSmallTuning blocks;
+  blocks.sweeps = JacobiSweeps::warp_blocks;
+  const auto blocks_plan = plan_jacobi_small(apple_gpu(), ScalarType::f32, 10, 64, 64, blocks);
+  EXPECT_EQ(blocks_plan->kernel, "jacobi_blocks_vdev_f32_r2");
+  EXPECT_EQ(blocks_plan->threads,
+            256u);  // 16 blocks of 4 columns: 8 block pairs, a SIMD group each
 }
 
 TEST(JacobiSmallPlan, SmallMatricesKeepVInThreadgroupMemory) {
@@ -35,9 +37,7 @@ TEST(JacobiSmallPlan, SmallMatricesKeepVInThreadgroupMemory) {
   ASSERT_TRUE(plan.has_value());
   EXPECT_TRUE(plan->v_in_threadgroup);
   EXPECT_EQ(plan->workspace_bytes, 0u);
-  EXPECT_EQ(plan->kernel, "jacobi_blocks_f16_r1");
-  EXPECT_EQ(plan_jacobi_small(apple_gpu(), ScalarType::f16, 3, 32, 32, pairwise())->kernel,
-            "jacobi_small_f16_tg64");
+  EXPECT_EQ(plan->kernel, "jacobi_small_f16_tg128");
 }
 
 TEST(JacobiSmallPlan, LargerThreadgroupMemoryTakesLargerMatrices) {
@@ -58,7 +58,7 @@ TEST(JacobiSmallPlan, ThreadsNeverExceedTheDeviceOrRegisterLimit) {
   const auto plan = plan_jacobi_small(limits, ScalarType::f32, 1, 128, 128, pairwise());
   ASSERT_TRUE(plan.has_value());
   EXPECT_EQ(plan->threads, 256u);
-  EXPECT_EQ(plan->threads_per_pair, 4u);
+  EXPECT_EQ(plan->threads_per_pair, 4u);  // halved from 32 lanes until 64 pairs fit
   EXPECT_EQ(plan_jacobi_small(limits, ScalarType::f32, 1, 128, 128)->threads, 256u);
   // 8 rows per lane: two register blocks of 64 values, at most 256 threads.
   const auto tall = plan_jacobi_small(hopper(), ScalarType::f32, 1, 256, 160);
@@ -73,6 +73,11 @@ TEST(JacobiSmallPlan, RowsBeyondTheRegisterBlocksUsePairwiseSweeps) {
   EXPECT_EQ(plan->sweeps, JacobiSweeps::pairwise);
   EXPECT_EQ(plan->threads_per_pair, 32u);
   EXPECT_EQ(plan->threads, 128u);
+  // Up to 64 rows the pairwise sweeps are faster too.
+  EXPECT_EQ(plan_jacobi_small(apple_gpu(), ScalarType::f32, 1, 64, 16)->sweeps,
+            JacobiSweeps::pairwise);
+  EXPECT_EQ(plan_jacobi_small(apple_gpu(), ScalarType::f32, 1, 65, 16)->sweeps,
+            JacobiSweeps::warp_blocks);
 }
 
 }  // namespace
