@@ -85,8 +85,9 @@ std::optional<JacobiSmallPlan> plan_jacobi_small(const DeviceLimits& limits, Sca
   }
 
   const uint32_t block_rows = warp_block_rows_per_lane(rows, limits.simd_width);
-  const bool warp_blocks = tuning.sweeps ? *tuning.sweeps == JacobiSweeps::warp_blocks
-                                         : block_rows >= kWarpBlockMinRowsPerLane;
+  const bool warp_blocks =
+      tuning.sweeps ? *tuning.sweeps == JacobiSweeps::warp_blocks
+                    : block_rows >= kWarpBlockMinRowsPerLane && cols >= kWarpBlockMinCols;
   if (warp_blocks && block_rows != 0)
     plan_warp_blocks(limits, dtype, cols, block_rows, plan);
   else

@@ -39,10 +39,13 @@ uint32_t warp_block_max_threads(uint32_t rows_per_lane);
 // (bench/results/2026-11-29_nvidia-h200_tune_jacobi.txt):
 // - rows of a column pair each lane handles in the pairwise kernels: 4 is 3% faster than 8 at
 //   64x64 and equal at 32x32 and 128x128; 2 and 16 are slower;
-// - warp blocks from 4 rows per lane (rows > 64): 6% faster than pairwise at 128x128, but 6%
-//   slower at 64x64 and 57% slower at 32x32, where the serial SIMD reductions dominate.
+// - warp blocks from 4 rows per lane (rows > 64) and more than 64 columns: 6% faster than
+//   pairwise at 128x128, but 6% slower at 64x64 and 57% slower at 32x32, where the serial SIMD
+//   reductions dominate; with few columns (64 x 256x16) they leave most SIMD groups idle and
+//   took 0.45 ms against 0.27 ms pairwise.
 constexpr uint32_t kDefaultRowsPerLane = 4;
 constexpr uint32_t kWarpBlockMinRowsPerLane = 4;
+constexpr uint32_t kWarpBlockMinCols = 65;
 
 // Knobs for measuring alternatives; zero values mean the plan's own choice.
 struct JacobiSmallTuning {
