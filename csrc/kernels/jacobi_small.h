@@ -62,6 +62,21 @@ MSVD_INLINE void write_nan_outputs(MSVD_CONSTANT const JacobiSmallParams& p, MSV
   for (uint32_t t = tid; t < n; t += threads) s_dst[t * p.s_stride] = nan;
 }
 
+// Writes column order[t] of `source` (leading dimension ld, in threadgroup or device memory) as
+// column t of a rows x cols output, converted to the output type.
+template <typename T, typename C, typename Source>
+MSVD_INLINE void write_columns_in_order(MSVD_DEVICE T* dst, int64_t row_stride, int64_t col_stride,
+                                        Source source, uint32_t ld, uint32_t rows, uint32_t cols,
+                                        MSVD_THREADGROUP const C* order, uint32_t tid,
+                                        uint32_t threads) {
+  const bool rows_contiguous = row_stride == 1;
+  for (uint32_t idx = tid; idx < rows * cols; idx += threads) {
+    const MatrixIndex at = matrix_index(idx, rows, cols, rows_contiguous);
+    const uint32_t col = static_cast<uint32_t>(order[at.col]);
+    dst[at.row * row_stride + at.col * col_stride] = from_compute<T>(source[col * ld + at.row]);
+  }
+}
+
 // Replaces column order[t] of `a` (whose norm was negligible) by a unit vector orthogonal to
 // the columns order[0..t). The row of least leverage in their span gives a start vector with
 // at least (rows - t) / rows of its norm outside it, so two Gram-Schmidt passes are enough.
@@ -202,20 +217,10 @@ MSVD_INLINE void jacobi_small_body(MSVD_CONSTANT const JacobiSmallParams& p,
     complete_column<C>(a, lda, m, order, t, work, partials, threads, ctx);
 
   // 6. Write U, S, V in descending order of S.
-  const bool u_rows_contiguous = p.u_row_stride == 1;
-  for (uint32_t idx = tid; idx < m * n; idx += threads) {
-    const MatrixIndex at = matrix_index(idx, m, n, u_rows_contiguous);
-    const uint32_t col = static_cast<uint32_t>(order[at.col]);
-    u_dst[at.row * p.u_row_stride + at.col * p.u_col_stride] =
-        from_compute<T>(a[col * lda + at.row]);
-  }
-  const bool v_rows_contiguous = p.v_row_stride == 1;
-  for (uint32_t idx = tid; idx < n * n; idx += threads) {
-    const MatrixIndex at = matrix_index(idx, n, n, v_rows_contiguous);
-    const uint32_t col = static_cast<uint32_t>(order[at.col]);
-    v_dst[at.row * p.v_row_stride + at.col * p.v_col_stride] =
-        from_compute<T>(v[col * ldv + at.row]);
-  }
+  write_columns_in_order<T>(u_dst, p.u_row_stride, p.u_col_stride, a, lda, m, n, order, tid,
+                            threads);
+  write_columns_in_order<T>(v_dst, p.v_row_stride, p.v_col_stride, v, ldv, n, n, order, tid,
+                            threads);
   for (uint32_t t = tid; t < n; t += threads)
     s_dst[t * p.s_stride] =
         from_compute<T>(math_ldexp(sigma[static_cast<uint32_t>(order[t])], exponent));

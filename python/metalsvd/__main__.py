@@ -1,4 +1,4 @@
-"""Command line: `python -m metalsvd demo [--device DEVICE]`."""
+"""Command line: `python -m metalsvd demo|selftest [--device DEVICE]`."""
 
 import argparse
 import sys
@@ -9,12 +9,16 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="factor example batches, check them against LAPACK")
     demo.add_argument("--device", default=None, help="mps, cuda or cpu (default: the best present)")
+    selftest = commands.add_parser(
+        "selftest", help="check every algorithm against LAPACK; paste the output into bug reports"
+    )
+    selftest.add_argument("--device", default=None, help="mps, cuda or cpu (default: the best present)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import run
-
-        return run(args.device)
-    return 2
+    else:
+        from .selftest import run
+    return run(args.device)
 
 
 if __name__ == "__main__":

@@ -6,14 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ._accuracy import FP32, svd_errors
 from ._devices import best_device, synchronize
 from ._svd import svd
-
-# fp32 accuracy contract (docs/architecture.md).
-SIGMA_TOL = 2e-6
-ORTHOGONALITY_TOL = 1e-5
-RECONSTRUCTION_TOL = 5e-6
-
 
 @dataclass
 class Example:
@@ -39,33 +34,6 @@ EMULATOR_EXAMPLES = [
 ]
 
 
-def check(A, U, S, V):
-    """Errors against LAPACK (float64, CPU) of the same inputs."""
-    A, U, S, V = (x.detach().cpu().double() for x in (A, U, S, V))
-    ref = torch.linalg.svdvals(A)
-    eye = torch.eye(S.shape[-1], dtype=torch.float64)
-    return {
-        "sigma": ((S - ref).abs() / ref[..., :1]).amax().item(),
-        "orth_U": (U.mT @ U - eye).abs().amax().item(),
-        "orth_V": (V.mT @ V - eye).abs().amax().item(),
-        "recon": (
-            torch.linalg.matrix_norm(A - U @ torch.diag_embed(S) @ V.mT)
-            / torch.linalg.matrix_norm(A)
-        )
-        .amax()
-        .item(),
-    }
-
-
-def passes(errors):
-    return (
-        errors["sigma"] <= SIGMA_TOL
-        and errors["orth_U"] <= ORTHOGONALITY_TOL
-        and errors["orth_V"] <= ORTHOGONALITY_TOL
-        and errors["recon"] <= RECONSTRUCTION_TOL
-    )
-
-
 def run(device=None) -> int:
     device = torch.device(device) if device is not None else best_device()
     examples = EMULATOR_EXAMPLES if device.type == "cpu" else GPU_EXAMPLES
@@ -83,12 +51,12 @@ def run(device=None) -> int:
         U, S, V = svd(A)
         synchronize(device)
         ms = (time.perf_counter() - start) * 1e3
-        errors = check(A, U, S, V)
-        ok = passes(errors)
+        errors = svd_errors(A, U, S, V)
+        ok = errors.within(FP32)
         failures += not ok
         shape = f"{ex.batch}x{ex.rows}x{ex.cols}"
-        print(f"{ex.name:<18}{shape:>16}{ms:>10.2f}{errors['sigma']:>12.1e}"
-              f"{errors['orth_U']:>10.1e}{errors['orth_V']:>10.1e}{errors['recon']:>10.1e}"
-              f"  {'ok' if ok else 'FAIL'}", flush=True)
+        print(f"{ex.name:<18}{shape:>16}{ms:>10.2f}{errors.sigma:>12.1e}"
+              f"{errors.u_orthogonality:>10.1e}{errors.v_orthogonality:>10.1e}"
+              f"{errors.reconstruction:>10.1e}  {'ok' if ok else 'FAIL'}", flush=True)
     print("all results match LAPACK" if not failures else f"{failures} example(s) FAILED")
     return 1 if failures else 0

@@ -1,0 +1,66 @@
+"""Accuracy of an SVD against LAPACK in float64, and the contract it is held to."""
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Contract:
+    """Largest accepted errors (docs/architecture.md, numerics contract)."""
+
+    sigma: float  # max |s - s_ref| / s_max
+    orthogonality: float  # max |Q^T Q - I| for U and V
+    reconstruction: float  # ||A - U S V^T||_F / ||A||_F
+
+
+FP32 = Contract(sigma=2e-6, orthogonality=1e-5, reconstruction=5e-6)
+CONTRACTS = {
+    torch.float32: FP32,
+    torch.float64: Contract(sigma=1e-12, orthogonality=1e-12, reconstruction=1e-12),
+    # 16-bit outputs are rounded to their type: errors at its precision.
+    torch.float16: Contract(sigma=2e-3, orthogonality=4e-3, reconstruction=4e-3),
+    torch.bfloat16: Contract(sigma=2e-2, orthogonality=3e-2, reconstruction=3e-2),
+}
+
+
+@dataclass(frozen=True)
+class Errors:
+    sigma: float
+    u_orthogonality: float
+    v_orthogonality: float
+    reconstruction: float
+    sorted_nonnegative: bool
+
+    def within(self, contract: Contract) -> bool:
+        return (
+            self.sorted_nonnegative
+            and self.sigma <= contract.sigma
+            and self.u_orthogonality <= contract.orthogonality
+            and self.v_orthogonality <= contract.orthogonality
+            and self.reconstruction <= contract.reconstruction
+        )
+
+
+def _orthogonality(Q: torch.Tensor) -> float:
+    if Q.numel() == 0:
+        return 0.0
+    eye = torch.eye(Q.shape[-1], dtype=Q.dtype)
+    return (Q.mT @ Q - eye).abs().amax().item()
+
+
+def svd_errors(A, U, S, V) -> Errors:
+    """Worst errors over a batch of (U, S, V) for A, against LAPACK float64 on the CPU of the
+    same input values."""
+    A, U, S, V = (x.detach().cpu().double() for x in (A, U, S, V))
+    if A.numel() == 0:
+        return Errors(0.0, 0.0, 0.0, 0.0, True)
+    ref = torch.linalg.svdvals(A)
+    tiny = torch.finfo(torch.float64).tiny
+    s_max = ref[..., :1].clamp_min(tiny)
+    sigma = ((S - ref).abs() / s_max).amax().item()
+    residual = A - U @ torch.diag_embed(S) @ V.mT
+    norm = torch.linalg.matrix_norm(A).clamp_min(tiny)
+    reconstruction = (torch.linalg.matrix_norm(residual) / norm).amax().item()
+    ordered = bool((S >= 0).all()) and bool((S[..., :-1] >= S[..., 1:]).all())
+    return Errors(sigma, _orthogonality(U), _orthogonality(V), reconstruction, ordered)
