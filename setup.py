@@ -62,7 +62,10 @@ def extension():
     common["sources"] += sources("backends/cuda/*.cu")
     return CUDAExtension(
         define_macros=[("METALSVD_WITH_CUDA", "1")],
-        extra_compile_args={"cxx": cxx_flags, "nvcc": ["-O3", "-std=c++17", "-Xcompiler=-Wall,-Wextra"]},
+        extra_compile_args={
+            "cxx": cxx_flags,
+            "nvcc": ["-O3", "-std=c++17", "-Xcompiler=-Wall,-Wextra"],
+        },
         **common,
     )
 
