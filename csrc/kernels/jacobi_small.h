@@ -228,9 +228,10 @@ MSVD_INLINE void jacobi_small_body(MSVD_CONSTANT const JacobiSmallParams& p,
 }
 
 // Entries. V lives in threadgroup memory when A and V fit there (the fastest), else in a device
-// workspace of batch x cols x ldv elements (64 x 64 fp32 under Metal's 32 KiB). The pairwise
-// kernels are compiled for exactly kThreads threads; the warp-block kernels for at most kThreads
-// threads and kRows rows per lane (rows <= 32 * kRows).
+// workspace of batch x cols x ldv elements (64 x 64 fp32 under Metal's 32 KiB). The thread
+// count is the launch's (p.threads); backends compile the pairwise entries once per threadgroup
+// size (for register allocation) and the warp-block entries once per kRows rows per lane
+// (rows <= 32 * kRows).
 template <typename T, typename C, typename Sweeps>
 MSVD_INLINE void jacobi_small_in_threadgroup(MSVD_CONSTANT const JacobiSmallParams& p,
                                              MSVD_DEVICE const T* a_in, MSVD_DEVICE T* u_out,
@@ -254,7 +255,7 @@ MSVD_INLINE void jacobi_small_v_in_device(MSVD_CONSTANT const JacobiSmallParams&
                                          ctx);
 }
 
-template <typename T, typename C, uint32_t kThreads>
+template <typename T, typename C>
 MSVD_INLINE void jacobi_small(MSVD_CONSTANT const JacobiSmallParams& p, MSVD_DEVICE const T* a_in,
                               MSVD_DEVICE T* u_out, MSVD_DEVICE T* s_out, MSVD_DEVICE T* v_out,
                               MSVD_DEVICE int32_t* info_out, MSVD_THREADGROUP C* scratch,
@@ -263,7 +264,7 @@ MSVD_INLINE void jacobi_small(MSVD_CONSTANT const JacobiSmallParams& p, MSVD_DEV
                                                     ctx);
 }
 
-template <typename T, typename C, uint32_t kThreads>
+template <typename T, typename C>
 MSVD_INLINE void jacobi_small_vdev(MSVD_CONSTANT const JacobiSmallParams& p,
                                    MSVD_DEVICE const T* a_in, MSVD_DEVICE T* u_out,
                                    MSVD_DEVICE T* s_out, MSVD_DEVICE T* v_out,

@@ -82,12 +82,12 @@ void run_v_in_device(const KernelLaunch& launch, const emu::EmulatorOptions& opt
       options);
 }
 
-#define METALSVD_CPU_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                               \
-  {"jacobi_small_" #TYPE_NAME "_tg" #THREADS,                                             \
-   &run_v_in_threadgroup<T, C, THREADS, true, &kernels::jacobi_small<T, C, THREADS>>},    \
-  {                                                                                       \
-    "jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS,                                       \
-        &run_v_in_device<T, C, THREADS, true, &kernels::jacobi_small_vdev<T, C, THREADS>> \
+#define METALSVD_CPU_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                      \
+  {"jacobi_small_" #TYPE_NAME "_tg" #THREADS,                                    \
+   &run_v_in_threadgroup<T, C, THREADS, true, &kernels::jacobi_small<T, C>>},    \
+  {                                                                              \
+    "jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS,                              \
+        &run_v_in_device<T, C, THREADS, true, &kernels::jacobi_small_vdev<T, C>> \
   }
 
 #define METALSVD_CPU_JACOBI_BLOCKS(TYPE_NAME, T, C, ROWS)                  \

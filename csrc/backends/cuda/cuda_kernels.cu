@@ -95,12 +95,12 @@ void launch_v_in_device(const KernelLaunch& launch, cudaStream_t stream) {
 using kernels::bfloat16_t;
 using kernels::half_t;
 
-#define METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                                 \
-  {"jacobi_small_" #TYPE_NAME "_tg" #THREADS,                                                \
-   &launch_v_in_threadgroup<T, C, THREADS, true, &kernels::jacobi_small<T, C, THREADS>>},    \
-  {                                                                                          \
-    "jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS,                                          \
-        &launch_v_in_device<T, C, THREADS, true, &kernels::jacobi_small_vdev<T, C, THREADS>> \
+#define METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                        \
+  {"jacobi_small_" #TYPE_NAME "_tg" #THREADS,                                       \
+   &launch_v_in_threadgroup<T, C, THREADS, true, &kernels::jacobi_small<T, C>>},    \
+  {                                                                                 \
+    "jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS,                                 \
+        &launch_v_in_device<T, C, THREADS, true, &kernels::jacobi_small_vdev<T, C>> \
   }
 
 #define METALSVD_CUDA_JACOBI_BLOCKS(TYPE_NAME, T, C, ROWS)                    \

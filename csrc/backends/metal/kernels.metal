@@ -60,7 +60,7 @@ template <typename T, typename C, uint32_t kThreads>
     uint group [[threadgroup_position_in_grid]],
     uint lane [[thread_index_in_simdgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]]) {
-  metalsvd::kernels::jacobi_small<T, C, kThreads>(
+  metalsvd::kernels::jacobi_small<T, C>(
       p, a_in, u_out, s_out, v_out, info_out, scratch,
       metalsvd::metal_thread_context(thread_index, group, lane, simd_group));
 }
@@ -79,7 +79,7 @@ template <typename T, typename C, uint32_t kThreads>
     uint group [[threadgroup_position_in_grid]],
     uint lane [[thread_index_in_simdgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]]) {
-  metalsvd::kernels::jacobi_small_vdev<T, C, kThreads>(
+  metalsvd::kernels::jacobi_small_vdev<T, C>(
       p, a_in, u_out, s_out, v_out, info_out, v_workspace, scratch,
       metalsvd::metal_thread_context(thread_index, group, lane, simd_group));
 }
