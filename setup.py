@@ -53,7 +53,7 @@ def extension():
     cxx_flags = ["-O2", "-std=c++17", "-Wall", "-Wextra"] + torch_headers
     common = dict(
         name="metalsvd._C",
-        sources=sources("core/*.cpp", "backends/cpu/*.cpp", "torch/*.cpp"),
+        sources=sources("*.cpp", "core/*.cpp", "backends/cpu/*.cpp", "torch/*.cpp"),
         include_dirs=[os.path.join(ROOT, "csrc")],
     )
     if not with_cuda:
@@ -62,6 +62,7 @@ def extension():
     common["sources"] += sources("backends/cuda/*.cu")
     return CUDAExtension(
         define_macros=[("METALSVD_WITH_CUDA", "1")],
+        libraries=["cublas"],
         extra_compile_args={
             "cxx": cxx_flags,
             "nvcc": ["-O3", "-std=c++17", "-Xcompiler=-Wall,-Wextra"],

@@ -7,12 +7,10 @@
 #include <cstdint>
 #include <string>
 
-namespace metalsvd {
+#include "buffer.h"
+#include "matrix_batch.h"
 
-struct Buffer {
-  void* handle = nullptr;  // device pointer (cpu, cuda) or id<MTLBuffer> (metal)
-  uint64_t offset = 0;     // bytes from the start of the handle's storage
-};
+namespace metalsvd {
 
 struct DeviceLimits {
   uint32_t threadgroup_memory_bytes;  // per threadgroup
@@ -37,6 +35,22 @@ struct KernelLaunch {
   int num_buffers = 0;
 };
 
+// A batched matrix product, the one dense primitive a backend provides besides kernels (cuBLAS,
+// MPS, loops on the emulator). Operands are views in the compute type (f32 or f64, all equal);
+// each has a unit stride along its rows or its columns (the layouts BLAS takes), a batch stride
+// of 0 repeats one matrix for the whole batch (a and b only), and c must not overlap a or b.
+// a is c.rows x k, b is k x c.cols; beta == 0 ignores c's contents (nan included), as BLAS does.
+struct Gemm {
+  MatrixBatch a;
+  MatrixBatch b;
+  MatrixBatch c;
+  double alpha = 1;
+  double beta = 0;
+};
+
+// Throws metalsvd::Error unless `gemm` meets Gemm's requirements; backends call it first.
+void check_gemm(const Gemm& gemm, const char* backend_name);
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -45,6 +59,8 @@ class Backend {
   // Enqueues the dispatch on the backend's stream; returns without waiting for it.
   // Throws metalsvd::Error for an unknown kernel or a launch beyond the device limits.
   virtual void launch(const KernelLaunch& launch) = 0;
+  // Enqueues c = alpha * a * b + beta * c for every matrix of the batch (see Gemm).
+  virtual void gemm(const Gemm& gemm) = 0;
 };
 
 }  // namespace metalsvd

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "backend.h"
-#include "core/scalar_type.h"
+#include "scalar_type.h"
 
 namespace metalsvd {
 

@@ -5,7 +5,7 @@
 
 #include "backend.h"
 #include "core/jacobi_small_plan.h"
-#include "core/matrix_batch.h"
+#include "matrix_batch.h"
 
 namespace metalsvd {
 

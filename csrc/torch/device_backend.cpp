@@ -12,6 +12,10 @@
 #include "backends/cuda/cuda_backend.h"
 #endif
 
+#ifdef METALSVD_WITH_METAL
+#include "torch/mps_backend.h"
+#endif
+
 namespace metalsvd {
 namespace {
 
@@ -38,10 +42,16 @@ std::unique_ptr<Backend> backend_for(const at::Tensor& t, const char* function) 
     return make_cuda_backend(t.device().index(), stream.stream());
   }
 #endif
+#ifdef METALSVD_WITH_METAL
+  if (t.device().is_mps()) return make_mps_backend();
+#endif
   TORCH_CHECK(false, function, ": tensors on ", t.device(),
               " are not supported by this build of metalsvd (it has backends for cpu",
 #ifdef METALSVD_WITH_CUDA
               ", cuda",
+#endif
+#ifdef METALSVD_WITH_METAL
+              ", mps",
 #endif
               ")");
 }

@@ -125,6 +125,9 @@ std::vector<std::string> available_backends() {
 #ifdef METALSVD_WITH_CUDA
   names.push_back("cuda");
 #endif
+#ifdef METALSVD_WITH_METAL
+  names.push_back("mps");
+#endif
   return names;
 }
 
@@ -152,6 +155,13 @@ TORCH_LIBRARY_IMPL(metalsvd, CPU, m) {
 
 #ifdef METALSVD_WITH_CUDA
 TORCH_LIBRARY_IMPL(metalsvd, CUDA, m) {
+  m.impl("svd_ex", &svd_ex);
+  m.impl("_svd_ex_with_tuning", &svd_ex_with_tuning);
+}
+#endif
+
+#ifdef METALSVD_WITH_METAL
+TORCH_LIBRARY_IMPL(metalsvd, MPS, m) {
   m.impl("svd_ex", &svd_ex);
   m.impl("_svd_ex_with_tuning", &svd_ex_with_tuning);
 }

@@ -3,7 +3,7 @@
 
 #include <ATen/ATen.h>
 
-#include "core/matrix_batch.h"
+#include "matrix_batch.h"
 
 namespace metalsvd {
 

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "backends/cpu/cpu_gemm.h"
 #include "backends/cpu/cpu_kernels.h"
 
 namespace metalsvd {
@@ -18,6 +19,11 @@ void CpuBackend::launch(const KernelLaunch& launch) {
   const CpuKernel kernel = find_cpu_kernel(launch.name);
   if (kernel == nullptr) throw Error("metalsvd cpu backend: no kernel named " + launch.name);
   kernel(launch, options_);
+}
+
+void CpuBackend::gemm(const Gemm& gemm) {
+  check_gemm(gemm, name());
+  cpu_gemm(gemm);
 }
 
 }  // namespace metalsvd

@@ -13,6 +13,7 @@ class CpuBackend final : public Backend {
   const char* name() const override { return "cpu"; }
   const DeviceLimits& limits() const override { return limits_; }
   void launch(const KernelLaunch& launch) override;
+  void gemm(const Gemm& gemm) override;
   const emu::EmulatorOptions& options() const { return options_; }
 
  private:

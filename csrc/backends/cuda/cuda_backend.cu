@@ -6,6 +6,7 @@
 
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_gemm.h"
 #include "backends/cuda/cuda_kernels.h"
 #include "kernels/dialect.h"
 
@@ -60,6 +61,15 @@ class CudaBackend final : public Backend {
     cuda_check(cudaGetDevice(&current), "cudaGetDevice");
     if (current != device_) cuda_check(cudaSetDevice(device_), "cudaSetDevice");
     kernel(launch, stream_);
+    if (current != device_) cuda_check(cudaSetDevice(current), "cudaSetDevice");
+  }
+
+  void gemm(const Gemm& gemm) override {
+    check_gemm(gemm, name());
+    int current = -1;
+    cuda_check(cudaGetDevice(&current), "cudaGetDevice");
+    if (current != device_) cuda_check(cudaSetDevice(device_), "cudaSetDevice");
+    cuda_gemm(gemm, device_, stream_);
     if (current != device_) cuda_check(cudaSetDevice(current), "cudaSetDevice");
   }
 

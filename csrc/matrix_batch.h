@@ -3,8 +3,8 @@
 
 #include <cstdint>
 
-#include "backend.h"
-#include "core/scalar_type.h"
+#include "buffer.h"
+#include "scalar_type.h"
 
 namespace metalsvd {
 
