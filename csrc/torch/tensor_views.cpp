@@ -35,6 +35,15 @@ ScalarType scalar_type_of(const at::Tensor& t, const char* function) {
 
 Buffer buffer_view(const at::Tensor& t) {
   Buffer b;
+#ifdef METALSVD_WITH_METAL
+  // An MPS storage's data pointer is its id<MTLBuffer>, not an address: the view is the buffer
+  // plus the tensor's byte offset into it.
+  if (t.is_mps()) {
+    b.handle = t.storage().mutable_data();
+    b.offset = static_cast<uint64_t>(t.storage_offset()) * t.element_size();
+    return b;
+  }
+#endif
   b.handle = t.data_ptr();
   return b;
 }
