@@ -13,6 +13,8 @@ True
 from ._svd import SVDResult, svd, svd_ex
 from ._devices import best_device, built_backends
 from ._emulator import emulator_options, set_emulator_options
+from . import _compile  # noqa: F401  (fake and vmap registrations of the operator)
+from ._patch import patch_torch, patched, patched_devices, unpatch_torch
 
 __version__ = "0.1.0"
 
@@ -24,5 +26,9 @@ __all__ = [
     "built_backends",
     "emulator_options",
     "set_emulator_options",
+    "patch_torch",
+    "unpatch_torch",
+    "patched",
+    "patched_devices",
     "__version__",
 ]

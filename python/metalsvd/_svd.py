@@ -41,6 +41,22 @@ def _check_input(A, function):
         )
 
 
+def _needs_autograd(A: torch.Tensor) -> bool:
+    # Reverse mode, or forward mode (a dual tensor at the current level).
+    if torch.is_grad_enabled() and A.requires_grad:
+        return True
+    return torch.autograd.forward_ad.unpack_dual(A).tangent is not None
+
+
+def _svd_ex(A: torch.Tensor, full_matrices: bool):
+    if not _needs_autograd(A):
+        return ops.svd_ex(A, full_matrices)
+    # Imported on first use: it loads torch.compile's machinery.
+    from ._autograd import svd_ex_differentiable
+
+    return svd_ex_differentiable(A, full_matrices)
+
+
 def svd_ex(A: torch.Tensor, full_matrices: bool = False) -> SVDExResult:
     """Like :func:`svd`, and also returns ``info`` without synchronising with the device.
 
@@ -49,7 +65,7 @@ def svd_ex(A: torch.Tensor, full_matrices: bool = False) -> SVDExResult:
     nan (then S, U and V are nan for that matrix).
     """
     _check_input(A, "metalsvd.svd_ex")
-    return SVDExResult(*ops.svd_ex(A, full_matrices))
+    return SVDExResult(*_svd_ex(A, full_matrices))
 
 
 def svd(A: torch.Tensor, full_matrices: bool = False) -> SVDResult:
@@ -68,11 +84,16 @@ def svd(A: torch.Tensor, full_matrices: bool = False) -> SVDResult:
         with orthonormal columns, also where S has zeros. Note V, not V^H, as
         :func:`torch.svd` returns.
 
+    Differentiable: gradients, double gradients and forward-mode derivatives are PyTorch's
+    own formulas for ``torch.linalg.svd`` (``svd_backward``), applied to these factors; as
+    there, they are defined where the singular values are distinct and the result depends
+    on the first ``min(m, n)`` columns of U and V only.
+
     Runs entirely on A's device, on the current stream, without synchronising. Matrices
     with inf or nan give nan factors (:func:`svd_ex` reports which). Shapes beyond what the
     fused Jacobi kernel holds in threadgroup memory raise NotImplementedError naming the
     limit.
     """
     _check_input(A, "metalsvd.svd")
-    U, S, V, _ = ops.svd_ex(A, full_matrices)
+    U, S, V, _ = _svd_ex(A, full_matrices)
     return SVDResult(U, S, V)

@@ -1,0 +1,46 @@
+"""metalsvd::svd_ex under torch.compile and torch.func.vmap.
+
+torch.compile traces with fake tensors, which need the operator's output shapes without
+running it: a fake ("abstract") implementation. torch.func.vmap needs a batching rule, or it
+falls back to a slow loop with a warning; the operator is batched already, so the rule moves
+the vmapped dimension to the front. Both are registered through the API each PyTorch version
+has: ``register_fake`` / ``register_vmap`` (2.4+), ``impl_abstract`` (2.1 - 2.3, no vmap rule
+there: vmap then loops).
+"""
+
+import torch
+
+from ._ops import ops
+
+_OP = "metalsvd::svd_ex"
+
+
+def _svd_ex_fake(A, full_matrices=False):
+    *batch, m, n = A.shape
+    k = torch.sym_min(m, n) if hasattr(torch, "sym_min") else min(m, n)
+    U = A.new_empty((*batch, m, m if full_matrices else k))
+    S = A.new_empty((*batch, k))
+    V = A.new_empty((*batch, n, n if full_matrices else k))
+    info = A.new_empty(batch, dtype=torch.int32)
+    return U, S, V, info
+
+
+def _svd_ex_vmap(info, in_dims, A, full_matrices=False):
+    A_dim = in_dims[0]
+    if A_dim is None:
+        return ops.svd_ex(A, full_matrices), (None, None, None, None)
+    return ops.svd_ex(A.movedim(A_dim, 0), full_matrices), (0, 0, 0, 0)
+
+
+def _register() -> None:
+    library = torch.library
+    # A Meta kernel registered by the extension itself would serve fake tensors already.
+    if not torch._C._dispatch_has_kernel_for_dispatch_key(_OP, "Meta"):
+        register_fake = getattr(library, "register_fake", None) or library.impl_abstract
+        register_fake(_OP)(_svd_ex_fake)
+    register_vmap = getattr(library, "register_vmap", None)
+    if register_vmap is not None:
+        register_vmap(_OP)(_svd_ex_vmap)
+
+
+_register()
