@@ -1,74 +1,257 @@
 #include "core/svd.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
+#include "core/column_major.h"
 #include "core/errors.h"
+#include "core/householder_qr.h"
 #include "core/jacobi_small_plan.h"
+#include "core/workspace_kernels.h"
 #include "kernels/jacobi_small_params.h"
+#include "kernels/matrix_transfer.h"
+#include "kernels/workspace_kernel.h"
 
 namespace metalsvd {
 namespace {
+
+using kernels::kTransferNanIfNonFinite;
+using kernels::kTransferScaled;
+using kernels::kTransferUpperTriangle;
 
 std::string shape_text(uint32_t rows, uint32_t cols) {
   return std::to_string(rows) + "x" + std::to_string(cols);
 }
 
-void check_supported(const Backend& backend, const MatrixBatch& a, bool full_matrices) {
-  const DeviceLimits& limits = backend.limits();
-  if (a.dtype == ScalarType::f64 && !limits.supports_fp64)
+void check_supported(const Backend& backend, const MatrixBatch& a) {
+  if (a.dtype == ScalarType::f64 && !backend.limits().supports_fp64)
     throw InvalidArgument(std::string("metalsvd.svd: float64 is not supported on the ") +
                           backend.name() + " device (it has no fp64 arithmetic)");
-  if (full_matrices && a.rows != a.cols && a.rows > 0 && a.cols > 0)
-    throw NotImplemented(
-        "metalsvd.svd: full_matrices=True is implemented for square matrices "
-        "only so far; got " +
-        shape_text(a.rows, a.cols) + ". Use full_matrices=False.");
-}
-
-// The problem as the kernels solve it: tall, so wide inputs are transposed.
-struct TallProblem {
-  MatrixBatch a;
-  const MatrixBatch* u;  // receives the tall problem's U
-  const MatrixBatch* v;  // receives the tall problem's V
-};
-
-TallProblem make_tall(const MatrixBatch& a, const SvdOutputs& out) {
-  if (a.rows >= a.cols) return {a, &out.u, &out.v};
-  return {transposed(a), &out.v, &out.u};
-}
-
-JacobiSmallPlan plan_or_throw(const Backend& backend, const MatrixBatch& tall,
-                              const SvdTuning& tuning) {
-  std::optional<JacobiSmallPlan> plan = plan_jacobi_small(backend.limits(), tall.dtype, tall.batch,
-                                                          tall.rows, tall.cols, tuning.jacobi);
-  if (!plan) {
-    const uint64_t needed = jacobi_small_threadgroup_bytes(tall.dtype, tall.rows, tall.cols, false);
-    throw NotImplemented(
-        "metalsvd.svd: a " + shape_text(tall.rows, tall.cols) + " " + user_type_name(tall.dtype) +
-        " matrix needs " + std::to_string(needed) +
-        " bytes of threadgroup memory in the fused Jacobi kernel, and the " + backend.name() +
-        " device has " + std::to_string(backend.limits().threadgroup_memory_bytes) +
-        "; larger matrices need the blocked algorithm, which is not implemented yet");
-  }
-  return *plan;
 }
 
 bool is_empty(const MatrixBatch& a) { return a.batch == 0 || a.rows == 0 || a.cols == 0; }
 
-}  // namespace
+// The problem as the kernels solve it: tall, so wide inputs are transposed.
+struct TallProblem {
+  MatrixBatch a;
+  MatrixBatch u;  // the tall problem's U (the user's V for wide inputs)
+  MatrixBatch v;
+};
 
-uint64_t svd_workspace_bytes(const Backend& backend, const MatrixBatch& a, bool full_matrices,
-                             const SvdTuning& tuning) {
-  check_supported(backend, a, full_matrices);
-  if (is_empty(a)) return 0;
-  const MatrixBatch tall = a.rows >= a.cols ? a : transposed(a);
-  return plan_or_throw(backend, tall, tuning).workspace_bytes;
+TallProblem make_tall(const MatrixBatch& a, const SvdOutputs& out) {
+  if (a.rows >= a.cols) return {a, out.u, out.v};
+  return {transposed(a), out.v, out.u};
 }
 
-void svd(Backend& backend, const MatrixBatch& a, bool full_matrices, const SvdOutputs& out,
-         Buffer workspace, const SvdTuning& tuning) {
-  check_supported(backend, a, full_matrices);
+// Plans the work for one tall problem and walks it twice: once to size the workspace, once to
+// enqueue it. Both walks take the same regions in the same order.
+class SvdWalk {
+ public:
+  SvdWalk(Backend& backend, const TallProblem& problem, const VectorBatch& s,
+          const SvdTuning& tuning)
+      : backend_(backend), t_(problem), s_(s), c_(compute_type(problem.a.dtype)) {
+    const MatrixBatch& a = t_.a;
+    full_ = t_.u.cols > a.cols;
+    fused_ = plan_jacobi_small(backend.limits(), a.dtype, a.batch, a.rows, a.cols, tuning.jacobi);
+    SvdAlgorithm algorithm = tuning.algorithm;
+    if (algorithm == SvdAlgorithm::automatic)
+      algorithm = fused_                                    ? SvdAlgorithm::fused_jacobi
+                  : a.rows >= kQrPreconditionRatio * a.cols ? SvdAlgorithm::qr_jacobi
+                                                            : SvdAlgorithm::blocked_jacobi;
+    algorithm_ = algorithm;
+    if (algorithm == SvdAlgorithm::fused_jacobi && !fused_) {
+      const uint64_t needed = jacobi_small_threadgroup_bytes(a.dtype, a.rows, a.cols, false);
+      throw InvalidArgument(
+          "metalsvd.svd: algorithm='jacobi' needs " + std::to_string(needed) +
+          " bytes of threadgroup memory for a " + shape_text(a.rows, a.cols) + " " +
+          user_type_name(a.dtype) + " matrix, and the " + backend.name() + " device has " +
+          std::to_string(backend.limits().threadgroup_memory_bytes) + "; use algorithm='auto'");
+    }
+    if (algorithm == SvdAlgorithm::qr_jacobi) {
+      r_fused_ = plan_jacobi_small(backend.limits(), c_, a.batch, a.cols, a.cols, tuning.jacobi);
+      if (!r_fused_)
+        block_ = plan_block_jacobi(backend.limits(), c_, a.batch, a.cols, a.cols, tuning.block);
+    } else if (algorithm == SvdAlgorithm::blocked_jacobi) {
+      block_ = plan_block_jacobi(backend.limits(), c_, a.batch, a.rows, a.cols, tuning.block);
+    }
+  }
+
+  uint64_t workspace_bytes() {
+    WorkspaceLayout layout;
+    walk(layout, false, {});
+    return layout.bytes();
+  }
+
+  void enqueue(Buffer workspace, Buffer info) {
+    WorkspaceLayout layout(workspace);
+    walk(layout, true, info);
+  }
+
+ private:
+  uint32_t state_stride() const {
+    return block_ ? block_->state_stride : uint32_t{kernels::kStatePairFlags};
+  }
+
+  MatrixBatch workspace_matrix(WorkspaceLayout& layout, uint32_t rows, uint32_t cols) {
+    const int64_t stride = int64_t{rows} * cols;
+    return column_major(layout.take(t_.a.batch * stride * element_size(c_)), c_, t_.a.batch, rows,
+                        cols, rows, stride);
+  }
+
+  void walk(WorkspaceLayout& layout, bool run, Buffer info) {
+    const MatrixBatch& a = t_.a;
+    const uint32_t m = a.rows, n = a.cols;
+    const MatrixBatch u_thin = sub_block(t_.u, 0, 0, m, n);
+    if (algorithm_ == SvdAlgorithm::fused_jacobi) {
+      const uint64_t v_bytes = fused_->workspace_bytes;
+      const Buffer v_workspace = v_bytes > 0 ? layout.take(v_bytes) : Buffer{};
+      if (run) launch_fused(*fused_, a, u_thin, t_.v, s_, info, v_workspace);
+      if (full_) complete_u(layout, run, nullptr, {});
+      return;
+    }
+    const Buffer state = layout.take(uint64_t{a.batch} * state_stride() * 4);
+    if (run) enqueue_scale_exponent(backend_, a, state, state_stride());
+    const MatrixBatch s_c = workspace_matrix(layout, 1, n);
+    const MatrixBatch v_c = workspace_matrix(layout, n, n);
+    if (algorithm_ == SvdAlgorithm::blocked_jacobi) {
+      const MatrixBatch u_c = workspace_matrix(layout, m, n);
+      const BlockJacobiWorkspace ws = block_jacobi_workspace(layout, *block_, c_, a.batch, m, n);
+      if (run) {
+        const MatrixBatch g = block_jacobi_input(*block_, ws, c_, a.batch, m);
+        enqueue_load(backend_, a, g, state, state_stride(), kTransferScaled);
+        const BlockJacobiResult r =
+            enqueue_block_jacobi(backend_, *block_, ws, c_, a.batch, m, n, u_c, state, info);
+        enqueue_store(backend_, u_c, u_thin, state, state_stride(), kTransferNanIfNonFinite);
+        store_s_v(r.s, r.v, state);
+      }
+      if (full_) complete_u(layout, run, &u_c, state);
+      return;
+    }
+    // QR preconditioning: A = Q R, R = U_R S V^T, U = Q [U_R; 0] (full: Q [U_R 0; 0 I]).
+    const uint32_t u_cols = t_.u.cols;
+    const MatrixBatch x = workspace_matrix(layout, m, n);
+    const MatrixBatch xu = workspace_matrix(layout, m, u_cols);
+    const HouseholderFactors factors = householder_factors(layout, c_, a.batch, m, n, u_cols);
+    const MatrixBatch r = workspace_matrix(layout, n, n);
+    const MatrixBatch r_view = sub_block(x, 0, 0, n, n);
+    if (run) {
+      enqueue_load(backend_, a, x, state, state_stride(), kTransferScaled);
+      enqueue_householder_qr(backend_, x, factors);
+      enqueue_set_identity(backend_, xu, full_ ? 0 : static_cast<int32_t>(m));
+    }
+    const MatrixBatch xu_thin = sub_block(xu, 0, 0, m, n);
+    if (r_fused_) {
+      const uint64_t v_bytes = r_fused_->workspace_bytes;
+      const Buffer v_workspace = v_bytes > 0 ? layout.take(v_bytes) : Buffer{};
+      if (run) {
+        enqueue_load(backend_, r_view, r, state, state_stride(), kTransferUpperTriangle);
+        VectorBatch s_flat{s_c.data, c_, a.batch, n, s_c.batch_stride, 1};
+        launch_fused(*r_fused_, r, sub_block(xu, 0, 0, n, n), v_c, s_flat, info, v_workspace);
+        store_s_v(s_c, v_c, state);
+      }
+    } else {
+      const BlockJacobiWorkspace ws = block_jacobi_workspace(layout, *block_, c_, a.batch, n, n);
+      if (run) {
+        const MatrixBatch g = block_jacobi_input(*block_, ws, c_, a.batch, n);
+        enqueue_load(backend_, r_view, g, state, state_stride(), kTransferUpperTriangle);
+        const BlockJacobiResult res =
+            enqueue_block_jacobi(backend_, *block_, ws, c_, a.batch, n, n, xu_thin, state, info);
+        store_s_v(res.s, res.v, state);
+      }
+    }
+    if (run) {
+      enqueue_apply_q(backend_, factors, xu);
+      enqueue_store(backend_, xu, t_.u, state, state_stride(), kTransferNanIfNonFinite);
+    }
+  }
+
+  void store_s_v(const MatrixBatch& s_c, const MatrixBatch& v_c, Buffer state) {
+    const uint32_t mode = kTransferNanIfNonFinite;
+    enqueue_store(backend_, s_c, s_as_matrix(), state, state_stride(), mode | kTransferScaled);
+    enqueue_store(backend_, v_c, t_.v, state, state_stride(), mode);
+  }
+
+  MatrixBatch s_as_matrix() const {
+    MatrixBatch s;
+    s.data = s_.data;
+    s.dtype = s_.dtype;
+    s.batch = s_.batch;
+    s.rows = 1;
+    s.cols = s_.length;
+    s.batch_stride = s_.batch_stride;
+    s.row_stride = s_.length * s_.stride;
+    s.col_stride = s_.stride;
+    return s;
+  }
+
+  // U's last m - n columns: Q [0; I] where U_thin = Q R is a Householder QR of the thin U.
+  // `u_c` is U in the compute type if the walk has it (it is overwritten), else U is read back.
+  // With a state, matrices that were not finite get nan columns.
+  void complete_u(WorkspaceLayout& layout, bool run, const MatrixBatch* u_c, Buffer state) {
+    const uint32_t m = t_.a.rows, n = t_.a.cols;
+    const MatrixBatch x = u_c != nullptr ? *u_c : workspace_matrix(layout, m, n);
+    const MatrixBatch rest = workspace_matrix(layout, m, m - n);
+    const HouseholderFactors factors = householder_factors(layout, c_, t_.a.batch, m, n, m - n);
+    if (!run) return;
+    if (u_c == nullptr) enqueue_load(backend_, sub_block(t_.u, 0, 0, m, n), x, {}, 0, 0);
+    enqueue_householder_qr(backend_, x, factors);
+    enqueue_set_identity(backend_, rest, static_cast<int32_t>(n));
+    enqueue_apply_q(backend_, factors, rest);
+    const bool with_state = state.handle != nullptr;
+    enqueue_store(backend_, rest, sub_block(t_.u, 0, n, m, m - n), state,
+                  with_state ? state_stride() : 0,
+                  with_state ? uint32_t{kTransferNanIfNonFinite} : 0u);
+  }
+
+  void launch_fused(const JacobiSmallPlan& plan, const MatrixBatch& a, const MatrixBatch& u,
+                    const MatrixBatch& v, const VectorBatch& s, Buffer info, Buffer v_workspace) {
+    kernels::JacobiSmallParams params{};
+    params.in_batch_stride = a.batch_stride;
+    params.in_row_stride = a.row_stride;
+    params.in_col_stride = a.col_stride;
+    params.u_batch_stride = u.batch_stride;
+    params.u_row_stride = u.row_stride;
+    params.u_col_stride = u.col_stride;
+    params.v_batch_stride = v.batch_stride;
+    params.v_row_stride = v.row_stride;
+    params.v_col_stride = v.col_stride;
+    params.s_batch_stride = s.batch_stride;
+    params.s_stride = s.stride;
+    params.batch = a.batch;
+    params.rows = a.rows;
+    params.cols = a.cols;
+    params.threads_per_pair = plan.threads_per_pair;
+    params.max_sweeps = kMaxJacobiSweeps;
+    params.threads = plan.threads;
+    KernelLaunch launch;
+    launch.name = plan.kernel;
+    launch.groups = a.batch;
+    launch.threads_per_group = plan.threads;
+    launch.threadgroup_memory_bytes = plan.threadgroup_memory_bytes;
+    launch.params = &params;
+    launch.params_size = sizeof params;
+    launch.buffers = {a.data, u.data, s.data, v.data, info};
+    launch.num_buffers = 5;
+    if (!plan.v_in_threadgroup) {
+      launch.buffers[5] = v_workspace;
+      launch.num_buffers = 6;
+    }
+    backend_.launch(launch);
+  }
+
+  Backend& backend_;
+  TallProblem t_;
+  VectorBatch s_;
+  ScalarType c_;
+  bool full_ = false;
+  SvdAlgorithm algorithm_ = SvdAlgorithm::automatic;
+  std::optional<JacobiSmallPlan> fused_;
+  std::optional<JacobiSmallPlan> r_fused_;
+  std::optional<BlockJacobiPlan> block_;
+};
+
+void check_outputs(const MatrixBatch& a, bool full_matrices, const SvdOutputs& out) {
   const uint32_t k = std::min(a.rows, a.cols);
   const uint32_t u_cols = full_matrices ? a.rows : k;
   const uint32_t v_cols = full_matrices ? a.cols : k;
@@ -78,48 +261,65 @@ void svd(Backend& backend, const MatrixBatch& a, bool full_matrices, const SvdOu
     throw InvalidArgument("metalsvd.svd: output shapes do not match the input");
   if (out.u.dtype != a.dtype || out.v.dtype != a.dtype || out.s.dtype != a.dtype)
     throw InvalidArgument("metalsvd.svd: outputs must have the input's dtype");
-  if (is_empty(a)) return;
+}
 
-  const TallProblem problem = make_tall(a, out);
-  const MatrixBatch& tall = problem.a;
-  const JacobiSmallPlan plan = plan_or_throw(backend, tall, tuning);
+// An empty matrix has no singular values; with full_matrices its U and V are identities.
+bool empty_identity_needed(const MatrixBatch& a, bool full_matrices) {
+  return full_matrices && a.batch > 0 && (a.rows == 0) != (a.cols == 0);
+}
 
-  kernels::JacobiSmallParams params{};
-  params.in_batch_stride = tall.batch_stride;
-  params.in_row_stride = tall.row_stride;
-  params.in_col_stride = tall.col_stride;
-  params.u_batch_stride = problem.u->batch_stride;
-  params.u_row_stride = problem.u->row_stride;
-  params.u_col_stride = problem.u->col_stride;
-  params.v_batch_stride = problem.v->batch_stride;
-  params.v_row_stride = problem.v->row_stride;
-  params.v_col_stride = problem.v->col_stride;
-  params.s_batch_stride = out.s.batch_stride;
-  params.s_stride = out.s.stride;
-  params.batch = tall.batch;
-  params.rows = tall.rows;
-  params.cols = tall.cols;
-  params.threads_per_pair = plan.threads_per_pair;
-  params.max_sweeps = kMaxJacobiSweeps;
-  params.threads = plan.threads;
+void write_identity(Backend& backend, const MatrixBatch& out, WorkspaceLayout& layout, bool run) {
+  if (out.rows == 0) return;
+  const ScalarType c = compute_type(out.dtype);
+  const int64_t stride = int64_t{out.rows} * out.cols;
+  const MatrixBatch w = column_major(layout.take(out.batch * stride * element_size(c)), c,
+                                     out.batch, out.rows, out.cols, out.rows, stride);
+  if (!run) return;
+  enqueue_set_identity(backend, w, 0);
+  enqueue_store(backend, w, out, {}, 0, 0);
+}
 
-  KernelLaunch launch;
-  launch.name = plan.kernel;
-  launch.groups = tall.batch;
-  launch.threads_per_group = plan.threads;
-  launch.threadgroup_memory_bytes = plan.threadgroup_memory_bytes;
-  launch.params = &params;
-  launch.params_size = sizeof params;
-  launch.buffers = {tall.data, problem.u->data, out.s.data, problem.v->data, out.info};
-  launch.num_buffers = 5;
-  if (!plan.v_in_threadgroup) {
-    if (workspace.handle == nullptr)
-      throw InvalidArgument("metalsvd.svd: this problem needs a workspace of " +
-                            std::to_string(plan.workspace_bytes) + " bytes");
-    launch.buffers[5] = workspace;
-    launch.num_buffers = 6;
+}  // namespace
+
+uint64_t svd_workspace_bytes(Backend& backend, const MatrixBatch& a, bool full_matrices,
+                             const SvdTuning& tuning) {
+  check_supported(backend, a);
+  WorkspaceLayout layout;
+  if (is_empty(a)) {
+    if (empty_identity_needed(a, full_matrices)) {
+      MatrixBatch u{{}, a.dtype, a.batch, a.rows, a.rows, 0, 1, a.rows};
+      MatrixBatch v{{}, a.dtype, a.batch, a.cols, a.cols, 0, 1, a.cols};
+      write_identity(backend, u, layout, false);
+      write_identity(backend, v, layout, false);
+    }
+    return layout.bytes();
   }
-  backend.launch(launch);
+  SvdOutputs shapes;
+  const uint32_t k = std::min(a.rows, a.cols);
+  shapes.u = {{}, a.dtype, a.batch, a.rows, full_matrices ? a.rows : k, 0, 1, a.rows};
+  shapes.v = {{}, a.dtype, a.batch, a.cols, full_matrices ? a.cols : k, 0, 1, a.cols};
+  return SvdWalk(backend, make_tall(a, shapes), VectorBatch{}, tuning).workspace_bytes();
+}
+
+void svd(Backend& backend, const MatrixBatch& a, bool full_matrices, const SvdOutputs& out,
+         Buffer workspace, const SvdTuning& tuning) {
+  check_supported(backend, a);
+  check_outputs(a, full_matrices, out);
+  if (is_empty(a)) {
+    WorkspaceLayout layout(workspace);
+    if (empty_identity_needed(a, full_matrices)) {
+      write_identity(backend, out.u, layout, true);
+      write_identity(backend, out.v, layout, true);
+    }
+    return;
+  }
+  const TallProblem problem = make_tall(a, out);
+  SvdWalk walk(backend, problem, out.s, tuning);
+  const uint64_t needed = walk.workspace_bytes();
+  if (needed > 0 && workspace.handle == nullptr)
+    throw InvalidArgument("metalsvd.svd: this problem needs a workspace of " +
+                          std::to_string(needed) + " bytes");
+  walk.enqueue(workspace, out.info);
 }
 
 }  // namespace metalsvd

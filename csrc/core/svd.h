@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "backend.h"
+#include "core/block_jacobi.h"
 #include "core/jacobi_small_plan.h"
 #include "matrix_batch.h"
 
@@ -13,9 +14,24 @@ namespace metalsvd {
 // NSWEEP); fp32 problems converge in 5-12, so reaching it means something is wrong.
 constexpr uint32_t kMaxJacobiSweeps = 30;
 
+// The algorithms svd() can run; `automatic` lets the plan choose (docs/architecture.md).
+enum class SvdAlgorithm {
+  automatic,
+  fused_jacobi,    // one threadgroup per matrix, the whole matrix in threadgroup memory
+  blocked_jacobi,  // blocked one-sided Jacobi on the matrix itself
+  qr_jacobi,       // Householder QR, then the SVD of R (fused if R fits, else blocked)
+};
+
+// Tall matrices with at least this many rows per column are QR-preconditioned: the Jacobi
+// sweeps then run on the n x n factor R instead of the m x n matrix, and Jacobi converges
+// faster on a triangular factor (Drmac and Veselic 2008).
+constexpr uint32_t kQrPreconditionRatio = 2;
+
 // Knobs for measuring alternatives; the defaults are what the plan picks.
 struct SvdTuning {
+  SvdAlgorithm algorithm = SvdAlgorithm::automatic;
   JacobiSmallTuning jacobi;
+  BlockJacobiTuning block;
 };
 
 struct SvdOutputs {
@@ -26,11 +42,11 @@ struct SvdOutputs {
 };
 
 // Device workspace (bytes) that svd() needs for this problem; 0 when none.
-uint64_t svd_workspace_bytes(const Backend& backend, const MatrixBatch& a, bool full_matrices,
+uint64_t svd_workspace_bytes(Backend& backend, const MatrixBatch& a, bool full_matrices,
                              const SvdTuning& tuning = {});
 
 // Enqueues the SVD of every matrix of `a` on the backend's stream. Throws InvalidArgument for
-// inconsistent arguments and NotImplemented for shapes this build cannot factor yet.
+// inconsistent arguments (or an algorithm that cannot run this shape on this device).
 void svd(Backend& backend, const MatrixBatch& a, bool full_matrices, const SvdOutputs& out,
          Buffer workspace, const SvdTuning& tuning = {});
 

@@ -80,15 +80,33 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_tuned(const at
   return {u.view(u_shape), s.view(s_shape), v.view(v_shape), info.view(batch_shape)};
 }
 
+SvdAlgorithm algorithm_named(c10::string_view name) {
+  if (name == "auto") return SvdAlgorithm::automatic;
+  if (name == "jacobi") return SvdAlgorithm::fused_jacobi;
+  if (name == "blocked") return SvdAlgorithm::blocked_jacobi;
+  if (name == "qr") return SvdAlgorithm::qr_jacobi;
+  TORCH_CHECK_VALUE(false, kFunction,
+                    ": algorithm must be 'auto', 'jacobi', 'blocked' or 'qr', got '", name, "'");
+}
+
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex(const at::Tensor& a,
-                                                                  bool full_matrices) {
-  return svd_ex_tuned(a, full_matrices, SvdTuning{});
+                                                                  bool full_matrices,
+                                                                  c10::string_view algorithm) {
+  SvdTuning tuning;
+  tuning.algorithm = algorithm_named(algorithm);
+  return svd_ex_tuned(a, full_matrices, tuning);
 }
 
 // For bench/tune_jacobi.py: the same operator with the plan's choices set by hand.
-// jacobi_sweeps: 0 the plan's choice, 1 pairwise, 2 warp blocks.
+// jacobi_sweeps: 0 the plan's choice, 1 pairwise, 2 warp blocks; block, inner_sweeps: the
+// blocked Jacobi's block width and inner sweeps (0: the plan's).
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
-    const at::Tensor& a, bool full_matrices, int64_t jacobi_sweeps, int64_t jacobi_rows_per_lane) {
+    const at::Tensor& a, bool full_matrices, int64_t jacobi_sweeps, int64_t jacobi_rows_per_lane,
+    c10::string_view algorithm, int64_t block, int64_t inner_sweeps) {
+  TORCH_CHECK_VALUE(block >= 0 && block <= 32 && block % 2 == 0,
+                    "metalsvd: block must be even and at most 32 (0: the plan's choice)");
+  TORCH_CHECK_VALUE(inner_sweeps >= 0 && inner_sweeps <= 16,
+                    "metalsvd: inner_sweeps must be in [0, 16]");
   TORCH_CHECK_VALUE(jacobi_sweeps >= 0 && jacobi_sweeps <= 2,
                     "metalsvd: jacobi_sweeps must be 0 (plan), 1 (pairwise) or 2 (warp blocks)");
   TORCH_CHECK_VALUE(jacobi_rows_per_lane >= 0 && jacobi_rows_per_lane <= 1024,
@@ -97,6 +115,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
   if (jacobi_sweeps != 0)
     tuning.jacobi.sweeps = jacobi_sweeps == 1 ? JacobiSweeps::pairwise : JacobiSweeps::warp_blocks;
   tuning.jacobi.rows_per_lane = static_cast<uint32_t>(jacobi_rows_per_lane);
+  tuning.algorithm = algorithm_named(algorithm);
+  tuning.block.block = static_cast<uint32_t>(block);
+  tuning.block.inner_sweeps = static_cast<uint32_t>(inner_sweeps);
   return svd_ex_tuned(a, full_matrices, tuning);
 }
 
@@ -135,11 +156,12 @@ std::vector<std::string> available_backends() {
 
 TORCH_LIBRARY(metalsvd, m) {
   m.def(
-      "svd_ex(Tensor A, bool full_matrices=False) -> (Tensor U, Tensor S, Tensor V, Tensor info)");
+      "svd_ex(Tensor A, bool full_matrices=False, str algorithm=\"auto\") -> (Tensor U, Tensor S, "
+      "Tensor V, Tensor info)");
   m.def(
       "_svd_ex_with_tuning(Tensor A, bool full_matrices, int jacobi_sweeps, int "
-      "jacobi_rows_per_lane) -> (Tensor U, "
-      "Tensor S, Tensor V, Tensor info)");
+      "jacobi_rows_per_lane, str algorithm=\"auto\", int block=0, int inner_sweeps=0) -> (Tensor "
+      "U, Tensor S, Tensor V, Tensor info)");
   m.def(
       "set_emulator_options(int schedule_seed, int threadgroup_memory_bytes, int host_threads) -> "
       "()",

@@ -71,3 +71,15 @@ def with_singular_values(m, n, sigma, generator, dtype=torch.float64):
 
 def graded_spectrum(k, decades):
     return torch.logspace(0, -decades, k, dtype=torch.float64)
+
+
+def assert_contract(A, result, contract, what=""):
+    """Asserts that result = (U, S, V, ...) meets `contract` for A."""
+    errors = svd_errors(A, *result[:3])
+    assert errors.within(contract), f"{what}: {errors} exceeds {contract}"
+
+
+def gaussian(*shape, device, dtype=torch.float32, seed=0):
+    """A seeded standard normal matrix (drawn in float64 on the CPU, then converted)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g, dtype=torch.float64).to(device=device, dtype=dtype)

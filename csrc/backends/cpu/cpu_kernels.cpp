@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "kernels/jacobi_small.h"
+#include "kernels/workspace_kernel_list.h"
 
 namespace metalsvd {
 namespace {
@@ -82,6 +83,30 @@ void run_v_in_device(const KernelLaunch& launch, const emu::EmulatorOptions& opt
       options);
 }
 
+// Workspace kernels (kernels/workspace_kernel.h): buffers io, w0, w1, w2, state, info; any
+// number of threads up to 1024 in whole SIMD groups.
+template <typename P, typename T, typename C,
+          void (*kEntry)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*, ThreadContext)>
+void run_workspace_kernel(const KernelLaunch& launch, const emu::EmulatorOptions& options) {
+  check_threads<1024, false>(launch);
+  const P& p = params_of<P>(launch);
+  T* io = buffer_pointer<T>(launch, 0);
+  C* w0 = buffer_pointer<C>(launch, 1);
+  C* w1 = buffer_pointer<C>(launch, 2);
+  C* w2 = buffer_pointer<C>(launch, 3);
+  int32_t* state = buffer_pointer<int32_t>(launch, 4);
+  int32_t* info = buffer_pointer<int32_t>(launch, 5);
+  emu::run_grid(
+      launch.groups, launch.threads_per_group, launch.threadgroup_memory_bytes,
+      [&](const ThreadContext& ctx, void* threadgroup_memory) {
+        kEntry(p, io, w0, w1, w2, state, info, static_cast<C*>(threadgroup_memory), ctx);
+      },
+      options);
+}
+
+#define METALSVD_CPU_WORKSPACE_KERNEL(NAME, FUNCTION, PARAMS, T, C) \
+  {NAME, &run_workspace_kernel<kernels::PARAMS, T, C, &kernels::FUNCTION<kernels::PARAMS, T, C>>},
+
 #define METALSVD_CPU_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                      \
   {"jacobi_small_" #TYPE_NAME "_tg" #THREADS,                                    \
    &run_v_in_threadgroup<T, C, THREADS, true, &kernels::jacobi_small<T, C>>},    \
@@ -112,11 +137,14 @@ void run_v_in_device(const KernelLaunch& launch, const emu::EmulatorOptions& opt
 
 const std::unordered_map<std::string, CpuKernel>& cpu_kernel_table() {
   static const std::unordered_map<std::string, CpuKernel> table = {
-      METALSVD_CPU_JACOBI_ALL(f32, float, float),
-      METALSVD_CPU_JACOBI_ALL(f64, double, double),
-      METALSVD_CPU_JACOBI_ALL(f16, half_t, float),
-      METALSVD_CPU_JACOBI_ALL(bf16, bfloat16_t, float),
-  };
+      METALSVD_CPU_JACOBI_ALL(f32, float, float), METALSVD_CPU_JACOBI_ALL(f64, double, double),
+      METALSVD_CPU_JACOBI_ALL(f16, half_t, float), METALSVD_CPU_JACOBI_ALL(bf16, bfloat16_t, float),
+      METALSVD_STORAGE_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL, "f32", float, float)
+          METALSVD_STORAGE_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL, "f64", double, double)
+              METALSVD_STORAGE_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL, "f16", half_t, float)
+                  METALSVD_STORAGE_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL, "bf16", bfloat16_t, float)
+                      METALSVD_COMPUTE_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL, "f32", float)
+                          METALSVD_COMPUTE_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL, "f64", double)};
   return table;
 }
 

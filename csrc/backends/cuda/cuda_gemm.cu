@@ -58,11 +58,11 @@ template <>
 void strided_batched<float>(cublasHandle_t h, const MatrixBatch& a, const MatrixBatch& b,
                             const MatrixBatch& c, float alpha, float beta) {
   const BlasOperand oa = blas_operand(a), ob = blas_operand(b), oc = blas_operand(c);
-  cublas_check(cublasSgemmStridedBatched(
-                   h, oa.op, ob.op, c.rows, c.cols, a.cols, &alpha, base<float>(a), oa.ld,
-                   a.batch_stride, base<float>(b), ob.ld, b.batch_stride, &beta,
-                   const_cast<float*>(base<float>(c)), oc.ld, c.batch_stride, c.batch),
-               "cublasSgemmStridedBatched");
+  cublas_check(
+      cublasSgemmStridedBatched(h, oa.op, ob.op, c.rows, c.cols, a.cols, &alpha, base<float>(a),
+                                oa.ld, a.batch_stride, base<float>(b), ob.ld, b.batch_stride, &beta,
+                                const_cast<float*>(base<float>(c)), oc.ld, c.batch_stride, c.batch),
+      "cublasSgemmStridedBatched");
 }
 
 template <>

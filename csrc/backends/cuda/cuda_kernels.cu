@@ -5,6 +5,7 @@
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_kernels.h"
 #include "kernels/jacobi_small.h"
+#include "kernels/workspace_kernel_list.h"
 
 namespace metalsvd {
 namespace {
@@ -92,6 +93,33 @@ void launch_v_in_device(const KernelLaunch& launch, cudaStream_t stream) {
   cuda_check(cudaGetLastError(), launch.name.c_str());
 }
 
+// Workspace kernels (kernels/workspace_kernel.h): buffers io, w0, w1, w2, state, info; any
+// number of threads up to 1024.
+template <typename P, typename T, typename C,
+          void (*kEntry)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*, kernels::ThreadContext)>
+__global__ void __launch_bounds__(1024)
+    workspace_kernel(const P p, T* io, C* w0, C* w1, C* w2, int32_t* state, int32_t* info) {
+  extern __shared__ __align__(16) unsigned char shared_memory[];
+  kEntry(p, io, w0, w1, w2, state, info, reinterpret_cast<C*>(shared_memory),
+         cuda_thread_context());
+}
+
+template <typename P, typename T, typename C,
+          void (*kEntry)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*, kernels::ThreadContext)>
+void launch_workspace_kernel(const KernelLaunch& launch, cudaStream_t stream) {
+  const auto kernel = &workspace_kernel<P, T, C, kEntry>;
+  prepare_launch<1024, false>(kernel, launch);
+  kernel<<<launch.groups, launch.threads_per_group, launch.threadgroup_memory_bytes, stream>>>(
+      params_of<P>(launch), buffer_pointer<T>(launch, 0), buffer_pointer<C>(launch, 1),
+      buffer_pointer<C>(launch, 2), buffer_pointer<C>(launch, 3),
+      buffer_pointer<int32_t>(launch, 4), buffer_pointer<int32_t>(launch, 5));
+  cuda_check(cudaGetLastError(), launch.name.c_str());
+}
+
+#define METALSVD_CUDA_WORKSPACE_KERNEL(NAME, FUNCTION, PARAMS, T, C) \
+  {NAME,                                                             \
+   &launch_workspace_kernel<kernels::PARAMS, T, C, &kernels::FUNCTION<kernels::PARAMS, T, C>>},
+
 using kernels::bfloat16_t;
 using kernels::half_t;
 
@@ -126,11 +154,16 @@ using kernels::half_t;
 
 const std::unordered_map<std::string, CudaKernel>& cuda_kernel_table() {
   static const std::unordered_map<std::string, CudaKernel> table = {
-      METALSVD_CUDA_JACOBI_ALL(f32, float, float),
-      METALSVD_CUDA_JACOBI_ALL(f64, double, double),
+      METALSVD_CUDA_JACOBI_ALL(f32, float, float), METALSVD_CUDA_JACOBI_ALL(f64, double, double),
       METALSVD_CUDA_JACOBI_ALL(f16, half_t, float),
       METALSVD_CUDA_JACOBI_ALL(bf16, bfloat16_t, float),
-  };
+      METALSVD_STORAGE_KERNELS(METALSVD_CUDA_WORKSPACE_KERNEL, "f32", float, float)
+          METALSVD_STORAGE_KERNELS(METALSVD_CUDA_WORKSPACE_KERNEL, "f64", double, double)
+              METALSVD_STORAGE_KERNELS(METALSVD_CUDA_WORKSPACE_KERNEL, "f16", half_t, float)
+                  METALSVD_STORAGE_KERNELS(METALSVD_CUDA_WORKSPACE_KERNEL, "bf16", bfloat16_t,
+                                           float)
+                      METALSVD_COMPUTE_KERNELS(METALSVD_CUDA_WORKSPACE_KERNEL, "f32", float)
+                          METALSVD_COMPUTE_KERNELS(METALSVD_CUDA_WORKSPACE_KERNEL, "f64", double)};
   return table;
 }
 

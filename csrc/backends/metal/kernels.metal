@@ -14,6 +14,7 @@
 // finite values, which folds isfinite() to true and disables the non-finite input check.
 // tools/check-metal type-checks this file with clang through tools/metal-shim.
 #include "kernels/jacobi_small.h"
+#include "kernels/workspace_kernel_list.h"
 
 // Under tools/check-metal (METALSVD_METAL_TYPECHECK) two attributes need another spelling:
 // `threadgroup` is a macro there (for the address space), which would also rewrite
@@ -121,6 +122,30 @@ template <typename T, typename C, uint32_t kRows>
       p, a_in, u_out, s_out, v_out, info_out, v_workspace, scratch,
       metalsvd::metal_thread_context(thread_index, group, lane, simd_group));
 }
+
+// Workspace kernels (kernels/workspace_kernel.h), one entry template per function:
+//   buffer(0) constant params, buffer(1) io, buffer(2..4) w0..w2, buffer(5) state,
+//   buffer(6) info, threadgroup(0) scratch; any thread count up to the pipeline's maximum.
+#define METALSVD_METAL_WORKSPACE_ENTRY(FUNCTION)                                   \
+  template <typename P, typename T, typename C>                                    \
+  [[kernel]] void metalsvd_##FUNCTION(                                             \
+      constant P& p [[buffer(0)]],                                                 \
+      device T* io [[buffer(1)]],                                                  \
+      device C* w0 [[buffer(2)]],                                                  \
+      device C* w1 [[buffer(3)]],                                                  \
+      device C* w2 [[buffer(4)]],                                                  \
+      device int32_t* state [[buffer(5)]],                                         \
+      device int32_t* info [[buffer(6)]],                                          \
+      threadgroup C* scratch METALSVD_THREADGROUP_BINDING(0),                      \
+      uint thread_index [[thread_position_in_threadgroup]],                        \
+      uint group [[threadgroup_position_in_grid]],                                 \
+      uint lane [[thread_index_in_simdgroup]],                                     \
+      uint simd_group [[simdgroup_index_in_threadgroup]]) {                        \
+    metalsvd::kernels::FUNCTION<P, T, C>(                                          \
+        p, io, w0, w1, w2, state, info, scratch,                                   \
+        metalsvd::metal_thread_context(thread_index, group, lane, simd_group));    \
+  }
+METALSVD_WORKSPACE_FUNCTIONS(METALSVD_METAL_WORKSPACE_ENTRY)
 // clang-format on
 
 #define METALSVD_METAL_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                                      \
@@ -146,9 +171,16 @@ template <typename T, typename C, uint32_t kRows>
   METALSVD_METAL_JACOBI_BLOCKS(TYPE_NAME, T, C, 4)             \
   METALSVD_METAL_JACOBI_BLOCKS(TYPE_NAME, T, C, 8)
 
+#define METALSVD_METAL_WORKSPACE_KERNEL(NAME, FUNCTION, PARAMS, T, C) \
+  METALSVD_INSTANTIATE_KERNEL(NAME, metalsvd_##FUNCTION, metalsvd::kernels::PARAMS, T, C)
+
 // Metal has no double: no f64 kernels. half and bfloat compute in float.
 METALSVD_METAL_JACOBI_SMALL_ALL_SIZES(f32, float, float)
 METALSVD_METAL_JACOBI_SMALL_ALL_SIZES(f16, half, float)
+METALSVD_STORAGE_KERNELS(METALSVD_METAL_WORKSPACE_KERNEL, "f32", float, float)
+METALSVD_STORAGE_KERNELS(METALSVD_METAL_WORKSPACE_KERNEL, "f16", half, float)
+METALSVD_COMPUTE_KERNELS(METALSVD_METAL_WORKSPACE_KERNEL, "f32", float)
 #if defined(__HAVE_BFLOAT__)
 METALSVD_METAL_JACOBI_SMALL_ALL_SIZES(bf16, bfloat, float)
+METALSVD_STORAGE_KERNELS(METALSVD_METAL_WORKSPACE_KERNEL, "bf16", bfloat, float)
 #endif

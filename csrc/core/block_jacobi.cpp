@@ -1,0 +1,199 @@
+#include "core/block_jacobi.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/column_major.h"
+#include "core/errors.h"
+#include "core/workspace_kernels.h"
+#include "kernels/block_jacobi.h"
+
+namespace metalsvd {
+namespace {
+
+// Default block width. Pairs of 2 x 16 columns keep each round's eigensolver short (31 steps a
+// sweep) while the Gram and rotation passes stream 32 columns at a time.
+constexpr uint32_t kDefaultBlock = 16;
+// Inner sweeps per round: a second sweep finishes most pairs, so fewer outer sweeps are needed;
+// it stops early when nothing rotates.
+constexpr uint32_t kDefaultInnerSweeps = 2;
+constexpr uint32_t kGramThreads = 256;
+constexpr uint32_t kEigenThreads = 256;
+constexpr uint32_t kFinalizeThreads = 256;
+constexpr uint32_t kSweepEndThreads = 32;
+// Gram partial sums: enough groups to fill a large GPU, each summing at least this many rows.
+constexpr uint32_t kGramTargetGroups = 1024;
+constexpr uint32_t kGramMinRowsPerSplit = 256;
+constexpr uint32_t kGramMaxSplits = 64;
+
+uint32_t round_up(uint32_t x, uint32_t multiple) {
+  return (x + multiple - 1) / multiple * multiple;
+}
+
+bool fits(const BlockJacobiPlan& p, const DeviceLimits& limits) {
+  const uint32_t most = std::max({p.gram_bytes, p.eigen_bytes, p.rotate_bytes, p.finalize_bytes});
+  const uint32_t threads =
+      std::max({p.gram_threads, p.eigen_threads, p.rotate_threads, p.finalize_threads});
+  return most <= limits.threadgroup_memory_bytes && threads <= limits.max_threads_per_group;
+}
+
+void size_kernels(BlockJacobiPlan& p, uint32_t c_size, const DeviceLimits& limits) {
+  const uint32_t width = 2 * p.block;
+  p.gram_threads = kGramThreads;
+  p.gram_bytes = width * (kernels::kGramTileRows + 1) * c_size;
+  p.eigen_threads = kEigenThreads;
+  p.eigen_bytes = (width * (width + 1) + width + kernels::kSimdWidth) * c_size;
+  p.finalize_threads = kFinalizeThreads;
+  p.finalize_bytes = kernels::kSimdWidth * c_size;
+  // The tallest row tile whose rows and rotation fit beside each other.
+  for (uint32_t tile : {64u, 32u, 16u, 8u}) {
+    p.row_tile = tile;
+    p.rotate_bytes = (width * width + width * tile) * c_size;
+    if (p.rotate_bytes <= limits.threadgroup_memory_bytes) break;
+  }
+  p.rotate_threads = std::clamp(round_up(p.row_tile / 4 * (width / 4), kernels::kSimdWidth),
+                                kernels::kSimdWidth, 1024u);
+}
+
+}  // namespace
+
+BlockJacobiPlan plan_block_jacobi(const DeviceLimits& limits, ScalarType dtype, uint32_t batch,
+                                  uint32_t rows, uint32_t cols, const BlockJacobiTuning& tuning) {
+  if (tuning.block % 2 != 0)
+    throw InvalidArgument("metalsvd: the block Jacobi block width must be even");
+  const uint32_t c_size = element_size(dtype);
+  BlockJacobiPlan p;
+  // No wider than half the columns (rounded up to even): one pair of blocks covers them.
+  const uint32_t half_cols = std::max(2u, round_up((cols + 1) / 2, 2));
+  p.block = std::min(tuning.block != 0 ? tuning.block : kDefaultBlock, half_cols);
+  size_kernels(p, c_size, limits);
+  while (!fits(p, limits) && p.block > 2) {
+    p.block = std::max(2u, p.block / 2 / 2 * 2);
+    size_kernels(p, c_size, limits);
+  }
+  if (!fits(p, limits))
+    throw NotImplemented("metalsvd.svd: the blocked Jacobi kernels need " +
+                         std::to_string(std::max(p.rotate_bytes, p.eigen_bytes)) +
+                         " bytes of threadgroup memory even with the narrowest blocks; the "
+                         "device has " +
+                         std::to_string(limits.threadgroup_memory_bytes));
+  const uint32_t width = 2 * p.block;
+  p.pairs = (cols + width - 1) / width;
+  p.padded_cols = p.pairs * width;
+  p.inner_sweeps = tuning.inner_sweeps != 0 ? tuning.inner_sweeps : kDefaultInnerSweeps;
+  const uint32_t by_rows = std::max(1u, rows / kGramMinRowsPerSplit);
+  const uint32_t by_groups = std::max(1u, kGramTargetGroups / std::max(1u, batch * p.pairs));
+  p.gram_splits = std::clamp(std::min(by_rows, by_groups), 1u, kGramMaxSplits);
+  p.state_stride = kernels::kStatePairFlags + p.pairs;
+  return p;
+}
+
+BlockJacobiWorkspace block_jacobi_workspace(WorkspaceLayout& layout, const BlockJacobiPlan& plan,
+                                            ScalarType dtype, uint32_t batch, uint32_t rows,
+                                            uint32_t cols) {
+  const uint64_t size = element_size(dtype);
+  const uint64_t padded = plan.padded_cols;
+  const uint64_t width = 2 * plan.block;
+  BlockJacobiWorkspace ws;
+  ws.g = layout.take(2 * uint64_t{batch} * rows * padded * size);
+  ws.v = layout.take(2 * uint64_t{batch} * padded * padded * size);
+  const uint64_t grams = uint64_t{plan.pairs} * plan.gram_splits * width * width;
+  const uint64_t rotations = uint64_t{plan.pairs} * width * width;
+  const uint64_t v_out = uint64_t{cols} * cols;
+  const uint64_t scratch = 3 * padded + std::max<uint64_t>(rows, padded);
+  ws.rotation_offset = static_cast<uint32_t>(grams);
+  ws.v_offset = static_cast<uint32_t>(grams + rotations);
+  ws.s_offset = static_cast<uint32_t>(ws.v_offset + v_out);
+  ws.scratch_offset = static_cast<uint32_t>(ws.s_offset + cols);
+  ws.w2_batch_stride = static_cast<int64_t>(ws.scratch_offset + scratch);
+  ws.w2 = layout.take(batch * ws.w2_batch_stride * size);
+  return ws;
+}
+
+MatrixBatch block_jacobi_input(const BlockJacobiPlan& plan, const BlockJacobiWorkspace& ws,
+                               ScalarType dtype, uint32_t batch, uint32_t rows) {
+  return column_major(ws.g, dtype, batch, rows, plan.padded_cols, rows,
+                      int64_t{rows} * plan.padded_cols);
+}
+
+BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& plan,
+                                       const BlockJacobiWorkspace& ws, ScalarType dtype,
+                                       uint32_t batch, uint32_t rows, uint32_t cols,
+                                       const MatrixBatch& u, Buffer state, Buffer info) {
+  if (u.row_stride != 1 || u.rows < rows || u.cols != cols || u.dtype != dtype)
+    throw Error("metalsvd: block Jacobi writes U to a column-major compute-type matrix");
+  const uint32_t padded = plan.padded_cols;
+  kernels::BlockJacobiParams p{};
+  p.g_batch_stride = int64_t{rows} * padded;
+  p.g_parity_stride = p.g_batch_stride * batch;
+  p.v_batch_stride = int64_t{padded} * padded;
+  p.v_parity_stride = p.v_batch_stride * batch;
+  p.w2_batch_stride = ws.w2_batch_stride;
+  p.u_batch_stride = u.batch_stride;
+  p.batch = batch;
+  p.rows = rows;
+  p.cols = cols;
+  p.padded_cols = padded;
+  p.block = plan.block;
+  p.pairs = plan.pairs;
+  p.ldg = rows;
+  p.ldv = padded;
+  p.gram_splits = plan.gram_splits;
+  p.rotation_offset = ws.rotation_offset;
+  p.inner_sweeps = plan.inner_sweeps;
+  p.state_stride = plan.state_stride;
+  p.row_tile = plan.row_tile;
+  p.g_tiles = (rows + plan.row_tile - 1) / plan.row_tile;
+  p.v_tiles = (padded + plan.row_tile - 1) / plan.row_tile;
+  p.ldu = static_cast<uint32_t>(u.col_stride);
+  p.u_rows = u.rows;
+  p.v_offset = ws.v_offset;
+  p.s_offset = ws.s_offset;
+  p.scratch_offset = ws.scratch_offset;
+
+  enqueue_set_identity(
+      backend, column_major(ws.v, dtype, batch, padded, padded, padded, p.v_batch_stride), 0);
+  WorkspaceBuffers b;
+  b.w0 = ws.g;
+  b.w1 = ws.v;
+  b.w2 = ws.w2;
+  b.state = state;
+  b.info = info;
+  const std::string gram = workspace_kernel_name("block_jacobi_gram", dtype);
+  const std::string eigen = workspace_kernel_name("block_jacobi_pair_eigen", dtype);
+  const std::string rotate = workspace_kernel_name("block_jacobi_rotate", dtype);
+  const std::string sweep_end = workspace_kernel_name("block_jacobi_sweep_end", dtype);
+  const uint32_t rounds = 2 * plan.pairs - 1;
+  const uint32_t pair_groups = batch * plan.pairs;
+  for (uint32_t sweep = 0; sweep < kMaxBlockJacobiSweeps; ++sweep) {
+    for (uint32_t round = 0; round < rounds; ++round) {
+      p.round = round;
+      p.src_parity = (sweep * rounds + round) & 1u;
+      p.threads = plan.gram_threads;
+      launch_workspace_kernel(backend, gram, pair_groups * plan.gram_splits, plan.gram_threads,
+                              plan.gram_bytes, p, b);
+      p.threads = plan.eigen_threads;
+      launch_workspace_kernel(backend, eigen, pair_groups, plan.eigen_threads, plan.eigen_bytes, p,
+                              b);
+      p.threads = plan.rotate_threads;
+      launch_workspace_kernel(backend, rotate, pair_groups * (p.g_tiles + p.v_tiles),
+                              plan.rotate_threads, plan.rotate_bytes, p, b);
+    }
+    p.threads = kSweepEndThreads;
+    launch_workspace_kernel(backend, sweep_end, batch, kSweepEndThreads, 0, p, b);
+  }
+  p.threads = plan.finalize_threads;
+  b.io = u.data;
+  launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_finalize", dtype), batch,
+                          plan.finalize_threads, plan.finalize_bytes, p, b);
+
+  const uint64_t size = element_size(dtype);
+  BlockJacobiResult result;
+  result.v = column_major(advanced(ws.w2, uint64_t{ws.v_offset} * size), dtype, batch, cols, cols,
+                          cols, ws.w2_batch_stride);
+  result.s = column_major(advanced(ws.w2, uint64_t{ws.s_offset} * size), dtype, batch, 1, cols, 1,
+                          ws.w2_batch_stride);
+  return result;
+}
+
+}  // namespace metalsvd

@@ -1,0 +1,74 @@
+// The blocked one-sided Jacobi SVD (kernels/block_jacobi.h) on the host side: the plan of
+// blocks, groups and workspaces, and the enqueueing of its sweeps.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "backend.h"
+#include "core/workspace_layout.h"
+#include "matrix_batch.h"
+
+namespace metalsvd {
+
+// Outer sweeps enqueued. Each round recomputes its Gram matrices from G, so the outer sweeps
+// converge like one-sided Jacobi on columns of blocks: quadratically, in 6-10 sweeps for fp32
+// and fp64. A converged matrix costs only empty launches for the rest.
+constexpr uint32_t kMaxBlockJacobiSweeps = 16;
+
+struct BlockJacobiTuning {
+  uint32_t block = 0;         // columns per block (even); 0: the plan's choice
+  uint32_t inner_sweeps = 0;  // most sweeps of each pair's eigensolver per round; 0: the plan's
+};
+
+struct BlockJacobiPlan {
+  uint32_t block = 0;
+  uint32_t pairs = 0;
+  uint32_t padded_cols = 0;
+  uint32_t gram_splits = 0;
+  uint32_t inner_sweeps = 0;
+  uint32_t row_tile = 0;
+  uint32_t gram_threads = 0, eigen_threads = 0, rotate_threads = 0, finalize_threads = 0;
+  uint32_t gram_bytes = 0, eigen_bytes = 0, rotate_bytes = 0, finalize_bytes = 0;
+  uint32_t state_stride = 0;
+};
+
+// A plan for batch x rows x cols (rows >= cols) problems of compute type `dtype`; throws
+// NotImplemented when even the smallest blocks exceed the device's threadgroup memory.
+BlockJacobiPlan plan_block_jacobi(const DeviceLimits& limits, ScalarType dtype, uint32_t batch,
+                                  uint32_t rows, uint32_t cols,
+                                  const BlockJacobiTuning& tuning = {});
+
+// The workspaces of one blocked SVD, taken from a layout.
+struct BlockJacobiWorkspace {
+  Buffer g;   // two copies of G
+  Buffer v;   // two copies of V
+  Buffer w2;  // Gram matrices, rotations, finalize outputs and scratch
+  int64_t w2_batch_stride = 0;
+  uint32_t rotation_offset = 0, v_offset = 0, s_offset = 0, scratch_offset = 0;
+};
+
+BlockJacobiWorkspace block_jacobi_workspace(WorkspaceLayout& layout, const BlockJacobiPlan& plan,
+                                            ScalarType dtype, uint32_t batch, uint32_t rows,
+                                            uint32_t cols);
+
+// The factors the finalize kernel leaves, as column-major views (compute type).
+struct BlockJacobiResult {
+  MatrixBatch v;  // cols x cols
+  MatrixBatch s;  // 1 x cols
+};
+
+// Where the caller loads G (scaled, compute type): rows x padded_cols, first copy; the columns
+// beyond cols must be zero (enqueue_load's zero fill does it).
+MatrixBatch block_jacobi_input(const BlockJacobiPlan& plan, const BlockJacobiWorkspace& ws,
+                               ScalarType dtype, uint32_t batch, uint32_t rows);
+
+// Enqueues the blocked SVD of the loaded G (its state set by enqueue_scale_exponent with the
+// plan's state_stride): U into `u` (column-major compute type, u.rows >= rows, rows beyond
+// zero), S and V in the workspace, and info. Returns where S and V are.
+BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& plan,
+                                       const BlockJacobiWorkspace& ws, ScalarType dtype,
+                                       uint32_t batch, uint32_t rows, uint32_t cols,
+                                       const MatrixBatch& u, Buffer state, Buffer info);
+
+}  // namespace metalsvd

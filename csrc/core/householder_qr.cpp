@@ -1,0 +1,123 @@
+#include "core/householder_qr.h"
+
+#include <algorithm>
+
+#include "core/column_major.h"
+#include "core/errors.h"
+#include "core/workspace_kernels.h"
+#include "kernels/householder.h"
+
+namespace metalsvd {
+namespace {
+
+constexpr uint32_t kPanelThreads = 256;
+constexpr uint32_t kTriangleThreads = 32;
+
+uint32_t panel_count(const HouseholderFactors& f) {
+  return (f.cols + f.panel_width - 1) / f.panel_width;
+}
+
+// Panel `index`'s T (width x width, leading dimension width) as a GEMM operand.
+MatrixBatch triangle_view(const HouseholderFactors& f, uint32_t index, uint32_t width) {
+  return column_major(advanced(f.triangles, uint64_t{index} * f.panel_width * f.panel_width *
+                                                element_size(f.y.dtype)),
+                      f.y.dtype, f.y.batch, width, width, width, f.triangles_batch_stride);
+}
+
+kernels::HouseholderParams panel_params(const HouseholderFactors& f, const MatrixBatch& a,
+                                        uint32_t index, uint32_t width) {
+  kernels::HouseholderParams p{};
+  p.a_batch_stride = a.batch_stride;
+  p.y_batch_stride = f.y.batch_stride;
+  p.t_batch_stride = f.triangles_batch_stride;
+  p.batch = a.batch;
+  p.rows = a.rows;
+  p.cols = a.cols;
+  p.lda = static_cast<uint32_t>(a.col_stride);
+  p.panel = index * f.panel_width;
+  p.width = width;
+  p.t_offset = index * f.panel_width * f.panel_width;
+  p.s_offset = panel_count(f) * f.panel_width * f.panel_width;
+  return p;
+}
+
+}  // namespace
+
+HouseholderFactors householder_factors(WorkspaceLayout& layout, ScalarType dtype, uint32_t batch,
+                                       uint32_t rows, uint32_t cols, uint32_t apply_cols) {
+  HouseholderFactors f;
+  f.cols = cols;
+  f.panel_width = std::min<uint32_t>(kernels::kHouseholderMaxPanel, std::max<uint32_t>(cols, 1));
+  const uint64_t size = element_size(dtype);
+  const int64_t y_stride = int64_t{rows} * cols;
+  f.y =
+      column_major(layout.take(batch * y_stride * size), dtype, batch, rows, cols, rows, y_stride);
+  const uint32_t panels = (cols + f.panel_width - 1) / f.panel_width;
+  f.triangles_batch_stride = int64_t{panels + 1} * f.panel_width * f.panel_width;
+  f.triangles = layout.take(batch * f.triangles_batch_stride * size);
+  const uint32_t work_cols = std::max(cols, apply_cols);
+  const int64_t work_stride = int64_t{f.panel_width} * work_cols;
+  f.work = column_major(layout.take(batch * work_stride * size), dtype, batch, f.panel_width,
+                        work_cols, f.panel_width, work_stride);
+  f.work2 = column_major(layout.take(batch * work_stride * size), dtype, batch, f.panel_width,
+                         work_cols, f.panel_width, work_stride);
+  return f;
+}
+
+void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const HouseholderFactors& f) {
+  if (a.rows < a.cols || a.cols != f.cols || a.row_stride != 1)
+    throw Error("metalsvd: Householder QR needs a tall column-major matrix");
+  const uint64_t c_size = element_size(a.dtype);
+  const uint32_t scratch_bytes = static_cast<uint32_t>((kPanelThreads / kernels::kSimdWidth + 1) *
+                                                       kernels::kHouseholderMaxPanel * c_size);
+  for (uint32_t index = 0; index < panel_count(f); ++index) {
+    const uint32_t k = index * f.panel_width;
+    const uint32_t width = std::min(f.panel_width, a.cols - k);
+    kernels::HouseholderParams p = panel_params(f, a, index, width);
+    p.threads = kPanelThreads;
+    WorkspaceBuffers b;
+    b.w0 = a.data;
+    b.w1 = f.y.data;
+    b.w2 = f.triangles;
+    launch_workspace_kernel(backend, workspace_kernel_name("householder_panel", a.dtype), a.batch,
+                            kPanelThreads, scratch_bytes, p, b);
+    // S = Y^T Y over the rows the reflectors touch, then T from S and tau.
+    const MatrixBatch y_panel = sub_block(f.y, k, k, a.rows - k, width);
+    const MatrixBatch s =
+        column_major(advanced(f.triangles, uint64_t{p.s_offset} * c_size), a.dtype, a.batch, width,
+                     width, width, f.triangles_batch_stride);
+    backend.gemm({transposed(y_panel), y_panel, s, 1.0, 0.0});
+    p.threads = kTriangleThreads;
+    launch_workspace_kernel(backend, workspace_kernel_name("householder_triangle", a.dtype),
+                            a.batch, kTriangleThreads,
+                            static_cast<uint32_t>(kernels::kHouseholderMaxPanel * c_size), p, b);
+    // Trailing columns: A2 <- H^T A2 = A2 - Y (T^T (Y^T A2)).
+    const uint32_t trailing = a.cols - k - width;
+    if (trailing == 0) continue;
+    const MatrixBatch a2 = sub_block(a, k, k + width, a.rows - k, trailing);
+    const MatrixBatch w1 = sub_block(f.work, 0, 0, width, trailing);
+    const MatrixBatch w2 = sub_block(f.work2, 0, 0, width, trailing);
+    backend.gemm({transposed(y_panel), a2, w1, 1.0, 0.0});
+    backend.gemm({transposed(triangle_view(f, index, width)), w1, w2, 1.0, 0.0});
+    backend.gemm({y_panel, w2, a2, -1.0, 1.0});
+  }
+}
+
+void enqueue_apply_q(Backend& backend, const HouseholderFactors& f, const MatrixBatch& x) {
+  if (x.rows != f.y.rows || x.cols > f.work.cols || x.row_stride != 1)
+    throw Error("metalsvd: Q applies to column-major matrices with Q's rows");
+  if (x.cols == 0) return;
+  for (uint32_t index = panel_count(f); index-- > 0;) {
+    const uint32_t k = index * f.panel_width;
+    const uint32_t width = std::min(f.panel_width, f.cols - k);
+    const MatrixBatch y_panel = sub_block(f.y, k, k, x.rows - k, width);
+    const MatrixBatch x2 = sub_block(x, k, 0, x.rows - k, x.cols);
+    const MatrixBatch w1 = sub_block(f.work, 0, 0, width, x.cols);
+    const MatrixBatch w2 = sub_block(f.work2, 0, 0, width, x.cols);
+    backend.gemm({transposed(y_panel), x2, w1, 1.0, 0.0});
+    backend.gemm({triangle_view(f, index, width), w1, w2, 1.0, 0.0});
+    backend.gemm({y_panel, w2, x2, -1.0, 1.0});
+  }
+}
+
+}  // namespace metalsvd

@@ -1,0 +1,36 @@
+// Blocked Householder QR of a batch of tall column-major matrices on the device: panels by a
+// portable kernel, trailing updates by the backend's GEMM (LAPACK xGEQRF). Used to precondition
+// tall SVDs (SVD of R, then U = Q U_R) and to complete orthonormal bases (full_matrices).
+#pragma once
+
+#include <cstdint>
+
+#include "backend.h"
+#include "core/workspace_layout.h"
+#include "matrix_batch.h"
+
+namespace metalsvd {
+
+// The reflectors of a factorisation, kept to apply Q later.
+struct HouseholderFactors {
+  MatrixBatch y;     // rows x cols: panel k's reflectors in its columns, unit lower trapezoid
+  Buffer triangles;  // per matrix: the panels' T factors, then room for one S = Y^T Y
+  int64_t triangles_batch_stride = 0;  // elements
+  MatrixBatch work;                    // panel_width x max(cols, apply_cols): GEMM products
+  MatrixBatch work2;                   // the same size
+  uint32_t cols = 0;
+  uint32_t panel_width = 0;
+};
+
+// Takes the factorisation's workspaces for `batch` rows x cols matrices of compute type `dtype`
+// from `layout`; Q can then be applied to matrices of up to `apply_cols` columns.
+HouseholderFactors householder_factors(WorkspaceLayout& layout, ScalarType dtype, uint32_t batch,
+                                       uint32_t rows, uint32_t cols, uint32_t apply_cols);
+
+// Factors `a` (column-major, compute type, rows >= cols) in place: R in its upper triangle.
+void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const HouseholderFactors& f);
+
+// x <- Q x for x (column-major, rows x apply_cols at most) with Q = H_1 ... H_cols.
+void enqueue_apply_q(Backend& backend, const HouseholderFactors& f, const MatrixBatch& x);
+
+}  // namespace metalsvd

@@ -1,0 +1,56 @@
+// Enqueueing the workspace kernels (kernels/workspace_kernel.h) and the matrix transfers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "backend.h"
+#include "matrix_batch.h"
+
+namespace metalsvd {
+
+// The compute type of a storage type: fp64 stays, everything else computes in fp32.
+inline ScalarType compute_type(ScalarType t) {
+  return t == ScalarType::f64 ? ScalarType::f64 : ScalarType::f32;
+}
+
+// "function_f32": the name a backend instantiates a workspace kernel under.
+inline std::string workspace_kernel_name(const char* function, ScalarType t) {
+  return std::string(function) + "_" + kernel_type_name(t);
+}
+
+// The buffers of a workspace kernel; those left empty are bound to another one, unused.
+struct WorkspaceBuffers {
+  Buffer io, w0, w1, w2, state, info;
+};
+
+void launch_workspace_kernel(Backend& backend, const std::string& name, uint32_t groups,
+                             uint32_t threads, uint32_t threadgroup_bytes, const void* params,
+                             uint32_t params_size, const WorkspaceBuffers& buffers);
+
+template <typename Params>
+void launch_workspace_kernel(Backend& backend, const std::string& name, uint32_t groups,
+                             uint32_t threads, uint32_t threadgroup_bytes, const Params& params,
+                             const WorkspaceBuffers& buffers) {
+  launch_workspace_kernel(backend, name, groups, threads, threadgroup_bytes, &params,
+                          sizeof(Params), buffers);
+}
+
+// Per matrix of `a` (storage type): the scaling exponent and finiteness, into `state`, which
+// it also resets (state_stride int32 a matrix).
+void enqueue_scale_exponent(Backend& backend, const MatrixBatch& a, Buffer state,
+                            uint32_t state_stride);
+
+// user matrix `src` -> column-major workspace `dst` (compute type; its extent beyond src's is
+// zero-filled). mode: kernels::TransferMode bits.
+void enqueue_load(Backend& backend, const MatrixBatch& src, const MatrixBatch& dst, Buffer state,
+                  uint32_t state_stride, uint32_t mode);
+
+// column-major workspace `src` -> user matrix `dst` of the same extent.
+void enqueue_store(Backend& backend, const MatrixBatch& src, const MatrixBatch& dst, Buffer state,
+                   uint32_t state_stride, uint32_t mode);
+
+// dst = ones where row == col + diagonal_offset, zeros elsewhere.
+void enqueue_set_identity(Backend& backend, const MatrixBatch& dst, int32_t diagonal_offset);
+
+}  // namespace metalsvd

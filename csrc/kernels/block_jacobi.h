@@ -1,0 +1,408 @@
+// Blocked one-sided Jacobi SVD for matrices beyond one threadgroup. The columns of G (the
+// scaled input) form 2p blocks of `block` columns; each sweep runs 2p - 1 rounds of the circle
+// method, and a round orthogonalises p block pairs in parallel:
+//   block_jacobi_gram         partial Gram matrices M = P^T P of each pair's columns P
+//   block_jacobi_pair_eigen   M = W diag W^T by cyclic two-sided Jacobi, W the rotation
+//   block_jacobi_rotate       [P | V_pair] <- [P | V_pair] W, written to the other copy of G
+//                             and V in the block order of the next round
+//   block_jacobi_sweep_end    after the last round: converged when no pair rotated
+//   block_jacobi_finalize     S = column norms, sorted; U, V normalised; null columns completed
+// Convergence is decided on the device: once a matrix converges every kernel returns at once
+// for it, so the host enqueues a fixed number of sweeps and never waits.
+//
+// Numerics as in the fused kernel (jacobi_small.h): the pair test is relative,
+// |m_ij| > tol sqrt(m_ii m_jj), on Gram entries computed fresh from G every round, so the
+// rounding of the inner rotations never accumulates across rounds.
+#pragma once
+
+#include "block_jacobi_params.h"
+#include "dialect.h"
+#include "group_reduce.h"
+#include "jacobi_rotation.h"
+#include "svd_status.h"
+#include "workspace_kernel.h"
+
+namespace metalsvd {
+namespace kernels {
+
+MSVD_INLINE bool block_jacobi_converged(MSVD_CONSTANT const BlockJacobiParams& p,
+                                        MSVD_DEVICE const int32_t* state, uint32_t matrix) {
+  return state[matrix * p.state_stride + kStateConverged] != 0;
+}
+
+// Groups: batch x pairs x gram_splits. Scratch: kGramTileRows x (2 block) + kSimdWidth.
+MSVD_CONSTANT constexpr uint32_t kGramTileRows = 32;
+// Most Gram entries (upper triangle) one thread accumulates: (2 block)(2 block + 1)/2 entries
+// over the group's threads; the host checks the bound.
+MSVD_CONSTANT constexpr uint32_t kGramEntriesPerThread = 9;
+
+template <typename P, typename T, typename C>
+MSVD_INLINE void block_jacobi_gram(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                   MSVD_DEVICE C*, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t* state,
+                                   MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
+                                   ThreadContext ctx) {
+  const uint32_t split = ctx.group % p.gram_splits;
+  const uint32_t pair = (ctx.group / p.gram_splits) % p.pairs;
+  const uint32_t matrix = ctx.group / (p.gram_splits * p.pairs);
+  if (block_jacobi_converged(p, state, matrix)) return;
+  const uint32_t width = 2 * p.block;
+  const uint32_t tid = ctx.thread_index;
+  MSVD_DEVICE const C* g = w0 + static_cast<int64_t>(p.src_parity) * p.g_parity_stride +
+                           static_cast<int64_t>(matrix) * p.g_batch_stride +
+                           static_cast<int64_t>(pair) * width * p.ldg;
+  const uint32_t chunk = (p.rows + p.gram_splits - 1) / p.gram_splits;
+  const uint32_t row_begin = split * chunk;
+  const uint32_t row_end = row_begin + chunk < p.rows ? row_begin + chunk : p.rows;
+
+  // This thread's upper-triangle entries e = tid + k * threads, as (i, j) with i <= j.
+  const uint32_t entries = width * (width + 1) / 2;
+  uint32_t entry_i[kGramEntriesPerThread];
+  uint32_t entry_j[kGramEntriesPerThread];
+  C sum[kGramEntriesPerThread];
+  MSVD_UNROLL
+  for (uint32_t k = 0; k < kGramEntriesPerThread; ++k) {
+    uint32_t e = tid + k * p.threads;
+    uint32_t i = 0;
+    while (i < width && e >= width - i) {
+      e -= width - i;
+      ++i;
+    }
+    entry_i[k] = i;
+    entry_j[k] = i + e;
+    sum[k] = C(0);
+  }
+  const uint32_t ld = kGramTileRows + 1;
+  for (uint32_t row0 = row_begin; row0 < row_end; row0 += kGramTileRows) {
+    for (uint32_t idx = tid; idx < kGramTileRows * width; idx += p.threads) {
+      const uint32_t r = idx % kGramTileRows;
+      const uint32_t c = idx / kGramTileRows;
+      scratch[c * ld + r] = row0 + r < row_end ? g[c * p.ldg + row0 + r] : C(0);
+    }
+    group_barrier();
+    MSVD_UNROLL
+    for (uint32_t k = 0; k < kGramEntriesPerThread; ++k) {
+      if (tid + k * p.threads < entries) {
+        MSVD_THREADGROUP const C* x = scratch + entry_i[k] * ld;
+        MSVD_THREADGROUP const C* y = scratch + entry_j[k] * ld;
+        C s = sum[k];
+        for (uint32_t r = 0; r < kGramTileRows; ++r) s += x[r] * y[r];
+        sum[k] = s;
+      }
+    }
+    group_barrier();
+  }
+  MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride +
+                       (static_cast<int64_t>(pair) * p.gram_splits + split) * width * width;
+  MSVD_UNROLL
+  for (uint32_t k = 0; k < kGramEntriesPerThread; ++k) {
+    if (tid + k * p.threads < entries) {
+      out[entry_j[k] * width + entry_i[k]] = sum[k];
+      out[entry_i[k] * width + entry_j[k]] = sum[k];
+    }
+  }
+}
+
+// Groups: batch x pairs. Scratch: width x (width + 1) for M, then width for the rotations'
+// cosines and sines, then kSimdWidth for reductions. W is built in place in w2.
+template <typename P, typename T, typename C>
+MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C*,
+                                         MSVD_DEVICE C*, MSVD_DEVICE C* w2,
+                                         MSVD_DEVICE int32_t* state, MSVD_DEVICE int32_t*,
+                                         MSVD_THREADGROUP C* scratch, ThreadContext ctx) {
+  const uint32_t pair = ctx.group % p.pairs;
+  const uint32_t matrix = ctx.group / p.pairs;
+  if (block_jacobi_converged(p, state, matrix)) return;
+  const uint32_t width = 2 * p.block;
+  const uint32_t half = p.block;
+  const uint32_t tid = ctx.thread_index;
+  const uint32_t ldm = width + 1;
+  MSVD_THREADGROUP C* m = scratch;
+  MSVD_THREADGROUP C* rot_c = m + width * ldm;
+  MSVD_THREADGROUP C* rot_s = rot_c + half;
+  MSVD_THREADGROUP C* partials = rot_s + half;
+  MSVD_DEVICE const C* grams = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride +
+                               static_cast<int64_t>(pair) * p.gram_splits * width * width;
+  MSVD_DEVICE C* w = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride + p.rotation_offset +
+                     static_cast<int64_t>(pair) * width * width;
+
+  for (uint32_t idx = tid; idx < width * width; idx += p.threads) {
+    C x = C(0);
+    for (uint32_t s = 0; s < p.gram_splits; ++s) x += grams[s * width * width + idx];
+    m[(idx / width) * ldm + idx % width] = x;
+    w[idx] = idx / width == idx % width ? C(1) : C(0);
+  }
+  group_barrier_with_device_memory();
+
+  const C tol = jacobi_tolerance<C>(p.rows);
+  const C negligible = negligible_norm_squared<C>();
+  C rotated_any = C(0);
+  for (uint32_t sweep = 0; sweep < p.inner_sweeps; ++sweep) {
+    C rotated = C(0);
+    for (uint32_t step = 0; step + 1 < width; ++step) {
+      if (tid < half) {
+        const ColumnPair cp = round_robin_pair(width, step, tid);
+        const C alpha = m[cp.i * ldm + cp.i];
+        const C beta = m[cp.j * ldm + cp.j];
+        const C gamma = m[cp.j * ldm + cp.i];
+        const bool rotate = alpha > negligible && beta > negligible &&
+                            math_abs(gamma) > tol * math_sqrt(alpha) * math_sqrt(beta);
+        Rotation<C> r;
+        r.c = C(1);
+        r.s = C(0);
+        if (rotate) {
+          r = jacobi_rotation(alpha, beta, gamma);
+          rotated = C(1);
+        }
+        rot_c[tid] = r.c;
+        rot_s[tid] = r.s;
+      }
+      group_barrier();
+      // M <- M J and W <- W J (columns i, j), then M <- J^T M (rows i, j).
+      for (uint32_t idx = tid; idx < half * width; idx += p.threads) {
+        const uint32_t t = idx / width;
+        const uint32_t r = idx % width;
+        const C c = rot_c[t];
+        const C s = rot_s[t];
+        if (s == C(0)) continue;
+        const ColumnPair cp = round_robin_pair(width, step, t);
+        const C x = m[cp.i * ldm + r];
+        const C y = m[cp.j * ldm + r];
+        m[cp.i * ldm + r] = c * x - s * y;
+        m[cp.j * ldm + r] = s * x + c * y;
+        const C wx = w[cp.i * width + r];
+        const C wy = w[cp.j * width + r];
+        w[cp.i * width + r] = c * wx - s * wy;
+        w[cp.j * width + r] = s * wx + c * wy;
+      }
+      group_barrier_with_device_memory();
+      for (uint32_t idx = tid; idx < half * width; idx += p.threads) {
+        const uint32_t t = idx / width;
+        const uint32_t col = idx % width;
+        const C c = rot_c[t];
+        const C s = rot_s[t];
+        if (s == C(0)) continue;
+        const ColumnPair cp = round_robin_pair(width, step, t);
+        const C x = m[col * ldm + cp.i];
+        const C y = m[col * ldm + cp.j];
+        m[col * ldm + cp.i] = c * x - s * y;
+        m[col * ldm + cp.j] = s * x + c * y;
+      }
+      group_barrier();
+    }
+    rotated = group_reduce_max(rotated, partials, ctx, p.threads);
+    rotated_any = math_max(rotated_any, rotated);
+    if (rotated == C(0)) break;
+  }
+  if (tid == 0 && rotated_any != C(0)) state[matrix * p.state_stride + kStatePairFlags + pair] = 1;
+}
+
+// Groups: batch x pairs x (g_tiles + v_tiles). Each updates row_tile rows of a pair of G (or
+// V) by the pair's rotation and writes them to the slots of the next round in the other copy.
+// Scratch: width x width for W, then width x row_tile for the rows.
+template <typename P, typename T, typename C>
+MSVD_INLINE void block_jacobi_rotate(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                     MSVD_DEVICE C* w1, MSVD_DEVICE C* w2,
+                                     MSVD_DEVICE int32_t* state, MSVD_DEVICE int32_t*,
+                                     MSVD_THREADGROUP C* scratch, ThreadContext ctx) {
+  const uint32_t tiles = p.g_tiles + p.v_tiles;
+  const uint32_t tile = ctx.group % tiles;
+  const uint32_t pair = (ctx.group / tiles) % p.pairs;
+  const uint32_t matrix = ctx.group / (tiles * p.pairs);
+  if (block_jacobi_converged(p, state, matrix)) return;
+  const bool on_g = tile < p.g_tiles;
+  const uint32_t rows = on_g ? p.rows : p.padded_cols;
+  const uint32_t ld = on_g ? p.ldg : p.ldv;
+  const uint32_t row0 = (on_g ? tile : tile - p.g_tiles) * p.row_tile;
+  const int64_t parity_stride = on_g ? p.g_parity_stride : p.v_parity_stride;
+  MSVD_DEVICE C* base = (on_g ? w0 : w1) +
+                        static_cast<int64_t>(matrix) * (on_g ? p.g_batch_stride : p.v_batch_stride);
+  MSVD_DEVICE const C* src = base + static_cast<int64_t>(p.src_parity) * parity_stride;
+  MSVD_DEVICE C* dst = base + static_cast<int64_t>(1 - p.src_parity) * parity_stride;
+  const uint32_t width = 2 * p.block;
+  const uint32_t tid = ctx.thread_index;
+  MSVD_DEVICE const C* w = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride +
+                           p.rotation_offset + static_cast<int64_t>(pair) * width * width;
+  MSVD_THREADGROUP C* ws = scratch;
+  MSVD_THREADGROUP C* xs = scratch + width * width;
+  const uint32_t tile_rows = row0 + p.row_tile <= rows ? p.row_tile : rows - row0;
+  for (uint32_t idx = tid; idx < width * width; idx += p.threads) ws[idx] = w[idx];
+  for (uint32_t idx = tid; idx < width * p.row_tile; idx += p.threads) {
+    const uint32_t r = idx % p.row_tile;
+    const uint32_t c = idx / p.row_tile;
+    xs[idx] = r < tile_rows ? src[(pair * width + c) * ld + row0 + r] : C(0);
+  }
+  group_barrier();
+  // Each thread: 4 rows x 4 columns of the product, so every scratch read feeds 4 products.
+  const uint32_t row_quads = p.row_tile / 4;
+  for (uint32_t q = tid; q < row_quads * (width / 4); q += p.threads) {
+    const uint32_t r0 = (q % row_quads) * 4;
+    const uint32_t c0 = (q / row_quads) * 4;
+    C acc[4][4];
+    MSVD_UNROLL
+    for (uint32_t a = 0; a < 4; ++a) {
+      MSVD_UNROLL
+      for (uint32_t b = 0; b < 4; ++b) acc[a][b] = C(0);
+    }
+    for (uint32_t l = 0; l < width; ++l) {
+      C x[4];
+      C y[4];
+      MSVD_UNROLL
+      for (uint32_t a = 0; a < 4; ++a) x[a] = xs[l * p.row_tile + r0 + a];
+      MSVD_UNROLL
+      for (uint32_t b = 0; b < 4; ++b) y[b] = ws[(c0 + b) * width + l];
+      MSVD_UNROLL
+      for (uint32_t a = 0; a < 4; ++a) {
+        MSVD_UNROLL
+        for (uint32_t b = 0; b < 4; ++b) acc[a][b] += x[a] * y[b];
+      }
+    }
+    MSVD_UNROLL
+    for (uint32_t b = 0; b < 4; ++b) {
+      const uint32_t c = c0 + b;
+      const uint32_t slot = circle_next_slot(2 * pair + c / p.block, p.pairs);
+      MSVD_DEVICE C* out = dst + (slot * p.block + c % p.block) * ld + row0;
+      MSVD_UNROLL
+      for (uint32_t a = 0; a < 4; ++a)
+        if (r0 + a < tile_rows) out[r0 + a] = acc[a][b];
+    }
+  }
+}
+
+// Groups: batch, after the last round of a sweep.
+template <typename P, typename T, typename C>
+MSVD_INLINE void block_jacobi_sweep_end(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C*,
+                                        MSVD_DEVICE C*, MSVD_DEVICE C*, MSVD_DEVICE int32_t* state,
+                                        MSVD_DEVICE int32_t*, MSVD_THREADGROUP C*,
+                                        ThreadContext ctx) {
+  if (ctx.thread_index != 0) return;
+  MSVD_DEVICE int32_t* s = state + ctx.group * p.state_stride;
+  if (s[kStateConverged] != 0) return;
+  int32_t rotated = 0;
+  for (uint32_t k = 0; k < p.pairs; ++k) {
+    rotated |= s[kStatePairFlags + k];
+    s[kStatePairFlags + k] = 0;
+  }
+  s[kStateSweeps] += 1;
+  if (rotated == 0) s[kStateConverged] = 1;
+}
+
+// One group per matrix: S, U (io, u_rows x cols) and V (w2) in descending order of S, from the
+// copy of G and V the last sweep wrote; info from the state.
+template <typename P, typename T, typename C>
+MSVD_INLINE void block_jacobi_finalize(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io,
+                                       MSVD_DEVICE C* w0, MSVD_DEVICE C* w1, MSVD_DEVICE C* w2,
+                                       MSVD_DEVICE int32_t* state, MSVD_DEVICE int32_t* info,
+                                       MSVD_THREADGROUP C* scratch, ThreadContext ctx) {
+  const uint32_t matrix = ctx.group;
+  const uint32_t tid = ctx.thread_index;
+  MSVD_DEVICE const int32_t* s = state + matrix * p.state_stride;
+  const int32_t status = s[kStateStatus];
+  if (tid == 0)
+    info[matrix] = status == kSvdNonFiniteInput ? status
+                   : s[kStateConverged] != 0    ? kSvdConverged
+                                                : kSvdNotConverged;
+  if (status == kSvdNonFiniteInput) return;  // the stores write nan
+  // Every round moves the data to the other copy; a sweep has an odd number of rounds.
+  const uint32_t parity = static_cast<uint32_t>(s[kStateSweeps]) & 1u;
+  MSVD_DEVICE const C* g = w0 + static_cast<int64_t>(parity) * p.g_parity_stride +
+                           static_cast<int64_t>(matrix) * p.g_batch_stride;
+  MSVD_DEVICE const C* v = w1 + static_cast<int64_t>(parity) * p.v_parity_stride +
+                           static_cast<int64_t>(matrix) * p.v_batch_stride;
+  MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride;
+  MSVD_DEVICE C* v_out = out + p.v_offset;
+  MSVD_DEVICE C* s_out = out + p.s_offset;
+  // Scratch: sigma (the sort keys; padding sorts last), ||g_j||, ||v_j||, then work.
+  MSVD_DEVICE C* sigma = out + p.scratch_offset;
+  MSVD_DEVICE C* g_norm = sigma + p.padded_cols;
+  MSVD_DEVICE C* v_norm = g_norm + p.padded_cols;
+  MSVD_DEVICE C* work = v_norm + p.padded_cols;
+  MSVD_DEVICE T* u = io + static_cast<int64_t>(matrix) * p.u_batch_stride;
+  const C negligible = negligible_norm_squared<C>();
+
+  // Norms. Rounded rotations scale G's and V's columns alike: dividing by ||v_j|| removes it.
+  for (uint32_t j = tid; j < p.padded_cols; j += p.threads) {
+    C g2 = C(0);
+    for (uint32_t r = 0; r < p.rows; ++r) g2 += g[j * p.ldg + r] * g[j * p.ldg + r];
+    C v2 = C(0);
+    C pad2 = C(0);
+    for (uint32_t r = 0; r < p.padded_cols; ++r) {
+      const C x = v[j * p.ldv + r];
+      if (r < p.cols)
+        v2 += x * x;
+      else
+        pad2 += x * x;
+    }
+    g_norm[j] = math_sqrt(g2);
+    v_norm[j] = math_sqrt(v2);
+    sigma[j] = pad2 > C(0) ? C(-1) : g2 <= negligible ? C(0) : g_norm[j] / v_norm[j];
+  }
+  group_barrier_with_device_memory();
+  // Rank sort, ties by index: work[t] = column of the t-th largest sigma.
+  for (uint32_t j = tid; j < p.padded_cols; j += p.threads) {
+    uint32_t rank = 0;
+    const C key = sigma[j];
+    for (uint32_t l = 0; l < p.padded_cols; ++l) {
+      const C other = sigma[l];
+      if (other > key || (other == key && l < j)) ++rank;
+    }
+    if (rank < p.cols) work[rank] = C(j);
+  }
+  group_barrier_with_device_memory();
+  // U, V, S in order. Columns of negligible norm get U = 0 here and are completed below.
+  for (uint32_t idx = tid; idx < p.u_rows * p.cols; idx += p.threads) {
+    const uint32_t t = idx / p.u_rows;
+    const uint32_t r = idx % p.u_rows;
+    const uint32_t j = static_cast<uint32_t>(work[t]);
+    u[t * p.ldu + r] = r < p.rows && sigma[j] > C(0) ? g[j * p.ldg + r] / g_norm[j] : C(0);
+  }
+  for (uint32_t idx = tid; idx < p.cols * p.cols; idx += p.threads) {
+    const uint32_t t = idx / p.cols;
+    const uint32_t r = idx % p.cols;
+    const uint32_t j = static_cast<uint32_t>(work[t]);
+    v_out[t * p.cols + r] = v[j * p.ldv + r] / v_norm[j];
+  }
+  for (uint32_t t = tid; t < p.cols; t += p.threads)
+    s_out[t] = sigma[static_cast<uint32_t>(work[t])];
+  group_barrier_with_device_memory();
+  // Complete the null columns (last in order) with unit vectors orthogonal to all before them:
+  // start from the row of least leverage, Gram-Schmidt twice (as complete_column does).
+  MSVD_DEVICE C* leverage = work;  // rows entries; the order is no longer needed
+  for (uint32_t t = 0; t < p.cols; ++t) {
+    if (s_out[t] > C(0)) continue;
+    for (uint32_t r = tid; r < p.rows; r += p.threads) {
+      C l = C(0);
+      for (uint32_t q = 0; q < t; ++q) l += u[q * p.ldu + r] * u[q * p.ldu + r];
+      leverage[r] = l;
+    }
+    group_barrier_with_device_memory();
+    uint32_t start = 0;
+    for (uint32_t r = 1; r < p.rows; ++r)
+      if (leverage[r] < leverage[start]) start = r;
+    group_barrier_with_device_memory();
+    MSVD_DEVICE T* target = u + t * p.ldu;
+    for (uint32_t r = tid; r < p.rows; r += p.threads) target[r] = r == start ? C(1) : C(0);
+    group_barrier_with_device_memory();
+    for (uint32_t pass = 0; pass < 2; ++pass) {
+      for (uint32_t q = tid; q < t; q += p.threads) {
+        C dot = C(0);
+        for (uint32_t r = 0; r < p.rows; ++r) dot += u[q * p.ldu + r] * target[r];
+        work[q] = dot;
+      }
+      group_barrier_with_device_memory();
+      C norm2 = C(0);
+      for (uint32_t r = tid; r < p.rows; r += p.threads) {
+        C x = target[r];
+        for (uint32_t q = 0; q < t; ++q) x -= work[q] * u[q * p.ldu + r];
+        target[r] = x;
+        norm2 += x * x;
+      }
+      norm2 = group_reduce_sum(norm2, scratch, ctx, p.threads);
+      const C inverse = C(1) / math_sqrt(norm2);
+      for (uint32_t r = tid; r < p.rows; r += p.threads) target[r] *= inverse;
+      group_barrier_with_device_memory();
+    }
+  }
+}
+
+}  // namespace kernels
+}  // namespace metalsvd

@@ -1,0 +1,42 @@
+// The one signature of the kernels that work on device workspaces (everything but the fused
+// Jacobi kernel), so that each backend instantiates all of them through one entry template:
+//
+//   kernel<P, T, C>(constant P& params, device T* io, device C* w0, device C* w1, device C* w2,
+//                   device int32_t* state, device int32_t* info, threadgroup C* scratch, ctx)
+//
+// io is the user's matrix in its storage type (input or output), w0..w2 are compute-type
+// workspaces and state holds per-matrix progress (SvdState). A kernel ignores the buffers it
+// does not use; the host binds them anyway so every entry has the same arguments.
+#pragma once
+
+#include "dialect.h"
+
+namespace metalsvd {
+namespace kernels {
+
+// Per-matrix int32 progress shared by the kernels of one SVD, state_stride entries a matrix.
+enum SvdState : uint32_t {
+  kStateExponent = 0,   // the input was scaled by 2^-exponent
+  kStateStatus = 1,     // SvdStatus
+  kStateConverged = 2,  // 1 once a sweep rotated nothing (or the input is not finite)
+  kStateSweeps = 3,     // sweeps done while not converged
+  kStatePairFlags = 4,  // block Jacobi: one flag per block pair, 1 if it rotated this sweep
+};
+
+// Elements [begin, end) of a matrix's range that thread `tid` of the group handles when
+// `groups_per_matrix` groups of `threads` share the range: consecutive threads, consecutive
+// elements.
+struct StridedRange {
+  uint32_t first;
+  uint32_t step;
+};
+MSVD_INLINE StridedRange group_share(uint32_t group_in_matrix, uint32_t groups_per_matrix,
+                                     uint32_t threads, uint32_t tid) {
+  StridedRange range;
+  range.first = group_in_matrix * threads + tid;
+  range.step = groups_per_matrix * threads;
+  return range;
+}
+
+}  // namespace kernels
+}  // namespace metalsvd

@@ -1,0 +1,167 @@
+"""Any size: the blocked Jacobi and QR-preconditioned paths, full_matrices, every shape class,
+against LAPACK in float64. The emulator runs the blocked kernels at small block sizes so that
+CI exercises many rounds and sweeps."""
+
+import math
+
+import pytest
+import torch
+
+import metalsvd
+from reference import (
+    CONTRACT, FP32, FP64, assert_contract, gaussian, graded_spectrum, with_singular_values,
+)
+
+
+def tuned(A, algorithm, full_matrices=False, block=0, inner_sweeps=0):
+    """metalsvd's operator with the algorithm and blocked-Jacobi knobs set by hand."""
+    return torch.ops.metalsvd._svd_ex_with_tuning(
+        A, full_matrices, 0, 0, algorithm, block, inner_sweeps
+    )
+
+
+@pytest.fixture
+def small_threadgroup_memory():
+    """A 4 KiB emulator: the fused kernel then holds only tiny matrices, so the plan must
+    choose the blocked and QR paths (and the blocked kernels run with narrow blocks)."""
+    previous = metalsvd.set_emulator_options(threadgroup_memory_bytes=4096)
+    yield
+    metalsvd.set_emulator_options(*previous)
+
+
+@pytest.mark.parametrize(
+    "shape, block",
+    [((40, 30), 2), ((23, 37), 2), ((37, 23), 4), ((30, 40), 4), ((64, 64), 8), ((40, 30), 8)],
+    ids=lambda x: f"{x[0]}x{x[1]}" if isinstance(x, tuple) else f"block{x}",
+)
+def test_blocked_jacobi(device, shape, block):
+    A = gaussian(2, *shape, device=device, seed=block)
+    U, S, V, info = tuned(A, "blocked", block=block)
+    assert info.tolist() == [0, 0]
+    assert_contract(A, (U, S, V), FP32, f"{shape} block {block}")
+
+
+def test_blocked_jacobi_under_shuffled_schedules(emulator_seed):
+    A = gaussian(36, 28, device="cpu", seed=emulator_seed)
+    U, S, V, info = tuned(A, "blocked", block=4)
+    assert info.item() == 0
+    assert_contract(A, (U, S, V), FP32, f"seed {emulator_seed}")
+
+
+@pytest.mark.parametrize("inner_sweeps", [1, 3])
+def test_blocked_jacobi_inner_sweeps(device, inner_sweeps):
+    A = gaussian(48, 40, device=device, seed=5)
+    U, S, V, info = tuned(A, "blocked", block=4, inner_sweeps=inner_sweeps)
+    assert info.item() == 0
+    assert_contract(A, (U, S, V), FP32)
+
+
+@pytest.mark.parametrize("shape", [(200, 20), (90, 45), (64, 8)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_qr_preconditioned(device, shape):
+    A = gaussian(2, *shape, device=device, seed=3)
+    U, S, V, info = tuned(A, "qr")
+    assert info.tolist() == [0, 0]
+    assert_contract(A, (U, S, V), FP32, f"{shape}")
+
+
+def test_qr_with_blocked_r(small_threadgroup_memory):
+    A = gaussian(2, 120, 40, device="cpu", seed=4)
+    U, S, V, info = metalsvd.svd_ex(A)
+    assert info.tolist() == [0, 0]
+    assert_contract(A, (U, S, V), FP32)
+
+
+@pytest.mark.parametrize("algorithm", ["jacobi", "blocked", "qr"])
+@pytest.mark.parametrize("shape", [(30, 12), (12, 30)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_full_matrices_every_path(device, algorithm, shape):
+    A = gaussian(2, *shape, device=device, seed=6)
+    U, S, V, info = tuned(A, algorithm, full_matrices=True, block=4)
+    m, n = shape
+    assert U.shape == (2, m, m) and V.shape == (2, n, n) and S.shape == (2, min(m, n))
+    assert info.tolist() == [0, 0]
+    assert_contract(A, (U, S, V), FP32, algorithm)
+    # The completed columns: orthonormal, and orthogonal to the range of A.
+    eye_m = torch.eye(m, dtype=torch.float64)
+    eye_n = torch.eye(n, dtype=torch.float64)
+    Ud, Vd = U.cpu().double(), V.cpu().double()
+    assert (Ud.mT @ Ud - eye_m).abs().amax() < 1e-5
+    assert (Vd.mT @ Vd - eye_n).abs().amax() < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["rank_deficient", "zero_block", "graded"])
+def test_matrix_classes_blocked(device, kind):
+    n = 36
+    A = gaussian(48, n, device=device, seed=7).double()
+    if kind == "rank_deficient":
+        A = A[:, :10] @ gaussian(10, n, device=device, seed=8).double()
+    elif kind == "zero_block":
+        A[:, 8:16] = 0
+    else:
+        A = with_singular_values(
+            48, n, graded_spectrum(n, 6), torch.Generator().manual_seed(9)
+        ).to(device)
+    A = A.float()
+    for algorithm in ("blocked", "qr"):
+        U, S, V, info = tuned(A, algorithm, block=4)
+        assert info.item() == 0, algorithm
+        assert_contract(A, (U, S, V), FP32, f"{kind} {algorithm}")
+
+
+@pytest.mark.parametrize("algorithm", ["blocked", "qr"])
+def test_float64(device, algorithm):
+    A = gaussian(2, 50, 30, device=device, seed=10, dtype=torch.float64)
+    U, S, V, info = tuned(A, algorithm, block=4)
+    assert info.tolist() == [0, 0]
+    assert_contract(A, (U, S, V), FP64, algorithm)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_blocked(device, dtype):
+    A = gaussian(40, 30, device=device, seed=11, dtype=dtype)
+    U, S, V, info = tuned(A, "blocked", block=4)
+    assert U.dtype == dtype and info.item() == 0
+    assert_contract(A, (U, S, V), CONTRACT[dtype])
+
+
+@pytest.mark.parametrize("algorithm", ["blocked", "qr"])
+def test_non_finite_input(device, algorithm):
+    A = gaussian(3, 30, 20, device=device, seed=12)
+    A[1, 3, 4] = math.nan
+    A[2, 0, 0] = -math.inf
+    U, S, V, info = tuned(A, algorithm, full_matrices=True, block=4)
+    assert info.tolist() == [0, 2, 2]
+    for b in (1, 2):
+        assert S[b].isnan().all() and U[b].isnan().all() and V[b].isnan().all()
+    assert_contract(A[0], (U[0], S[0], V[0]), FP32, "finite neighbour")
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 1), (1, 50), (50, 1), (37, 23), (65536, 8), (8, 65536), (100, 100), (300, 100)],
+    ids=lambda s: f"{s[0]}x{s[1]}",
+)
+def test_shape_classes_automatic(device, shape):
+    A = gaussian(*shape, device=device, seed=13)
+    U, S, V, info = metalsvd.svd_ex(A)
+    k = min(shape)
+    assert U.shape == (shape[0], k) and V.shape == (shape[1], k) and S.shape == (k,)
+    assert info.item() == 0
+    assert_contract(A, (U, S, V), FP32, f"{shape}")
+
+
+def test_empty_batch_and_full_matrices_of_empty(device):
+    U, S, V = metalsvd.svd(torch.empty(0, 5, 3, device=device), full_matrices=True)
+    assert U.shape == (0, 5, 5) and S.shape == (0, 3) and V.shape == (0, 3, 3)
+    U, S, V, info = tuned(torch.empty(4, 0, device=device), "auto", full_matrices=True)
+    assert U.shape == (4, 4) and S.shape == (0,) and V.shape == (0, 0)
+    assert torch.equal(U.cpu(), torch.eye(4))
+
+
+def test_unknown_algorithm_is_a_clear_error(device):
+    with pytest.raises(ValueError, match="algorithm must be"):
+        tuned(torch.ones(3, 3, device=device), "lapack")
+
+
+def test_forcing_the_fused_kernel_beyond_its_limit_names_the_limit(small_threadgroup_memory):
+    with pytest.raises(ValueError, match="threadgroup memory"):
+        tuned(torch.ones(64, 64), "jacobi")
