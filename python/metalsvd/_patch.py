@@ -66,15 +66,13 @@ def _device_types(devices: Devices, function: str) -> Tuple[str, ...]:
 
 
 def _previous_kernel(op: str, key: str):
-    """The kernel now at ``key``, callable later, where this PyTorch offers one; else None."""
-    get = getattr(torch._C, "_dispatch_get_computed_kernel_for_dispatch_key", None)
-    if get is None:
+    """The kernel now at ``key``, callable later, where this PyTorch offers one (2.8+)."""
+    get_kernel = getattr(torch.library, "get_kernel", None)
+    if get_kernel is None:
         return None
     try:
-        kernel = get(op, key)
+        kernel = get_kernel(op, key)
     except RuntimeError:
-        return None
-    if not hasattr(kernel, "call_boxed"):
         return None
     keyset = torch._C.DispatchKeySet(getattr(torch._C.DispatchKey, key))
     return lambda *args, **kwargs: kernel.call_boxed(keyset, *args, **kwargs)
@@ -149,8 +147,9 @@ def patch_torch(devices: Devices = ("mps",)) -> Tuple[str, ...]:
     Registers metalsvd's kernel for ``aten::_linalg_svd`` and its out= overload at the
     dispatch key of each device type, so that ``torch.linalg.svd``, ``torch.linalg.svdvals``,
     ``torch.svd``, ``torch.linalg.pinv``, ``torch.linalg.matrix_rank``,
-    ``torch.linalg.matrix_norm(ord=2 | -2 | 'nuc')``, ``torch.linalg.cond`` (and on mps, with
-    PyTorch 2.14 or later, ``torch.linalg.lstsq``) factor on metalsvd. Gradients come from
+    ``torch.linalg.matrix_norm(ord=2 | -2 | 'nuc')`` and ``torch.linalg.cond`` factor on
+    metalsvd (``torch.linalg.lstsq`` too, where PyTorch computes it through the SVD: on mps
+    from PyTorch 2.14). Gradients come from
     PyTorch's own ``svd_backward``; ``torch.func.vmap``, ``torch.compile`` and ``out=`` work
     as with PyTorch's kernel. Results have the shapes, dtypes and strides PyTorch gives.
 
@@ -165,7 +164,7 @@ def patch_torch(devices: Devices = ("mps",)) -> Tuple[str, ...]:
     Calling it again is harmless: device types already patched stay as they are. The
     ``driver=`` argument of ``torch.linalg.svd`` is checked as PyTorch checks it, then
     ignored: metalsvd's plan picks the algorithm. Complex matrices, which metalsvd does not
-    factor, go to the kernel PyTorch had where this PyTorch (2.9 or later) can call it.
+    factor, go to the kernel PyTorch had where this PyTorch (2.8 or later) can call it.
     """
     types = _device_types(devices, "metalsvd.patch_torch")
     with _lock:

@@ -372,9 +372,11 @@ def test_complex_input_goes_to_pytorch_kernel(device):
     A = torch.randn(4, 3, dtype=torch.complex128, device=device)
     expected = torch.linalg.svdvals(A)
     with metalsvd.patched(devices=(device.type,)):
-        has_handle = hasattr(torch._C, "_dispatch_get_computed_kernel_for_dispatch_key")
-        if has_handle:
+        if hasattr(torch.library, "get_kernel"):  # PyTorch 2.8+
             torch.testing.assert_close(torch.linalg.svdvals(A), expected)
+            out = torch.empty(0, dtype=torch.float64, device=device)
+            torch.linalg.svdvals(A, out=out)
+            torch.testing.assert_close(out, expected)
         else:
             with pytest.raises(NotImplementedError, match="complex"):
                 torch.linalg.svdvals(A)
