@@ -4,8 +4,8 @@ torch.compile traces with fake tensors, which need the operator's output shapes 
 running it: a fake ("abstract") implementation. torch.func.vmap needs a batching rule, or it
 falls back to a slow loop with a warning; the operator is batched already, so the rule moves
 the vmapped dimension to the front. Both are registered through the API each PyTorch version
-has: ``register_fake`` / ``register_vmap`` (2.4+), ``impl_abstract`` (2.1 - 2.3, no vmap rule
-there: vmap then loops).
+has: ``register_fake`` / ``register_vmap`` (2.4+), ``impl_abstract`` (2.2, 2.3), a Meta
+kernel (2.1); before 2.4 there is no vmap rule, and vmap loops over the batch.
 """
 
 import torch
@@ -32,12 +32,22 @@ def _svd_ex_vmap(info, in_dims, A, full_matrices=False):
     return ops.svd_ex(A.movedim(A_dim, 0), full_matrices), (0, 0, 0, 0)
 
 
+_libraries = []  # registrations that must live as long as the module
+
+
 def _register() -> None:
     library = torch.library
     # A Meta kernel registered by the extension itself would serve fake tensors already.
     if not torch._C._dispatch_has_kernel_for_dispatch_key(_OP, "Meta"):
-        register_fake = getattr(library, "register_fake", None) or library.impl_abstract
-        register_fake(_OP)(_svd_ex_fake)
+        register_fake = getattr(library, "register_fake", None) or getattr(
+            library, "impl_abstract", None
+        )
+        if register_fake is not None:
+            register_fake(_OP)(_svd_ex_fake)
+        else:  # PyTorch 2.1: fake tensors run an operator's Meta kernel
+            meta = torch.library.Library("metalsvd", "IMPL", "Meta")
+            meta.impl("svd_ex", _svd_ex_fake)
+            _libraries.append(meta)
     register_vmap = getattr(library, "register_vmap", None)
     if register_vmap is not None:
         register_vmap(_OP)(_svd_ex_vmap)
