@@ -121,7 +121,9 @@ def _register(device_type: str) -> List[torch.library.Library]:
         # backend key keeps the dispatcher from filling that backend's Autograd key with the
         # op's CompositeImplicitAutograd kernel, so the call would reach the fallback, never
         # _linalg_svd. Registering the composite body at the Autograd key (AutogradMPS) sends
-        # it to _linalg_svd again, whose autograd and backend kernels then run as elsewhere.
+        # it to _linalg_svd again, whose autograd and backend kernels then run as elsewhere;
+        # registering it at the backend key too covers calls that skip the Autograd keys
+        # (torch.inference_mode, calls from kernels below autograd).
         composites = (
             ("linalg_svd", _linalg_svd_composite),
             ("linalg_svd.U", _linalg_svd_out_composite),
@@ -129,6 +131,7 @@ def _register(device_type: str) -> List[torch.library.Library]:
         for op, body in composites:
             if torch._C._dispatch_has_kernel_for_dispatch_key(f"aten::{op}", key):
                 library.impl(op, body, "Autograd" + key)
+                library.impl(op, body, key)
     return [library]
 
 

@@ -3,6 +3,7 @@
 References are PyTorch's own kernels (LAPACK on cpu), always computed while unpatched.
 """
 
+import gc
 import warnings
 
 import pytest
@@ -547,11 +548,12 @@ def test_backend_kernel_for_linalg_svd_is_bypassed_through_the_autograd_key():
 
     A = matrix(5, 4, device="cpu").requires_grad_()
     expected = torch.linalg.svd(A.detach(), full_matrices=False)
-    simulated = torch.library.Library("aten", "IMPL")
+    # Registered as C++ registers (MPSFallback.mm), without torch.library's Python bookkeeping.
+    simulated = torch._C._dispatch_library("IMPL", "aten", "CPU", __file__, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        simulated.impl("linalg_svd", fallback, "CPU")
-        simulated.impl("linalg_svd.U", fallback_out, "CPU")
+        simulated.impl("linalg_svd", "CPU", fallback)
+        simulated.impl("linalg_svd.U", "CPU", fallback_out)
     try:
         torch.linalg.svd(A, full_matrices=False)
         assert fallback_calls == [1]
@@ -563,7 +565,19 @@ def test_backend_kernel_for_linalg_svd_is_bypassed_through_the_autograd_key():
             torch.testing.assert_close(S, expected.S, rtol=1e-10, atol=1e-10)
             (grad,) = torch.autograd.grad(S.sum(), A)
             torch.testing.assert_close(grad, expected.U @ expected.Vh, rtol=1e-9, atol=1e-9)
+            # Inference mode skips the Autograd keys: the backend key must route it too.
+            with torch.inference_mode():
+                S = torch.linalg.svd(A, full_matrices=False).S
+            outs = tuple(torch.empty(0, dtype=A.dtype) for _ in range(3))
+            torch.linalg.svd(A.detach(), full_matrices=False, out=outs)
+            assert kernel_calls("cpu") == calls + 3 and fallback_calls == [1]
+            torch.testing.assert_close(S, expected.S, rtol=1e-10, atol=1e-10)
+            torch.testing.assert_close(outs[1], expected.S, rtol=1e-10, atol=1e-10)
         torch.linalg.svd(A, full_matrices=False)
         assert fallback_calls == [1, 1]
     finally:
-        _patch._destroy(simulated)
+        if hasattr(simulated, "reset"):
+            simulated.reset()
+        del simulated
+        gc.collect()
+    assert torch.linalg.svd(A, full_matrices=False).S.grad_fn.name() == "LinalgSvdBackward0"
