@@ -81,6 +81,7 @@ BlockJacobiPlan plan_block_jacobi(const DeviceLimits& limits, ScalarType dtype, 
   p.pairs = (cols + width - 1) / width;
   p.padded_cols = p.pairs * width;
   p.inner_sweeps = tuning.inner_sweeps != 0 ? tuning.inner_sweeps : kDefaultInnerSweeps;
+  p.max_sweeps = tuning.max_sweeps != 0 ? tuning.max_sweeps : kMaxBlockJacobiSweeps;
   const uint32_t by_rows = std::max(1u, rows / kGramMinRowsPerSplit);
   const uint32_t by_groups = std::max(1u, kGramTargetGroups / std::max(1u, batch * p.pairs));
   p.gram_splits = std::clamp(std::min(by_rows, by_groups), 1u, kGramMaxSplits);
@@ -165,7 +166,7 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
   const std::string sweep_end = workspace_kernel_name("block_jacobi_sweep_end", dtype);
   const uint32_t rounds = 2 * plan.pairs - 1;
   const uint32_t pair_groups = batch * plan.pairs;
-  for (uint32_t sweep = 0; sweep < kMaxBlockJacobiSweeps; ++sweep) {
+  for (uint32_t sweep = 0; sweep < plan.max_sweeps; ++sweep) {
     for (uint32_t round = 0; round < rounds; ++round) {
       p.round = round;
       p.src_parity = (sweep * rounds + round) & 1u;
@@ -182,10 +183,25 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
     p.threads = kSweepEndThreads;
     launch_workspace_kernel(backend, sweep_end, batch, kSweepEndThreads, 0, p, b);
   }
-  p.threads = plan.finalize_threads;
+  // Finalize: norms (a SIMD group per column), ranks (a thread per column), the sorted U and
+  // V (a thread per element), then info and the completion of null columns.
+  const uint32_t threads = plan.finalize_threads;
+  p.threads = threads;
   b.io = u.data;
-  launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_finalize", dtype), batch,
-                          plan.finalize_threads, plan.finalize_bytes, p, b);
+  const uint32_t simd_groups = threads / kernels::kSimdWidth;
+  p.groups_per_matrix = (padded + simd_groups - 1) / simd_groups;
+  launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_norms", dtype),
+                          batch * p.groups_per_matrix, threads, 0, p, b);
+  p.groups_per_matrix = (padded + threads - 1) / threads;
+  launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_sort", dtype),
+                          batch * p.groups_per_matrix, threads, 0, p, b);
+  const uint64_t elements = uint64_t{u.rows} * cols + uint64_t{cols} * cols;
+  p.groups_per_matrix =
+      static_cast<uint32_t>(std::clamp<uint64_t>(elements / (uint64_t{threads} * 16), 1, 1024));
+  launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_write", dtype),
+                          batch * p.groups_per_matrix, threads, 0, p, b);
+  launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_complete", dtype), batch,
+                          threads, plan.finalize_bytes, p, b);
 
   const uint64_t size = element_size(dtype);
   BlockJacobiResult result;

@@ -19,6 +19,7 @@ constexpr uint32_t kMaxBlockJacobiSweeps = 16;
 struct BlockJacobiTuning {
   uint32_t block = 0;         // columns per block (even); 0: the plan's choice
   uint32_t inner_sweeps = 0;  // most sweeps of each pair's eigensolver per round; 0: the plan's
+  uint32_t max_sweeps = 0;    // outer sweeps enqueued; 0: kMaxBlockJacobiSweeps
 };
 
 struct BlockJacobiPlan {
@@ -27,6 +28,7 @@ struct BlockJacobiPlan {
   uint32_t padded_cols = 0;
   uint32_t gram_splits = 0;
   uint32_t inner_sweeps = 0;
+  uint32_t max_sweeps = 0;
   uint32_t row_tile = 0;
   uint32_t gram_threads = 0, eigen_threads = 0, rotate_threads = 0, finalize_threads = 0;
   uint32_t gram_bytes = 0, eigen_bytes = 0, rotate_bytes = 0, finalize_bytes = 0;

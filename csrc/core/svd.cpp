@@ -111,7 +111,8 @@ class SvdWalk {
       return;
     }
     const Buffer state = layout.take(uint64_t{a.batch} * state_stride() * 4);
-    if (run) enqueue_scale_exponent(backend_, a, state, state_stride());
+    const Buffer partial_max = layout.take(scale_exponent_scratch_bytes(a));
+    if (run) enqueue_scale_exponent(backend_, a, state, state_stride(), partial_max);
     const MatrixBatch s_c = workspace_matrix(layout, 1, n);
     const MatrixBatch v_c = workspace_matrix(layout, n, n);
     if (algorithm_ == SvdAlgorithm::blocked_jacobi) {

@@ -67,15 +67,26 @@ void launch_workspace_kernel(Backend& backend, const std::string& name, uint32_t
   backend.launch(launch);
 }
 
+uint64_t scale_exponent_scratch_bytes(const MatrixBatch& a) {
+  return uint64_t{a.batch} * groups_per_matrix(uint64_t{a.rows} * a.cols) *
+         element_size(compute_type(a.dtype));
+}
+
 void enqueue_scale_exponent(Backend& backend, const MatrixBatch& a, Buffer state,
-                            uint32_t state_stride) {
+                            uint32_t state_stride, Buffer partial_max) {
+  // Many groups find partial maxima, then one group per matrix combines them.
   kernels::MatrixTransferParams p = transfer_params(a, a, state_stride, 0);
-  p.groups_per_matrix = 1;
+  p.groups_per_matrix = groups_per_matrix(uint64_t{a.rows} * a.cols);
   WorkspaceBuffers b;
   b.io = a.data;
+  b.w0 = partial_max;
   b.state = state;
-  const uint32_t scratch = kernels::kSimdWidth * element_size(compute_type(a.dtype));
-  launch_workspace_kernel(backend, workspace_kernel_name("matrix_scale_exponent", a.dtype), a.batch,
+  const ScalarType c = compute_type(a.dtype);
+  const uint32_t scratch = kernels::kSimdWidth * element_size(c);
+  launch_workspace_kernel(backend, workspace_kernel_name("matrix_partial_max", a.dtype),
+                          a.batch * p.groups_per_matrix, kTransferThreads, scratch, p, b);
+  b.io = Buffer{};
+  launch_workspace_kernel(backend, workspace_kernel_name("matrix_scale_exponent", c), a.batch,
                           kTransferThreads, scratch, p, b);
 }
 

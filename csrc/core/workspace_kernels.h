@@ -37,9 +37,10 @@ void launch_workspace_kernel(Backend& backend, const std::string& name, uint32_t
 }
 
 // Per matrix of `a` (storage type): the scaling exponent and finiteness, into `state`, which
-// it also resets (state_stride int32 a matrix).
+// it also resets (state_stride int32 a matrix). `partial_max` holds scale_exponent_scratch_bytes.
 void enqueue_scale_exponent(Backend& backend, const MatrixBatch& a, Buffer state,
-                            uint32_t state_stride);
+                            uint32_t state_stride, Buffer partial_max);
+uint64_t scale_exponent_scratch_bytes(const MatrixBatch& a);
 
 // user matrix `src` -> column-major workspace `dst` (compute type; its extent beyond src's is
 // zero-filled). mode: kernels::TransferMode bits.

@@ -6,7 +6,8 @@
 //   block_jacobi_rotate       [P | V_pair] <- [P | V_pair] W, written to the other copy of G
 //                             and V in the block order of the next round
 //   block_jacobi_sweep_end    after the last round: converged when no pair rotated
-//   block_jacobi_finalize     S = column norms, sorted; U, V normalised; null columns completed
+//   block_jacobi_norms/sort/write/complete   S = column norms, sorted; U, V normalised; null
+//                             columns of U completed
 // Convergence is decided on the device: once a matrix converges every kernel returns at once
 // for it, so the host enqueues a fixed number of sweeps and never waits.
 //
@@ -286,11 +287,133 @@ MSVD_INLINE void block_jacobi_sweep_end(MSVD_CONSTANT const P& p, MSVD_DEVICE T*
   if (rotated == 0) s[kStateConverged] = 1;
 }
 
-// One group per matrix: S, U (io, u_rows x cols) and V (w2) in descending order of S, from the
-// copy of G and V the last sweep wrote; info from the state.
+// The finalize kernels run after the last sweep and leave S, U (io, u_rows x cols) and V (w2)
+// in descending order of S. They read the copy of G and V the last round wrote: every round
+// moves the data to the other copy, and a sweep has an odd number of rounds. Their scratch in
+// w2: sigma (sort keys; padding sorts last), ||g_j||, ||v_j||, then work (the order, later
+// Gram-Schmidt temporaries).
+MSVD_INLINE uint32_t final_parity(MSVD_CONSTANT const BlockJacobiParams& p,
+                                  MSVD_DEVICE const int32_t* state, uint32_t matrix) {
+  return static_cast<uint32_t>(state[matrix * p.state_stride + kStateSweeps]) & 1u;
+}
+
+MSVD_INLINE bool not_finite(MSVD_CONSTANT const BlockJacobiParams& p,
+                            MSVD_DEVICE const int32_t* state, uint32_t matrix) {
+  return state[matrix * p.state_stride + kStateStatus] == kSvdNonFiniteInput;
+}
+
+// Groups: batch x groups_per_matrix, one SIMD group per column at a time (coalesced reads).
+// Rounded rotations scale G's and V's columns alike: sigma = ||g_j|| / ||v_j|| removes that.
 template <typename P, typename T, typename C>
-MSVD_INLINE void block_jacobi_finalize(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io,
-                                       MSVD_DEVICE C* w0, MSVD_DEVICE C* w1, MSVD_DEVICE C* w2,
+MSVD_INLINE void block_jacobi_norms(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                    MSVD_DEVICE C* w1, MSVD_DEVICE C* w2,
+                                    MSVD_DEVICE int32_t* state, MSVD_DEVICE int32_t*,
+                                    MSVD_THREADGROUP C*, ThreadContext ctx) {
+  const uint32_t matrix = ctx.group / p.groups_per_matrix;
+  if (not_finite(p, state, matrix)) return;
+  const uint32_t parity = final_parity(p, state, matrix);
+  MSVD_DEVICE const C* g = w0 + static_cast<int64_t>(parity) * p.g_parity_stride +
+                           static_cast<int64_t>(matrix) * p.g_batch_stride;
+  MSVD_DEVICE const C* v = w1 + static_cast<int64_t>(parity) * p.v_parity_stride +
+                           static_cast<int64_t>(matrix) * p.v_batch_stride;
+  MSVD_DEVICE C* sigma = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride + p.scratch_offset;
+  MSVD_DEVICE C* g_norm = sigma + p.padded_cols;
+  MSVD_DEVICE C* v_norm = g_norm + p.padded_cols;
+  const uint32_t simd_groups = p.threads / kSimdWidth;
+  const uint32_t first = (ctx.group % p.groups_per_matrix) * simd_groups + ctx.simd_group;
+  const uint32_t step = p.groups_per_matrix * simd_groups;
+  const C negligible = negligible_norm_squared<C>();
+  for (uint32_t j = first; j < p.padded_cols; j += step) {
+    C g2 = C(0);
+    for (uint32_t r = ctx.lane; r < p.rows; r += kSimdWidth)
+      g2 += g[j * p.ldg + r] * g[j * p.ldg + r];
+    C v2 = C(0);
+    C pad2 = C(0);
+    for (uint32_t r = ctx.lane; r < p.padded_cols; r += kSimdWidth) {
+      const C x = v[j * p.ldv + r];
+      if (r < p.cols)
+        v2 += x * x;
+      else
+        pad2 += x * x;
+    }
+    g2 = simd_reduce_sum(g2);
+    v2 = simd_reduce_sum(v2);
+    pad2 = simd_reduce_sum(pad2);
+    if (ctx.lane == 0) {
+      g_norm[j] = math_sqrt(g2);
+      v_norm[j] = math_sqrt(v2);
+      sigma[j] = pad2 > C(0) ? C(-1) : g2 <= negligible ? C(0) : math_sqrt(g2) / math_sqrt(v2);
+    }
+  }
+}
+
+// Groups: batch x groups_per_matrix, a thread per column: its rank (ties by index) gives
+// work[rank] = column and S[rank].
+template <typename P, typename T, typename C>
+MSVD_INLINE void block_jacobi_sort(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C*,
+                                   MSVD_DEVICE C*, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t* state,
+                                   MSVD_DEVICE int32_t*, MSVD_THREADGROUP C*, ThreadContext ctx) {
+  const uint32_t matrix = ctx.group / p.groups_per_matrix;
+  if (not_finite(p, state, matrix)) return;
+  MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride;
+  MSVD_DEVICE const C* sigma = out + p.scratch_offset;
+  MSVD_DEVICE C* work = out + p.scratch_offset + 3 * p.padded_cols;
+  const uint32_t j = (ctx.group % p.groups_per_matrix) * p.threads + ctx.thread_index;
+  if (j >= p.padded_cols) return;
+  const C key = sigma[j];
+  uint32_t rank = 0;
+  for (uint32_t l = 0; l < p.padded_cols; ++l) {
+    const C other = sigma[l];
+    if (other > key || (other == key && l < j)) ++rank;
+  }
+  if (rank < p.cols) {
+    work[rank] = C(j);
+    out[p.s_offset + rank] = key;
+  }
+}
+
+// Groups: batch x groups_per_matrix: U and V columns in the sorted order, normalised; U of a
+// negligible column is zero until block_jacobi_complete.
+template <typename P, typename T, typename C>
+MSVD_INLINE void block_jacobi_write(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io, MSVD_DEVICE C* w0,
+                                    MSVD_DEVICE C* w1, MSVD_DEVICE C* w2,
+                                    MSVD_DEVICE int32_t* state, MSVD_DEVICE int32_t*,
+                                    MSVD_THREADGROUP C*, ThreadContext ctx) {
+  const uint32_t matrix = ctx.group / p.groups_per_matrix;
+  if (not_finite(p, state, matrix)) return;
+  const uint32_t parity = final_parity(p, state, matrix);
+  MSVD_DEVICE const C* g = w0 + static_cast<int64_t>(parity) * p.g_parity_stride +
+                           static_cast<int64_t>(matrix) * p.g_batch_stride;
+  MSVD_DEVICE const C* v = w1 + static_cast<int64_t>(parity) * p.v_parity_stride +
+                           static_cast<int64_t>(matrix) * p.v_batch_stride;
+  MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride;
+  MSVD_DEVICE const C* sigma = out + p.scratch_offset;
+  MSVD_DEVICE const C* g_norm = sigma + p.padded_cols;
+  MSVD_DEVICE const C* v_norm = g_norm + p.padded_cols;
+  MSVD_DEVICE const C* order = v_norm + p.padded_cols;
+  MSVD_DEVICE T* u = io + static_cast<int64_t>(matrix) * p.u_batch_stride;
+  const StridedRange range = group_share(ctx.group % p.groups_per_matrix, p.groups_per_matrix,
+                                         p.threads, ctx.thread_index);
+  for (uint32_t idx = range.first; idx < p.u_rows * p.cols; idx += range.step) {
+    const uint32_t t = idx / p.u_rows;
+    const uint32_t r = idx % p.u_rows;
+    const uint32_t j = static_cast<uint32_t>(order[t]);
+    u[t * p.ldu + r] = r < p.rows && sigma[j] > C(0) ? g[j * p.ldg + r] / g_norm[j] : C(0);
+  }
+  for (uint32_t idx = range.first; idx < p.cols * p.cols; idx += range.step) {
+    const uint32_t t = idx / p.cols;
+    const uint32_t r = idx % p.cols;
+    const uint32_t j = static_cast<uint32_t>(order[t]);
+    out[p.v_offset + t * p.cols + r] = v[j * p.ldv + r] / v_norm[j];
+  }
+}
+
+// One group per matrix: info, and the null columns of U (last in order) completed with unit
+// vectors orthogonal to all before them: from the row of least leverage, Gram-Schmidt twice
+// (as complete_column in jacobi_small.h does).
+template <typename P, typename T, typename C>
+MSVD_INLINE void block_jacobi_complete(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io, MSVD_DEVICE C*,
+                                       MSVD_DEVICE C*, MSVD_DEVICE C* w2,
                                        MSVD_DEVICE int32_t* state, MSVD_DEVICE int32_t* info,
                                        MSVD_THREADGROUP C* scratch, ThreadContext ctx) {
   const uint32_t matrix = ctx.group;
@@ -302,82 +425,21 @@ MSVD_INLINE void block_jacobi_finalize(MSVD_CONSTANT const P& p, MSVD_DEVICE T* 
                    : s[kStateConverged] != 0    ? kSvdConverged
                                                 : kSvdNotConverged;
   if (status == kSvdNonFiniteInput) return;  // the stores write nan
-  // Every round moves the data to the other copy; a sweep has an odd number of rounds.
-  const uint32_t parity = static_cast<uint32_t>(s[kStateSweeps]) & 1u;
-  MSVD_DEVICE const C* g = w0 + static_cast<int64_t>(parity) * p.g_parity_stride +
-                           static_cast<int64_t>(matrix) * p.g_batch_stride;
-  MSVD_DEVICE const C* v = w1 + static_cast<int64_t>(parity) * p.v_parity_stride +
-                           static_cast<int64_t>(matrix) * p.v_batch_stride;
   MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride;
-  MSVD_DEVICE C* v_out = out + p.v_offset;
-  MSVD_DEVICE C* s_out = out + p.s_offset;
-  // Scratch: sigma (the sort keys; padding sorts last), ||g_j||, ||v_j||, then work.
-  MSVD_DEVICE C* sigma = out + p.scratch_offset;
-  MSVD_DEVICE C* g_norm = sigma + p.padded_cols;
-  MSVD_DEVICE C* v_norm = g_norm + p.padded_cols;
-  MSVD_DEVICE C* work = v_norm + p.padded_cols;
+  MSVD_DEVICE const C* s_out = out + p.s_offset;
+  MSVD_DEVICE C* work = out + p.scratch_offset + 3 * p.padded_cols;
   MSVD_DEVICE T* u = io + static_cast<int64_t>(matrix) * p.u_batch_stride;
-  const C negligible = negligible_norm_squared<C>();
-
-  // Norms. Rounded rotations scale G's and V's columns alike: dividing by ||v_j|| removes it.
-  for (uint32_t j = tid; j < p.padded_cols; j += p.threads) {
-    C g2 = C(0);
-    for (uint32_t r = 0; r < p.rows; ++r) g2 += g[j * p.ldg + r] * g[j * p.ldg + r];
-    C v2 = C(0);
-    C pad2 = C(0);
-    for (uint32_t r = 0; r < p.padded_cols; ++r) {
-      const C x = v[j * p.ldv + r];
-      if (r < p.cols)
-        v2 += x * x;
-      else
-        pad2 += x * x;
-    }
-    g_norm[j] = math_sqrt(g2);
-    v_norm[j] = math_sqrt(v2);
-    sigma[j] = pad2 > C(0) ? C(-1) : g2 <= negligible ? C(0) : g_norm[j] / v_norm[j];
-  }
-  group_barrier_with_device_memory();
-  // Rank sort, ties by index: work[t] = column of the t-th largest sigma.
-  for (uint32_t j = tid; j < p.padded_cols; j += p.threads) {
-    uint32_t rank = 0;
-    const C key = sigma[j];
-    for (uint32_t l = 0; l < p.padded_cols; ++l) {
-      const C other = sigma[l];
-      if (other > key || (other == key && l < j)) ++rank;
-    }
-    if (rank < p.cols) work[rank] = C(j);
-  }
-  group_barrier_with_device_memory();
-  // U, V, S in order. Columns of negligible norm get U = 0 here and are completed below.
-  for (uint32_t idx = tid; idx < p.u_rows * p.cols; idx += p.threads) {
-    const uint32_t t = idx / p.u_rows;
-    const uint32_t r = idx % p.u_rows;
-    const uint32_t j = static_cast<uint32_t>(work[t]);
-    u[t * p.ldu + r] = r < p.rows && sigma[j] > C(0) ? g[j * p.ldg + r] / g_norm[j] : C(0);
-  }
-  for (uint32_t idx = tid; idx < p.cols * p.cols; idx += p.threads) {
-    const uint32_t t = idx / p.cols;
-    const uint32_t r = idx % p.cols;
-    const uint32_t j = static_cast<uint32_t>(work[t]);
-    v_out[t * p.cols + r] = v[j * p.ldv + r] / v_norm[j];
-  }
-  for (uint32_t t = tid; t < p.cols; t += p.threads)
-    s_out[t] = sigma[static_cast<uint32_t>(work[t])];
-  group_barrier_with_device_memory();
-  // Complete the null columns (last in order) with unit vectors orthogonal to all before them:
-  // start from the row of least leverage, Gram-Schmidt twice (as complete_column does).
-  MSVD_DEVICE C* leverage = work;  // rows entries; the order is no longer needed
   for (uint32_t t = 0; t < p.cols; ++t) {
     if (s_out[t] > C(0)) continue;
     for (uint32_t r = tid; r < p.rows; r += p.threads) {
       C l = C(0);
       for (uint32_t q = 0; q < t; ++q) l += u[q * p.ldu + r] * u[q * p.ldu + r];
-      leverage[r] = l;
+      work[r] = l;
     }
     group_barrier_with_device_memory();
     uint32_t start = 0;
     for (uint32_t r = 1; r < p.rows; ++r)
-      if (leverage[r] < leverage[start]) start = r;
+      if (work[r] < work[start]) start = r;
     group_barrier_with_device_memory();
     MSVD_DEVICE T* target = u + t * p.ldu;
     for (uint32_t r = tid; r < p.rows; r += p.threads) target[r] = r == start ? C(1) : C(0);

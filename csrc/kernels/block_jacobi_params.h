@@ -40,12 +40,12 @@ struct BlockJacobiParams {
   uint32_t row_tile;  // rotate: rows of G or V one group updates
   uint32_t g_tiles;   // rotate: groups per pair on G; then v_tiles on V
   uint32_t v_tiles;
-  uint32_t ldu;             // finalize: leading dimension of U
-  uint32_t u_rows;          // finalize: rows of U written (rows beyond `rows` are zero)
-  uint32_t v_offset;        // finalize: elements from a matrix's w2 to V (cols x cols, ld cols)
-  uint32_t s_offset;        // finalize: to S (cols)
-  uint32_t scratch_offset;  // finalize: to padded_cols + max(rows, padded_cols) scratch
-  uint32_t unused;
+  uint32_t ldu;                // finalize: leading dimension of U
+  uint32_t u_rows;             // finalize: rows of U written (rows beyond `rows` are zero)
+  uint32_t v_offset;           // finalize: elements from a matrix's w2 to V (cols x cols, ld cols)
+  uint32_t s_offset;           // finalize: to S (cols)
+  uint32_t scratch_offset;     // finalize: to 3 padded_cols + max(rows, padded_cols) scratch
+  uint32_t groups_per_matrix;  // finalize kernels that split a matrix over groups
 };
 
 // Slot that block `slot` moves to for the next round of the circle method: slot 0 stays, the

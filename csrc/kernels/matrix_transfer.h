@@ -36,22 +36,40 @@ struct MatrixTransferParams {
   uint32_t unused;
 };
 
-// One group per matrix: the scaling exponent that brings max |a_ij| into [0.5, 1), and whether
-// the matrix is finite. Also resets the matrix's progress in `state`.
+// Groups: batch x groups_per_matrix. Each writes max |a_ij| over its share of the matrix (inf
+// if it saw a value that is not finite) to w0[matrix * groups_per_matrix + group].
 template <typename P, typename T, typename C>
-MSVD_INLINE void matrix_scale_exponent(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io, MSVD_DEVICE C*,
-                                       MSVD_DEVICE C*, MSVD_DEVICE C*, MSVD_DEVICE int32_t* state,
-                                       MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
-                                       ThreadContext ctx) {
-  MSVD_DEVICE const T* a = io + static_cast<int64_t>(ctx.group) * p.io_batch_stride;
+MSVD_INLINE void matrix_partial_max(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io, MSVD_DEVICE C* w0,
+                                    MSVD_DEVICE C*, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
+                                    MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
+                                    ThreadContext ctx) {
+  const uint32_t matrix = ctx.group / p.groups_per_matrix;
+  const StridedRange range = group_share(ctx.group % p.groups_per_matrix, p.groups_per_matrix,
+                                         p.threads, ctx.thread_index);
+  MSVD_DEVICE const T* a = io + static_cast<int64_t>(matrix) * p.io_batch_stride;
   C local_max = C(0);
   const bool rows_contiguous = p.io_row_stride == 1;
-  for (uint32_t idx = ctx.thread_index; idx < p.rows * p.cols; idx += p.threads) {
+  for (uint32_t idx = range.first; idx < p.rows * p.cols; idx += range.step) {
     const uint32_t r = rows_contiguous ? idx % p.rows : idx / p.cols;
     const uint32_t c = rows_contiguous ? idx / p.rows : idx % p.cols;
     const C x = to_compute<C>(a[r * p.io_row_stride + c * p.io_col_stride]);
     local_max = math_isfinite(x) ? math_max(local_max, math_abs(x)) : NumericLimits<C>::infinity();
   }
+  const C max_abs = group_reduce_max(local_max, scratch, ctx, p.threads);
+  if (ctx.thread_index == 0) w0[ctx.group] = max_abs;
+}
+
+// One group per matrix, after matrix_partial_max: the scaling exponent that brings max |a_ij|
+// into [0.5, 1), and whether the matrix is finite. Also resets the matrix's progress in state.
+template <typename P, typename T, typename C>
+MSVD_INLINE void matrix_scale_exponent(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                       MSVD_DEVICE C*, MSVD_DEVICE C*, MSVD_DEVICE int32_t* state,
+                                       MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
+                                       ThreadContext ctx) {
+  MSVD_DEVICE const C* partial = w0 + ctx.group * p.groups_per_matrix;
+  C local_max = C(0);
+  for (uint32_t g = ctx.thread_index; g < p.groups_per_matrix; g += p.threads)
+    local_max = math_max(local_max, partial[g]);
   const C max_abs = group_reduce_max(local_max, scratch, ctx, p.threads);
   if (ctx.thread_index == 0) {
     MSVD_DEVICE int32_t* s = state + ctx.group * p.state_stride;

@@ -8,6 +8,7 @@
 
 // F(function) for each kernel function.
 #define METALSVD_WORKSPACE_FUNCTIONS(F) \
+  F(matrix_partial_max)                 \
   F(matrix_scale_exponent)              \
   F(matrix_load)                        \
   F(matrix_store)                       \
@@ -16,23 +17,30 @@
   F(block_jacobi_pair_eigen)            \
   F(block_jacobi_rotate)                \
   F(block_jacobi_sweep_end)             \
-  F(block_jacobi_finalize)              \
+  F(block_jacobi_norms)                 \
+  F(block_jacobi_sort)                  \
+  F(block_jacobi_write)                 \
+  F(block_jacobi_complete)              \
   F(householder_panel)                  \
   F(householder_triangle)
 
 // X(name, function, params, T, C): kernels between the user's storage type T and C.
-#define METALSVD_STORAGE_KERNELS(X, TYPE_NAME, T, C)                                       \
-  X("matrix_scale_exponent_" TYPE_NAME, matrix_scale_exponent, MatrixTransferParams, T, C) \
-  X("matrix_load_" TYPE_NAME, matrix_load, MatrixTransferParams, T, C)                     \
+#define METALSVD_STORAGE_KERNELS(X, TYPE_NAME, T, C)                                 \
+  X("matrix_partial_max_" TYPE_NAME, matrix_partial_max, MatrixTransferParams, T, C) \
+  X("matrix_load_" TYPE_NAME, matrix_load, MatrixTransferParams, T, C)               \
   X("matrix_store_" TYPE_NAME, matrix_store, MatrixTransferParams, T, C)
 
 // X(name, function, params, C, C): kernels on compute-type workspaces only.
 #define METALSVD_COMPUTE_KERNELS(X, TYPE_NAME, C)                                           \
+  X("matrix_scale_exponent_" TYPE_NAME, matrix_scale_exponent, MatrixTransferParams, C, C)  \
   X("matrix_set_identity_" TYPE_NAME, matrix_set_identity, MatrixTransferParams, C, C)      \
   X("block_jacobi_gram_" TYPE_NAME, block_jacobi_gram, BlockJacobiParams, C, C)             \
   X("block_jacobi_pair_eigen_" TYPE_NAME, block_jacobi_pair_eigen, BlockJacobiParams, C, C) \
   X("block_jacobi_rotate_" TYPE_NAME, block_jacobi_rotate, BlockJacobiParams, C, C)         \
   X("block_jacobi_sweep_end_" TYPE_NAME, block_jacobi_sweep_end, BlockJacobiParams, C, C)   \
-  X("block_jacobi_finalize_" TYPE_NAME, block_jacobi_finalize, BlockJacobiParams, C, C)     \
+  X("block_jacobi_norms_" TYPE_NAME, block_jacobi_norms, BlockJacobiParams, C, C)           \
+  X("block_jacobi_sort_" TYPE_NAME, block_jacobi_sort, BlockJacobiParams, C, C)             \
+  X("block_jacobi_write_" TYPE_NAME, block_jacobi_write, BlockJacobiParams, C, C)           \
+  X("block_jacobi_complete_" TYPE_NAME, block_jacobi_complete, BlockJacobiParams, C, C)     \
   X("householder_panel_" TYPE_NAME, householder_panel, HouseholderParams, C, C)             \
   X("householder_triangle_" TYPE_NAME, householder_triangle, HouseholderParams, C, C)
