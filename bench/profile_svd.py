@@ -4,6 +4,7 @@ grouped by kernel, for one shape.
     python bench/profile_svd.py --shape 2048x2048 [--algorithm auto] [--rows 25]"""
 
 import argparse
+import re
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -29,9 +30,22 @@ def main():
         call()
         torch.cuda.synchronize()
     print(f"== {args.shape} algorithm={args.algorithm}: CUDA time by kernel")
-    table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=args.rows,
-                                      max_name_column_width=70)
-    print(table, flush=True)
+    totals = {}
+    for event in prof.key_averages():
+        time_us = getattr(event, "self_device_time_total", None)
+        if time_us is None:
+            time_us = event.self_cuda_time_total
+        if time_us <= 0:
+            continue
+        match = re.search(r"metalsvd::kernels::(\w+)", event.key)
+        name = match.group(1) if match else event.key[:60]
+        count, total = totals.get(name, (0, 0.0))
+        totals[name] = (count + event.count, total + time_us)
+    grand = sum(t for _, t in totals.values())
+    print(f"{'kernel':<60} {'calls':>7} {'total ms':>9} {'share':>6}")
+    for name, (count, total) in sorted(totals.items(), key=lambda kv: -kv[1][1])[: args.rows]:
+        print(f"{name:<60} {count:>7} {total / 1e3:>9.2f} {total / grand:>6.1%}")
+    print(f"{'all':<60} {'':>7} {grand / 1e3:>9.2f}", flush=True)
     _, _, _, info = call()
     print("info", info.tolist() if info.numel() < 8 else info.unique().tolist())
 

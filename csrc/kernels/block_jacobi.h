@@ -136,9 +136,13 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
 
   const C tol = jacobi_tolerance<C>(p.rows);
   const C negligible = negligible_norm_squared<C>();
-  C rotated_any = C(0);
+  // Convergence counts only pairs across the two blocks: a pair within a block is checked in
+  // every round the block takes part in (2p - 1 a sweep), so its rounding-level noise would
+  // keep whole sweeps "rotating"; each round still rotates it when it exceeds the tolerance.
+  C crossed_any = C(0);
   for (uint32_t sweep = 0; sweep < p.inner_sweeps; ++sweep) {
     C rotated = C(0);
+    C crossed = C(0);
     for (uint32_t step = 0; step + 1 < width; ++step) {
       if (tid < half) {
         const ColumnPair cp = round_robin_pair(width, step, tid);
@@ -153,6 +157,7 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
         if (rotate) {
           r = jacobi_rotation(alpha, beta, gamma);
           rotated = C(1);
+          if ((cp.i < half) != (cp.j < half)) crossed = C(1);
         }
         rot_c[tid] = r.c;
         rot_s[tid] = r.s;
@@ -191,10 +196,10 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
       group_barrier();
     }
     rotated = group_reduce_max(rotated, partials, ctx, p.threads);
-    rotated_any = math_max(rotated_any, rotated);
+    crossed_any = math_max(crossed_any, group_reduce_max(crossed, partials, ctx, p.threads));
     if (rotated == C(0)) break;
   }
-  if (tid == 0 && rotated_any != C(0)) state[matrix * p.state_stride + kStatePairFlags + pair] = 1;
+  if (tid == 0 && crossed_any != C(0)) state[matrix * p.state_stride + kStatePairFlags + pair] = 1;
 }
 
 // Groups: batch x pairs x (g_tiles + v_tiles). Each updates row_tile rows of a pair of G (or
