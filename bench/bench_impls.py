@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 from bench_env import REPO_ROOT
-from bench_tables import METALSVD_NAME
+from bench_tables import METALSVD_NAME, METALSVD_TRUNCATED_NAME
 from bench_timing import Timer, make_cupy_timer, make_jax_timer, time_cpu, time_torch_cuda
 
 CUDA_DRIVERS = (None, "gesvd", "gesvdj", "gesvda")
@@ -243,4 +243,38 @@ def discover(device: torch.device, dtypes: list[torch.dtype]) -> Discovery:
     if device.type == "cuda":
         found.impls.append(cupy_impl(device, found))
         found.impls.append(jax_impl(device, torch.float64 in dtypes, found))
+    return found
+
+
+def discover_truncated(device: torch.device, k: int, oversample: int,
+                       n_iter: int) -> Discovery:
+    """The truncated suite: metalsvd's randomized and Lanczos SVDs and torch.svd_lowrank (on
+    CPU tensors it runs on LAPACK), all for the top k with the same sketch size and power
+    iterations; metalsvd.randomized_svd first (the speedup reference)."""
+    found = Discovery()
+    timer = time_torch_cuda if device.type == "cuda" else time_cpu
+    try:
+        module = import_metalsvd()
+        found.metalsvd_path = getattr(module, "__file__", None)
+        found.versions["metalsvd"] = metalsvd_version(module)
+        generator = torch.Generator(device=device).manual_seed(0)
+        found.impls.append(Impl(
+            name=METALSVD_TRUNCATED_NAME,
+            run=lambda a: module.randomized_svd(a, k, n_iter=n_iter, oversample=oversample,
+                                                generator=generator),
+            to_usv=lambda out: tuple(out), timer=timer, takes_half=True,
+            notes=f"k={k}, oversample={oversample}, n_iter={n_iter}"))
+        found.impls.append(Impl(
+            name="metalsvd.lanczos_svd",
+            run=lambda a: module.lanczos_svd(a, k), to_usv=lambda out: tuple(out),
+            timer=timer, takes_half=True,
+            notes=f"k={k}, default tol (sqrt(eps)), one host synchronisation per restart"))
+    except Exception as exc:  # an ImportError, or a broken extension raising anything
+        found.impls.append(Unavailable(METALSVD_TRUNCATED_NAME, describe_error(exc)))
+    q = k + oversample
+    found.impls.append(Impl(
+        name="torch.svd_lowrank",
+        run=lambda a: torch.svd_lowrank(a, q=q, niter=n_iter),
+        to_usv=lambda out: (out[0][..., :k], out[1][..., :k], out[2][..., :k]),
+        timer=timer, notes=f"q={q}, niter={n_iter}, top {k} kept"))
     return found

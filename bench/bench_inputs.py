@@ -17,7 +17,14 @@ SUITES = {
     "small": ["64x128x128", "256x64x64", "512x32x32"],
     "large": ["1024x1024", "2048x2048", "4096x2048", "4096x4096", "16384x256", "3072x8192",
               "8192x8192"],
+    # Top-k only (TRUNCATED): metalsvd.randomized_svd and lanczos_svd against
+    # torch.svd_lowrank; the accuracy reference is float64 svdvals on the device.
+    "truncated": ["4096x4096", "8192x8192", "10000x10000"],
 }
+
+# The truncated suite's problem: k triplets, the randomized methods' oversampling and power
+# iterations (torch.svd_lowrank gets q = k + oversample, niter = n_iter).
+TRUNCATED = {"k": 100, "oversample": 10, "n_iter": 2}
 
 DTYPES = {
     "float32": torch.float32,

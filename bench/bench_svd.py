@@ -1,6 +1,6 @@
 """Benchmark metalsvd.svd against its peers: same process, same inputs, same device.
 
-    python bench/bench_svd.py [--device cuda|cpu] [--suite small|large|all]
+    python bench/bench_svd.py [--device cuda|cpu] [--suite small|large|truncated|all]
                               [--workloads 64x128x128,256x64x64,...] [--dtype float32]
                               [--repeats N] [--out bench/results/] [--quick]
 
@@ -23,11 +23,12 @@ from pathlib import Path
 import torch
 
 from bench_accuracy import (REFERENCE, checked_indices, checked_subset, measure,
-                            reference_singular_values)
+                            measure_truncated, reference_singular_values, truncated_reference)
 from bench_env import device_slug, environment, slug
-from bench_impls import Impl, Unavailable, describe_error, discover
-from bench_inputs import DTYPES, MATRIX_CLASSES, SUITES, Workload, make_inputs, parse_workload
-from bench_tables import (METALSVD_NAME, fmt_err, fmt_ms, fmt_speedup, metalsvd_row,
+from bench_impls import Impl, Unavailable, describe_error, discover, discover_truncated
+from bench_inputs import (DTYPES, MATRIX_CLASSES, SUITES, TRUNCATED, Workload, make_inputs,
+                          parse_workload)
+from bench_tables import (fmt_err, fmt_ms, fmt_speedup, metalsvd_row,
                           render_text, short_status, speedup)
 from bench_timing import benchmark
 
@@ -60,6 +61,7 @@ class Case:
     inputs: list[torch.Tensor]
     indices: list[int]
     s_ref: torch.Tensor
+    k: int | None = None  # the truncated suite: top-k only
 
 
 @dataclass
@@ -108,6 +110,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="cuda, cuda:N or cpu (default: cuda if available)")
     p.add_argument("--suite", choices=[*SUITES, "all"], default="small")
     p.add_argument("--workloads", help="comma-separated BxMxN or MxN; overrides --suite")
+    p.add_argument("--truncated", action="store_true",
+                   help="time the truncated suite's methods (top k) on --workloads")
     p.add_argument("--name", help="label for the file name and the report instead of the "
                                   "suite's ('custom' with --workloads)")
     p.add_argument("--dtype", default="float32", help=f"comma-separated, of {', '.join(DTYPES)}")
@@ -172,14 +176,17 @@ def selected(impls: list[Impl | Unavailable], only: str | None) -> list[Impl | U
     if not only:
         return impls
     wanted = comma_list(only)
-    return [i for i in impls if i.name == METALSVD_NAME or any(w in i.name for w in wanted)]
+    return [i for i in impls if i.name.startswith("metalsvd") or any(w in i.name for w in wanted)]
 
 
 def make_case(workload: Workload, matrix: str, dtype_name: str, device: torch.device,
-              seed: int) -> Case:
+              seed: int, k: int | None = None) -> Case:
     """Generate the inputs of one workload and the reference singular values of set 0."""
     inputs = make_inputs(workload, matrix, DTYPES[dtype_name], device, seed)
     indices = checked_indices(workload.count)
+    if k is not None:
+        return Case(workload, matrix, dtype_name, inputs, indices,
+                    truncated_reference(inputs[0], k), k)
     s_ref = reference_singular_values(checked_subset(inputs[0], indices, 2))
     return Case(workload, matrix, dtype_name, inputs, indices, s_ref)
 
@@ -218,7 +225,10 @@ def time_and_check(impl: Impl, case: Case, settings: Settings, row: Row, notes: 
     row.status = "error (accuracy)"
     u, s, v = impl.to_usv(impl.run(native[0]))
     row.output_dtype = str(s.dtype).removeprefix("torch.")
-    acc = measure(case.inputs[0], u, s, v, case.s_ref, case.indices)
+    if case.k is None:
+        acc = measure(case.inputs[0], u, s, v, case.s_ref, case.indices)
+    else:
+        acc = measure_truncated(case.inputs[0], u, s, v, case.s_ref)
     copy_fields(row, acc, "sigma_err", "u_orth", "v_orth", "recon", "checked_matrices")
     row.status = "ok"
 
@@ -310,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(args.device)
     env = environment(device, args.commit)
     log(f"bench_svd: {env['device_name']} ({device}), suite {suite}, settings {settings}")
-    found = discover(device, [DTYPES[d] for d in dtypes])
+    truncated = suite == "truncated" or args.truncated
+    found = (discover_truncated(device, **TRUNCATED) if truncated
+             else discover(device, [DTYPES[d] for d in dtypes]))
     impls = selected(found.impls, args.impls)
     header = run_header(env, settings, suite, found.versions, found.metalsvd_path)
     path = result_path(args.out, env, device, suite)
@@ -321,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     for number, (workload, matrix, dtype_name) in enumerate(cases, 1):
         title = f"{workload.label} {dtype_name} {matrix}"
         log(f"[{number}/{len(cases)}] {title}: generating inputs and reference")
-        case = make_case(workload, matrix, dtype_name, device, settings.seed)
+        case = make_case(workload, matrix, dtype_name, device, settings.seed,
+                         TRUNCATED["k"] if truncated else None)
         case_rows = []
         for impl in impls:
             log(f"[{number}/{len(cases)}] {title}: {impl.name}")

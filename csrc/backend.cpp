@@ -5,7 +5,6 @@
 #include "core/errors.h"
 
 namespace metalsvd {
-namespace {
 
 bool blas_layout(const MatrixBatch& m) {
   if (m.rows <= 1 || m.cols <= 1) return true;  // any stride serves a vector
@@ -13,6 +12,8 @@ bool blas_layout(const MatrixBatch& m) {
   if (m.col_stride == 1) return m.row_stride >= static_cast<int64_t>(m.cols);
   return false;
 }
+
+namespace {
 
 uint64_t span_bytes(const MatrixBatch& m) {
   if (m.batch == 0 || m.rows == 0 || m.cols == 0) return 0;

@@ -48,6 +48,9 @@ struct Gemm {
   double beta = 0;
 };
 
+// Whether a matrix can be a Gemm operand as it is: a unit stride along its rows or columns.
+bool blas_layout(const MatrixBatch& m);
+
 // Throws metalsvd::Error unless `gemm` meets Gemm's requirements; backends call it first.
 void check_gemm(const Gemm& gemm, const char* backend_name);
 

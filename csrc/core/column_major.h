@@ -36,4 +36,18 @@ inline MatrixBatch sub_block(const MatrixBatch& m, uint32_t row0, uint32_t col0,
   return s;
 }
 
+// A batch of vectors as 1 x length matrices, for the transfer kernels.
+inline MatrixBatch vector_as_row(const VectorBatch& s) {
+  MatrixBatch m;
+  m.data = s.data;
+  m.dtype = s.dtype;
+  m.batch = s.batch;
+  m.rows = 1;
+  m.cols = s.length;
+  m.batch_stride = s.batch_stride;
+  m.row_stride = int64_t{s.length} * s.stride;
+  m.col_stride = s.stride;
+  return m;
+}
+
 }  // namespace metalsvd

@@ -173,18 +173,7 @@ class SvdWalk {
     enqueue_store(backend_, v_c, t_.v, state, state_stride(), mode);
   }
 
-  MatrixBatch s_as_matrix() const {
-    MatrixBatch s;
-    s.data = s_.data;
-    s.dtype = s_.dtype;
-    s.batch = s_.batch;
-    s.rows = 1;
-    s.cols = s_.length;
-    s.batch_stride = s_.batch_stride;
-    s.row_stride = s_.length * s_.stride;
-    s.col_stride = s_.stride;
-    return s;
-  }
+  MatrixBatch s_as_matrix() const { return vector_as_row(s_); }
 
   // U's last m - n columns: Q [0; I] where U_thin = Q R is a Householder QR of the thin U.
   // `u_c` is U in the compute type if the walk has it (it is overwritten), else U is read back.

@@ -4,6 +4,7 @@
 
 #include "block_jacobi.h"
 #include "householder.h"
+#include "krylov.h"
 #include "matrix_transfer.h"
 
 // F(function) for each kernel function.
@@ -22,7 +23,13 @@
   F(block_jacobi_write)                 \
   F(block_jacobi_complete)              \
   F(householder_panel)                  \
-  F(householder_triangle)
+  F(householder_triangle)               \
+  F(krylov_start)                       \
+  F(krylov_orth_check)                  \
+  F(krylov_normalize)                   \
+  F(krylov_residuals)                   \
+  F(krylov_restart)                     \
+  F(krylov_copy_columns)
 
 // X(name, function, params, T, C): kernels between the user's storage type T and C.
 #define METALSVD_STORAGE_KERNELS(X, TYPE_NAME, T, C)                                 \
@@ -43,4 +50,10 @@
   X("block_jacobi_write_" TYPE_NAME, block_jacobi_write, BlockJacobiParams, C, C)           \
   X("block_jacobi_complete_" TYPE_NAME, block_jacobi_complete, BlockJacobiParams, C, C)     \
   X("householder_panel_" TYPE_NAME, householder_panel, HouseholderParams, C, C)             \
-  X("householder_triangle_" TYPE_NAME, householder_triangle, HouseholderParams, C, C)
+  X("householder_triangle_" TYPE_NAME, householder_triangle, HouseholderParams, C, C)       \
+  X("krylov_start_" TYPE_NAME, krylov_start, KrylovParams, C, C)                            \
+  X("krylov_orth_check_" TYPE_NAME, krylov_orth_check, KrylovParams, C, C)                  \
+  X("krylov_normalize_" TYPE_NAME, krylov_normalize, KrylovParams, C, C)                    \
+  X("krylov_residuals_" TYPE_NAME, krylov_residuals, KrylovParams, C, C)                    \
+  X("krylov_restart_" TYPE_NAME, krylov_restart, KrylovParams, C, C)                        \
+  X("krylov_copy_columns_" TYPE_NAME, krylov_copy_columns, KrylovParams, C, C)

@@ -11,26 +11,13 @@
 #include "core/errors.h"
 #include "core/svd.h"
 #include "torch/device_backend.h"
+#include "torch/error_translation.h"
 #include "torch/tensor_views.h"
 
 namespace metalsvd {
 namespace {
 
 constexpr const char* kFunction = "metalsvd.svd";
-
-// Runs `body`, turning core errors into the Python exception types a user expects.
-template <typename Body>
-void translating_errors(Body body) {
-  try {
-    body();
-  } catch (const NotImplemented& e) {
-    TORCH_CHECK_NOT_IMPLEMENTED(false, e.what());
-  } catch (const InvalidArgument& e) {
-    TORCH_CHECK_VALUE(false, e.what());
-  } catch (const Error& e) {
-    TORCH_CHECK(false, e.what());
-  }
-}
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_tuned(const at::Tensor& a,
                                                                         bool full_matrices,

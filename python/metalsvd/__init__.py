@@ -11,6 +11,7 @@ True
 """
 
 from ._svd import SVDResult, svd, svd_ex
+from ._truncated import LanczosResult, lanczos_svd, lanczos_svd_ex, randomized_svd
 from ._devices import best_device, built_backends
 from ._emulator import emulator_options, set_emulator_options
 from . import _compile  # noqa: F401  (fake and vmap registrations of the operator)
@@ -22,6 +23,10 @@ __all__ = [
     "SVDResult",
     "svd",
     "svd_ex",
+    "randomized_svd",
+    "lanczos_svd",
+    "lanczos_svd_ex",
+    "LanczosResult",
     "best_device",
     "built_backends",
     "emulator_options",

@@ -64,3 +64,16 @@ def svd_errors(A, U, S, V) -> Errors:
     reconstruction = (torch.linalg.matrix_norm(residual) / norm).amax().item()
     ordered = bool((S >= 0).all()) and bool((S[..., :-1] >= S[..., 1:]).all())
     return Errors(sigma, _orthogonality(U), _orthogonality(V), reconstruction, ordered)
+
+
+def truncated_errors(A, U, S, V) -> Errors:
+    """Errors of k singular triplets of A: sigma against the top k of LAPACK float64, and in
+    place of the reconstruction, max |U^T A V - diag(S)| / sigma_max (Ritz triplets)."""
+    A, U, S, V = (x.detach().cpu().double() for x in (A, U, S, V))
+    k = S.shape[-1]
+    ref = torch.linalg.svdvals(A)
+    s_max = ref[..., :1].clamp_min(torch.finfo(torch.float64).tiny)
+    sigma = ((S - ref[..., :k]).abs() / s_max).amax().item()
+    ritz = ((U.mT @ A @ V - torch.diag_embed(S)).abs() / s_max.unsqueeze(-1)).amax().item()
+    ordered = bool((S >= 0).all()) and bool((S[..., :-1] >= S[..., 1:]).all())
+    return Errors(sigma, _orthogonality(U), _orthogonality(V), ritz, ordered)

@@ -1,5 +1,6 @@
 """`python -m metalsvd selftest`: runs every algorithm of this build on a set of shapes and
-dtypes on one device, checks each result against LAPACK in float64, prints a table with the
+dtypes on one device (the full SVD, randomized_svd and lanczos_svd), checks each result against
+LAPACK in float64, prints a table with the
 device and versions, and exits non-zero on any failure. Shapes beyond a documented limit of the
 build (NotImplementedError) are listed as n/a, not failures. Paste its output into a bug
 report."""
@@ -11,9 +12,10 @@ from typing import Callable, List
 
 import torch
 
-from ._accuracy import CONTRACTS, Errors, svd_errors
+from ._accuracy import CONTRACTS, Errors, svd_errors, truncated_errors
 from ._devices import best_device, built_backends
 from ._svd import svd_ex
+from ._truncated import lanczos_svd_ex, randomized_svd
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,31 @@ CASES: List[Case] = [
 ]
 
 
+# Truncated SVDs: (case, k); a fast-decaying spectrum, so both reach the full-SVD contract.
+# The recon column holds max |U^T A V - diag(S)| / sigma_max for them (Ritz triplets).
+TRUNCATED_CASES: List[Case] = [
+    Case("tall 96x64 k=6", _with_spectrum(96, 64, 0.6 ** torch.arange(64).double())),
+    Case("wide 48x80 k=6", _with_spectrum(48, 80, 0.6 ** torch.arange(48).double())),
+    Case("batch 2x3x40x30 k=6", lambda g: torch.stack(
+        [_with_spectrum(40, 30, 0.6 ** torch.arange(30).double())(g) for _ in range(6)]
+    ).reshape(2, 3, 40, 30)),
+]
+TRUNCATED_K = 6
+
+
+def _run_truncated(algorithm, A):
+    if algorithm == "randomized":
+        U, S, V = randomized_svd(A, TRUNCATED_K, n_iter=4, generator=_generator_on(A.device))
+        info = torch.zeros((), dtype=torch.int32)
+    else:
+        U, S, V, _, info = lanczos_svd_ex(A, TRUNCATED_K)
+    return U, S, V, info, truncated_errors(A, U, S, V)
+
+
+def _generator_on(device):
+    return torch.Generator(device=device).manual_seed(0)
+
+
 def _dtypes(device: torch.device) -> List[torch.dtype]:
     dtypes = [torch.float32, torch.float16, torch.bfloat16]
     if device.type != "mps":  # Metal has no float64
@@ -85,18 +112,23 @@ def _describe(device: torch.device) -> str:
 def run(device=None) -> int:
     device = torch.device(device) if device is not None else best_device()
     print(_describe(device))
-    header = (f"{'algorithm':<10}{'case':<26}{'dtype':<10}{'info':>5}{'sigma err':>11}"
+    header = (f"{'algorithm':<12}{'case':<26}{'dtype':<10}{'info':>5}{'sigma err':>11}"
               f"{'orth U':>10}{'orth V':>10}{'recon':>10}  result")
     print(header)
     failures = 0
     unsupported = 0
     generator = torch.Generator().manual_seed(0)
+    runs = [("svd", case) for case in CASES]
+    runs += [(name, case) for name in ("randomized", "lanczos") for case in TRUNCATED_CASES]
     for dtype in _dtypes(device):
-        for case in CASES:
+        for algorithm, case in runs:
             A = case.make(generator).to(device=device, dtype=dtype)
             try:
-                U, S, V, info = svd_ex(A)
-                errors: Errors = svd_errors(A, U, S, V)
+                if algorithm == "svd":
+                    U, S, V, info = svd_ex(A)
+                    errors: Errors = svd_errors(A, U, S, V)
+                else:
+                    U, S, V, info, errors = _run_truncated(algorithm, A)
                 converged = bool((info == 0).all())
                 ok = converged and errors.within(CONTRACTS[dtype])
                 line = (f"{int(info.max()) if info.numel() else 0:>5}{errors.sigma:>11.1e}"
@@ -111,8 +143,8 @@ def run(device=None) -> int:
             failures += ok is False
             unsupported += ok is None
             dtype_name = str(dtype).replace("torch.", "")
-            print(f"{'svd':<10}{case.name:<26}{dtype_name:<10}{line}", flush=True)
-    total = len(CASES) * len(_dtypes(device))
+            print(f"{algorithm:<12}{case.name:<26}{dtype_name:<10}{line}", flush=True)
+    total = len(runs) * len(_dtypes(device))
     print(f"selftest: {total - failures - unsupported} passed, {failures} failed, "
           f"{unsupported} beyond this build's limits")
     return 1 if failures else 0
