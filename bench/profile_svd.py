@@ -37,8 +37,8 @@ def main():
             time_us = event.self_cuda_time_total
         if time_us <= 0:
             continue
-        match = re.search(r"metalsvd::kernels::(\w+)", event.key)
-        name = match.group(1) if match else event.key[:60]
+        matches = re.findall(r"metalsvd::kernels::(\w+)", event.key)
+        name = matches[-1] if matches else event.key[:60]
         count, total = totals.get(name, (0, 0.0))
         totals[name] = (count + event.count, total + time_us)
     grand = sum(t for _, t in totals.values())
