@@ -46,13 +46,14 @@ TallInput take_tall_input(WorkspaceLayout& layout, const MatrixBatch& a,
   const ScalarType c = compute_type(a.dtype);
   t.loaded = a.dtype != c || !blas_layout(a) || a.batch_stride < 0;
   t.a = t.loaded ? take_matrix(layout, c, a.batch, t.user.rows, t.user.cols) : t.user;
+  if (t.loaded) t.partial_max = layout.take(scale_exponent_scratch_bytes(t.user));
   return t;
 }
 
 void load_tall_input(Backend& backend, const TallInput& input, Buffer state,
                      uint32_t state_stride) {
   if (!input.loaded) return;
-  enqueue_scale_exponent(backend, input.user, state, state_stride);
+  enqueue_scale_exponent(backend, input.user, state, state_stride, input.partial_max);
   enqueue_load(backend, input.user, input.a, state, state_stride, kernels::kTransferScaled);
 }
 

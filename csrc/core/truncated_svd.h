@@ -33,6 +33,7 @@ struct TallInput {
   MatrixBatch u;     // the tall problem's outputs (the user's V and U for wide inputs)
   MatrixBatch v;
   bool loaded = false;
+  Buffer partial_max;  // scratch of the input scaling, when loaded
 };
 
 TallInput take_tall_input(WorkspaceLayout& layout, const MatrixBatch& a,
