@@ -20,8 +20,9 @@ from ._ops import ops
 class _FactorOnMetalsvd(TorchDispatchMode):
     """Answers aten::_linalg_svd with metalsvd::svd_ex; keeps its info. Other ops pass."""
 
-    def __init__(self):
+    def __init__(self, algorithm: str):
         super().__init__()
+        self.algorithm = algorithm
         self.info = None
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -29,13 +30,13 @@ class _FactorOnMetalsvd(TorchDispatchMode):
         if func is torch.ops.aten._linalg_svd.default:
             A = args[0]
             full_matrices = args[1] if len(args) > 1 else kwargs.get("full_matrices", False)
-            U, S, V, self.info = ops.svd_ex(A, full_matrices)
+            U, S, V, self.info = ops.svd_ex(A, full_matrices, self.algorithm)
             return U, S, V.mT
         return func(*args, **kwargs)
 
 
-def _svd_ex_differentiable(A: torch.Tensor, full_matrices: bool):
-    mode = _FactorOnMetalsvd()
+def _svd_ex_differentiable(A: torch.Tensor, full_matrices: bool, algorithm: str = "auto"):
+    mode = _FactorOnMetalsvd(algorithm)
     with mode:
         U, S, Vh = torch.ops.aten._linalg_svd.default(A, full_matrices, True)
     return U, S, Vh.mT, mode.info

@@ -15,7 +15,7 @@ from ._ops import ops
 _OP = "metalsvd::svd_ex"
 
 
-def _svd_ex_fake(A, full_matrices=False):
+def _svd_ex_fake(A, full_matrices=False, algorithm="auto"):
     *batch, m, n = A.shape
     k = torch.sym_min(m, n) if hasattr(torch, "sym_min") else min(m, n)
     U = A.new_empty((*batch, m, m if full_matrices else k))
@@ -25,11 +25,11 @@ def _svd_ex_fake(A, full_matrices=False):
     return U, S, V, info
 
 
-def _svd_ex_vmap(info, in_dims, A, full_matrices=False):
+def _svd_ex_vmap(info, in_dims, A, full_matrices=False, algorithm="auto"):
     A_dim = in_dims[0]
     if A_dim is None:
-        return ops.svd_ex(A, full_matrices), (None, None, None, None)
-    return ops.svd_ex(A.movedim(A_dim, 0), full_matrices), (0, 0, 0, 0)
+        return ops.svd_ex(A, full_matrices, algorithm), (None, None, None, None)
+    return ops.svd_ex(A.movedim(A_dim, 0), full_matrices, algorithm), (0, 0, 0, 0)
 
 
 _libraries = []  # registrations that must live as long as the module

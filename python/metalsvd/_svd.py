@@ -48,16 +48,29 @@ def _needs_autograd(A: torch.Tensor) -> bool:
     return torch.autograd.forward_ad.unpack_dual(A).tangent is not None
 
 
-def _svd_ex(A: torch.Tensor, full_matrices: bool):
+_ALGORITHMS = ("auto", "jacobi", "blocked", "qr")
+
+
+def _check_algorithm(algorithm, function):
+    if algorithm not in _ALGORITHMS:
+        raise ValueError(
+            f"{function}: algorithm must be one of {', '.join(map(repr, _ALGORITHMS))}, "
+            f"got {algorithm!r}"
+        )
+
+
+def _svd_ex(A: torch.Tensor, full_matrices: bool, algorithm: str):
     if not _needs_autograd(A):
-        return ops.svd_ex(A, full_matrices)
+        return ops.svd_ex(A, full_matrices, algorithm)
     # Imported on first use: it loads torch.compile's machinery.
     from ._autograd import svd_ex_differentiable
 
-    return svd_ex_differentiable(A, full_matrices)
+    return svd_ex_differentiable(A, full_matrices, algorithm)
 
 
-def svd_ex(A: torch.Tensor, full_matrices: bool = False) -> SVDExResult:
+def svd_ex(
+    A: torch.Tensor, full_matrices: bool = False, *, algorithm: str = "auto"
+) -> SVDExResult:
     """Like :func:`svd`, and also returns ``info`` without synchronising with the device.
 
     ``info[...]`` is 0 where the matrix converged, 1 where the sweep limit was reached first
@@ -65,10 +78,11 @@ def svd_ex(A: torch.Tensor, full_matrices: bool = False) -> SVDExResult:
     nan (then S, U and V are nan for that matrix).
     """
     _check_input(A, "metalsvd.svd_ex")
-    return SVDExResult(*_svd_ex(A, full_matrices))
+    _check_algorithm(algorithm, "metalsvd.svd_ex")
+    return SVDExResult(*_svd_ex(A, full_matrices, algorithm))
 
 
-def svd(A: torch.Tensor, full_matrices: bool = False) -> SVDResult:
+def svd(A: torch.Tensor, full_matrices: bool = False, *, algorithm: str = "auto") -> SVDResult:
     """Singular value decomposition ``A = U @ diag(S) @ V.mT`` of a matrix or a batch.
 
     Args:
@@ -77,7 +91,13 @@ def svd(A: torch.Tensor, full_matrices: bool = False) -> SVDResult:
             Any batch shape, any strides.
         full_matrices: if False (the default), ``U`` is ``(*, m, k)`` and ``V`` is
             ``(*, n, k)`` with ``k = min(m, n)``. If True, ``U`` is ``(*, m, m)`` and ``V``
-            is ``(*, n, n)`` (square matrices only, so far).
+            is ``(*, n, n)``: the extra columns complete an orthonormal basis.
+        algorithm: ``"auto"`` (the default) lets the plan choose; ``"jacobi"`` forces the
+            fused one-sided Jacobi kernel (the whole matrix in threadgroup memory: small
+            matrices; ValueError beyond the device's limit), ``"blocked"`` the blocked
+            one-sided Jacobi, ``"qr"`` Householder QR then the SVD of R (for tall or wide
+            matrices). ``"auto"`` picks the fused kernel when the matrix fits, QR when one
+            side is at least twice the other, else blocked (docs/architecture.md says why).
 
     Returns:
         ``SVDResult(U, S, V)``: S of shape ``(*, k)``, descending and non-negative; U and V
@@ -90,10 +110,10 @@ def svd(A: torch.Tensor, full_matrices: bool = False) -> SVDResult:
     on the first ``min(m, n)`` columns of U and V only.
 
     Runs entirely on A's device, on the current stream, without synchronising. Matrices
-    with inf or nan give nan factors (:func:`svd_ex` reports which). Shapes beyond what the
-    fused Jacobi kernel holds in threadgroup memory raise NotImplementedError naming the
-    limit.
+    with inf or nan give nan factors (:func:`svd_ex` reports which). Any size runs; the
+    workspace of the blocked and QR paths comes from PyTorch's caching allocator.
     """
     _check_input(A, "metalsvd.svd")
-    U, S, V, _ = _svd_ex(A, full_matrices)
+    _check_algorithm(algorithm, "metalsvd.svd")
+    U, S, V, _ = _svd_ex(A, full_matrices, algorithm)
     return SVDResult(U, S, V)

@@ -165,3 +165,20 @@ def test_unknown_algorithm_is_a_clear_error(device):
 def test_forcing_the_fused_kernel_beyond_its_limit_names_the_limit(small_threadgroup_memory):
     with pytest.raises(ValueError, match="threadgroup memory"):
         tuned(torch.ones(64, 64), "jacobi")
+
+
+@pytest.mark.parametrize("algorithm", ["auto", "jacobi", "blocked", "qr"])
+def test_public_algorithm_argument(device, algorithm):
+    A = gaussian(2, 24, 10, device=device, seed=14)
+    U, S, V = metalsvd.svd(A, algorithm=algorithm)
+    assert_contract(A, (U, S, V), FP32, algorithm)
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        metalsvd.svd(A, algorithm="gesvd")
+
+
+def test_public_algorithm_argument_keeps_gradients():
+    A = gaussian(12, 6, device="cpu", seed=15, dtype=torch.float64).requires_grad_()
+    U, S, V = metalsvd.svd(A, algorithm="blocked")
+    S.sum().backward()
+    # d(sum sigma)/dA = U V^T, PyTorch's formula through the blocked factors.
+    torch.testing.assert_close(A.grad, (U @ V.mT).detach(), rtol=1e-10, atol=1e-10)
