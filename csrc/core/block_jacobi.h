@@ -11,10 +11,11 @@
 
 namespace metalsvd {
 
-// Outer sweeps enqueued. Each round recomputes its Gram matrices from G, so the outer sweeps
-// converge like one-sided Jacobi on columns of blocks: quadratically, in 6-10 sweeps for fp32
-// and fp64. A converged matrix costs only empty launches for the rest.
-constexpr uint32_t kMaxBlockJacobiSweeps = 16;
+// Outer sweeps enqueued, as LAPACK xGESVJ's NSWEEP (and kMaxJacobiSweeps). Measured on an H200
+// (bench/results/2026-11-29_nvidia-h200_tune_blocked.txt): 14-16 sweeps at 1024^2 and 2048^2,
+// more than 16 at 4096^2, the count growing with n. A converged matrix costs only empty
+// launches for the rest.
+constexpr uint32_t kMaxBlockJacobiSweeps = 30;
 
 struct BlockJacobiTuning {
   uint32_t block = 0;         // columns per block (even); 0: the plan's choice

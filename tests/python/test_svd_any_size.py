@@ -182,3 +182,14 @@ def test_public_algorithm_argument_keeps_gradients():
     S.sum().backward()
     # d(sum sigma)/dA = U V^T, PyTorch's formula through the blocked factors.
     torch.testing.assert_close(A.grad, (U @ V.mT).detach(), rtol=1e-10, atol=1e-10)
+
+
+def test_qr_path_and_completion_under_shuffled_schedules(emulator_seed):
+    """Householder panels, the QR path and the basis completion under shuffled schedules."""
+    A = gaussian(2, 70, 20, device="cpu", seed=emulator_seed)
+    U, S, V, info = tuned(A, "qr", full_matrices=True)
+    assert info.tolist() == [0, 0]
+    assert_contract(A, (U, S, V), FP32, f"qr seed {emulator_seed}")
+    U, S, V, info = tuned(A, "blocked", full_matrices=True, block=4)
+    assert info.tolist() == [0, 0]
+    assert_contract(A, (U, S, V), FP32, f"blocked seed {emulator_seed}")
