@@ -1,5 +1,6 @@
-// The fused one-sided Jacobi SVD through the core and the cpu backend (threadgroup emulator),
-// against Eigen in double precision, under several emulator schedules.
+// The SVD through the core and the cpu backend (threadgroup emulator), against Eigen in double
+// precision, under several emulator schedules: the fused one-sided Jacobi kernel, and the
+// blocked and QR-preconditioned paths.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -280,13 +281,64 @@ TEST(JacobiSmall, NonFiniteInputGivesNanOnlyForThatMatrix) {
   }
 }
 
-TEST(JacobiSmall, TooLargeForThreadgroupMemoryIsNotImplemented) {
+TEST(JacobiSmall, BeyondThreadgroupMemoryTheFusedKernelIsRefusedAndThePlanBlocks) {
   std::mt19937_64 rng(29);
-  EXPECT_THROW(run_svd<float>({testing::gaussian(100, 100, rng)}, 0), NotImplemented);
-  // The same problem runs where the device has more threadgroup memory.
-  const auto runs = run_svd<float>({testing::gaussian(100, 100, rng)}, 0, 128 * 1024);
-  expect_fp32_contract(runs[0], "100x100 with 128 KiB");
+  const MatrixXd a = testing::gaussian(100, 100, rng);
+  SvdTuning fused;
+  fused.algorithm = SvdAlgorithm::fused_jacobi;
+  EXPECT_THROW(run_svd<float>({a}, 0, 32 * 1024, fused), InvalidArgument);
+  // The plan runs it blocked in 32 KiB, and fused where the device has 128 KiB.
+  expect_fp32_contract(run_svd<float>({a}, 0)[0], "100x100 blocked");
+  expect_fp32_contract(run_svd<float>({a}, 0, 128 * 1024, fused)[0], "100x100 with 128 KiB");
 }
+
+// The blocked one-sided Jacobi and the QR-preconditioned path at small block sizes, under each
+// schedule seed: many rounds, sweeps, Householder panels and GEMMs.
+class AnySizeSchedules : public ::testing::TestWithParam<std::tuple<uint64_t, SvdAlgorithm>> {
+ protected:
+  template <typename T = float>
+  std::vector<SvdRun> run(const std::vector<MatrixXd>& inputs) const {
+    SvdTuning t;
+    t.algorithm = std::get<1>(GetParam());
+    t.block.block = 4;
+    return run_svd<T>(inputs, std::get<0>(GetParam()), 32 * 1024, t);
+  }
+};
+
+TEST_P(AnySizeSchedules, GaussianShapes) {
+  std::mt19937_64 rng(31);
+  for (const auto& [m, n] : std::vector<std::pair<int, int>>{{40, 30}, {30, 40}, {70, 20}}) {
+    const auto runs = run({testing::gaussian(m, n, rng), testing::gaussian(m, n, rng)});
+    for (const SvdRun& r : runs)
+      expect_fp32_contract(r, std::to_string(m) + "x" + std::to_string(n));
+  }
+}
+
+TEST_P(AnySizeSchedules, GradedRankDeficientAndZero) {
+  std::mt19937_64 rng(37);
+  expect_fp32_contract(
+      run({testing::with_singular_values(48, 36, testing::graded_spectrum(36, 6), rng)})[0],
+      "graded 1..1e-6");
+  VectorXd sigma = VectorXd::Zero(24);
+  sigma.head(9) = testing::graded_spectrum(9, 2);
+  expect_fp32_contract(run({testing::with_singular_values(40, 24, sigma, rng)})[0], "rank 9 of 24");
+  expect_fp32_contract(run({MatrixXd::Zero(30, 20)})[0], "zero matrix");
+}
+
+TEST_P(AnySizeSchedules, Float64MeetsDoublePrecision) {
+  std::mt19937_64 rng(41);
+  const SvdRun r = run<double>({testing::gaussian(44, 28, rng)})[0];
+  expect_accurate(r, kTolF64, kTolF64, kTolF64, "f64");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    SeedsAndAlgorithms, AnySizeSchedules,
+    ::testing::Combine(::testing::Values(1u, 2u, 3u),
+                       ::testing::Values(SvdAlgorithm::blocked_jacobi, SvdAlgorithm::qr_jacobi)),
+    [](const ::testing::TestParamInfo<AnySizeSchedules::ParamType>& info) {
+      return std::string(std::get<1>(info.param) == SvdAlgorithm::qr_jacobi ? "qr" : "blocked") +
+             "_seed" + std::to_string(std::get<0>(info.param));
+    });
 
 }  // namespace
 }  // namespace metalsvd
