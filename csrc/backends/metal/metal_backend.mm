@@ -1,5 +1,6 @@
 #include "backends/metal/metal_backend.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -8,6 +9,7 @@
 #include "backends/metal/metal_library.h"
 #include "core/errors.h"
 #include "kernels/dialect.h"
+#include "kernels/matrix_transfer.h"
 
 namespace metalsvd {
 namespace {
@@ -16,6 +18,7 @@ namespace {
 constexpr uint64_t kThreadgroupMemoryGranule = 16;
 // setBytes is for parameter blocks up to 4 KiB.
 constexpr uint32_t kMaxParamsBytes = 4096;
+constexpr uint32_t kZeroFillThreads = 256;
 
 uint64_t round_up(uint64_t x, uint64_t granule) { return (x + granule - 1) / granule * granule; }
 
@@ -65,10 +68,39 @@ class MetalBackend final : public Backend {
 
   void gemm(const Gemm& gemm) override {
     check_gemm(gemm, name());
+    // MPSMatrixMultiplication's documentation does not promise that beta = 0 leaves the result
+    // unread, and a fresh workspace may hold nan (0 * nan = nan): zero exactly c's elements
+    // first, with the portable kernel every backend has.
+    if (gemm.beta == 0) zero(gemm.c);
     metal_gemm(gemm, *context_);
   }
 
  private:
+  void zero(const MatrixBatch& c) {
+    // matrix_set_identity writes column-major views; a row-major c is its transpose.
+    const MatrixBatch w = c.row_stride == 1 || c.rows <= 1 ? c : transposed(c);
+    kernels::MatrixTransferParams p{};
+    p.work_batch_stride = w.batch_stride;
+    p.batch = w.batch;
+    p.work_ld = static_cast<uint32_t>(std::max<int64_t>(w.col_stride, 1));
+    p.work_rows = w.rows;
+    p.work_cols = w.cols;
+    const uint64_t elements = uint64_t{w.rows} * w.cols;
+    p.groups_per_matrix =
+        static_cast<uint32_t>(std::clamp<uint64_t>(elements / (kZeroFillThreads * 8), 1, 1024));
+    p.threads = kZeroFillThreads;
+    p.diagonal_offset = static_cast<int32_t>(w.rows);  // row == col + rows never holds: zeros
+    KernelLaunch launch;
+    launch.name = "matrix_set_identity_f32";
+    launch.groups = w.batch * p.groups_per_matrix;
+    launch.threads_per_group = kZeroFillThreads;
+    launch.params = &p;
+    launch.params_size = sizeof p;
+    for (Buffer& b : launch.buffers) b = w.data;
+    launch.num_buffers = 6;
+    this->launch(launch);
+  }
+
   // Every launch limit, checked before anything is encoded.
   void check(const KernelLaunch& launch, id<MTLComputePipelineState> pipeline) const {
     const std::string where = "metalsvd metal backend: " + launch.name + ": ";
