@@ -5,7 +5,12 @@ import torch
 
 import metalsvd
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+# The cpu emulator, and every GPU this machine has that the build has a backend for.
+DEVICES = ["cpu"]
+if torch.cuda.is_available() and "cuda" in metalsvd.built_backends():
+    DEVICES.append("cuda")
+if torch.backends.mps.is_available() and "mps" in metalsvd.built_backends():
+    DEVICES.append("mps")
 
 
 def pytest_addoption(parser):
