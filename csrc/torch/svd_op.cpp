@@ -26,6 +26,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_tuned(const at
                     ": expected a matrix or a batch of matrices (at least 2 dimensions), got ",
                     a.dim(), " dimension(s)");
   scalar_type_of(a, kFunction);
+  // bfloat16 where the device has no bfloat16 kernels (Metal before macOS 14): through fp32,
+  // which is what the kernels compute in anyway.
+  if (a.scalar_type() == at::kBFloat16 && !backend_for(a, kFunction)->limits().supports_bfloat16) {
+    const auto r = svd_ex_tuned(a.to(at::kFloat), full_matrices, tuning);
+    return {std::get<0>(r).to(at::kBFloat16), std::get<1>(r).to(at::kBFloat16),
+            std::get<2>(r).to(at::kBFloat16), std::get<3>(r)};
+  }
   const int64_t m = a.size(-2);
   const int64_t n = a.size(-1);
   const int64_t k = std::min(m, n);
