@@ -20,8 +20,11 @@ inline uint32_t element_size(ScalarType t) {
   return 0;
 }
 
-// Size of the type kernels compute in: fp32 for every type but fp64.
-inline uint32_t compute_element_size(ScalarType t) { return t == ScalarType::f64 ? 8 : 4; }
+// The type kernels compute in: fp64 stays, every other type computes in fp32.
+inline ScalarType compute_type(ScalarType t) {
+  return t == ScalarType::f64 ? ScalarType::f64 : ScalarType::f32;
+}
+inline uint32_t compute_element_size(ScalarType t) { return element_size(compute_type(t)); }
 
 // Short name used in kernel names ("jacobi_small_f32_tg256").
 inline const char* kernel_type_name(ScalarType t) {

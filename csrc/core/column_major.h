@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "core/workspace_layout.h"
 #include "matrix_batch.h"
 
 namespace metalsvd {
@@ -23,6 +24,14 @@ inline MatrixBatch column_major(Buffer base, ScalarType dtype, uint32_t batch, u
   m.row_stride = 1;
   m.col_stride = ld;
   return m;
+}
+
+// A fresh workspace region holding `batch` column-major rows x cols matrices, packed.
+inline MatrixBatch take_matrix(WorkspaceLayout& layout, ScalarType dtype, uint32_t batch,
+                               uint32_t rows, uint32_t cols) {
+  const int64_t stride = int64_t{rows} * cols;
+  return column_major(layout.take(batch * stride * element_size(dtype)), dtype, batch, rows, cols,
+                      rows, stride);
 }
 
 // The sub-block rows x cols at (row0, col0) of a column-major view.

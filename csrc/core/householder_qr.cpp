@@ -48,19 +48,13 @@ HouseholderFactors householder_factors(WorkspaceLayout& layout, ScalarType dtype
   HouseholderFactors f;
   f.cols = cols;
   f.panel_width = std::min<uint32_t>(kernels::kHouseholderMaxPanel, std::max<uint32_t>(cols, 1));
-  const uint64_t size = element_size(dtype);
-  const int64_t y_stride = int64_t{rows} * cols;
-  f.y =
-      column_major(layout.take(batch * y_stride * size), dtype, batch, rows, cols, rows, y_stride);
+  f.y = take_matrix(layout, dtype, batch, rows, cols);
   const uint32_t panels = (cols + f.panel_width - 1) / f.panel_width;
   f.triangles_batch_stride = int64_t{panels + 1} * f.panel_width * f.panel_width;
-  f.triangles = layout.take(batch * f.triangles_batch_stride * size);
+  f.triangles = layout.take(batch * f.triangles_batch_stride * element_size(dtype));
   const uint32_t work_cols = std::max(cols, apply_cols);
-  const int64_t work_stride = int64_t{f.panel_width} * work_cols;
-  f.work = column_major(layout.take(batch * work_stride * size), dtype, batch, f.panel_width,
-                        work_cols, f.panel_width, work_stride);
-  f.work2 = column_major(layout.take(batch * work_stride * size), dtype, batch, f.panel_width,
-                         work_cols, f.panel_width, work_stride);
+  f.work = take_matrix(layout, dtype, batch, f.panel_width, work_cols);
+  f.work2 = take_matrix(layout, dtype, batch, f.panel_width, work_cols);
   return f;
 }
 

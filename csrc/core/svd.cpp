@@ -94,9 +94,12 @@ class SvdWalk {
   }
 
   MatrixBatch workspace_matrix(WorkspaceLayout& layout, uint32_t rows, uint32_t cols) {
-    const int64_t stride = int64_t{rows} * cols;
-    return column_major(layout.take(t_.a.batch * stride * element_size(c_)), c_, t_.a.batch, rows,
-                        cols, rows, stride);
+    return take_matrix(layout, c_, t_.a.batch, rows, cols);
+  }
+
+  // The fused kernel's V workspace, where the plan keeps V outside threadgroup memory.
+  static Buffer fused_workspace(WorkspaceLayout& layout, const JacobiSmallPlan& plan) {
+    return plan.workspace_bytes > 0 ? layout.take(plan.workspace_bytes) : Buffer{};
   }
 
   void walk(WorkspaceLayout& layout, bool run, Buffer info) {
@@ -104,8 +107,7 @@ class SvdWalk {
     const uint32_t m = a.rows, n = a.cols;
     const MatrixBatch u_thin = sub_block(t_.u, 0, 0, m, n);
     if (algorithm_ == SvdAlgorithm::fused_jacobi) {
-      const uint64_t v_bytes = fused_->workspace_bytes;
-      const Buffer v_workspace = v_bytes > 0 ? layout.take(v_bytes) : Buffer{};
+      const Buffer v_workspace = fused_workspace(layout, *fused_);
       if (run) launch_fused(*fused_, a, u_thin, t_.v, s_, info, v_workspace);
       if (full_) complete_u(layout, run, nullptr, {});
       return;
@@ -143,8 +145,7 @@ class SvdWalk {
     }
     const MatrixBatch xu_thin = sub_block(xu, 0, 0, m, n);
     if (r_fused_) {
-      const uint64_t v_bytes = r_fused_->workspace_bytes;
-      const Buffer v_workspace = v_bytes > 0 ? layout.take(v_bytes) : Buffer{};
+      const Buffer v_workspace = fused_workspace(layout, *r_fused_);
       if (run) {
         enqueue_load(backend_, r_view, r, state, state_stride(), kTransferUpperTriangle);
         VectorBatch s_flat{s_c.data, c_, a.batch, n, s_c.batch_stride, 1};
@@ -260,10 +261,7 @@ bool empty_identity_needed(const MatrixBatch& a, bool full_matrices) {
 
 void write_identity(Backend& backend, const MatrixBatch& out, WorkspaceLayout& layout, bool run) {
   if (out.rows == 0) return;
-  const ScalarType c = compute_type(out.dtype);
-  const int64_t stride = int64_t{out.rows} * out.cols;
-  const MatrixBatch w = column_major(layout.take(out.batch * stride * element_size(c)), c,
-                                     out.batch, out.rows, out.cols, out.rows, stride);
+  const MatrixBatch w = take_matrix(layout, compute_type(out.dtype), out.batch, out.rows, out.cols);
   if (!run) return;
   enqueue_set_identity(backend, w, 0);
   enqueue_store(backend, w, out, {}, 0, 0);

@@ -29,13 +29,6 @@ void check_truncated(const Backend& backend, const char* function, const MatrixB
     throw InvalidArgument(name + ": outputs must have the input's dtype");
 }
 
-MatrixBatch take_matrix(WorkspaceLayout& layout, ScalarType dtype, uint32_t batch, uint32_t rows,
-                        uint32_t cols) {
-  const int64_t stride = int64_t{rows} * cols;
-  return column_major(layout.take(batch * stride * element_size(dtype)), dtype, batch, rows, cols,
-                      rows, stride);
-}
-
 TallInput take_tall_input(WorkspaceLayout& layout, const MatrixBatch& a,
                           const TruncatedSvdOutputs& out) {
   TallInput t;

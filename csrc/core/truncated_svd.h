@@ -42,8 +42,4 @@ TallInput take_tall_input(WorkspaceLayout& layout, const MatrixBatch& a,
 // Enqueues the copy (and its scaling exponent into state[kStateExponent]) when there is one.
 void load_tall_input(Backend& backend, const TallInput& input, Buffer state, uint32_t state_stride);
 
-// `batch` column-major rows x cols matrices of type `dtype` from the layout.
-MatrixBatch take_matrix(WorkspaceLayout& layout, ScalarType dtype, uint32_t batch, uint32_t rows,
-                        uint32_t cols);
-
 }  // namespace metalsvd

@@ -90,41 +90,43 @@ void enqueue_scale_exponent(Backend& backend, const MatrixBatch& a, Buffer state
                           kTransferThreads, scratch, p, b);
 }
 
+namespace {
+
+// A transfer kernel over `elements` per matrix, for every matrix of p.batch.
+void launch_transfer(Backend& backend, const char* function, ScalarType type,
+                     kernels::MatrixTransferParams p, Buffer io, Buffer work, Buffer state,
+                     uint64_t elements) {
+  p.groups_per_matrix = groups_per_matrix(elements);
+  WorkspaceBuffers b;
+  b.io = io;
+  b.w0 = work;
+  b.state = state;
+  launch_workspace_kernel(backend, workspace_kernel_name(function, type),
+                          p.batch * p.groups_per_matrix, kTransferThreads, 0, p, b);
+}
+
+}  // namespace
+
 void enqueue_load(Backend& backend, const MatrixBatch& src, const MatrixBatch& dst, Buffer state,
                   uint32_t state_stride, uint32_t mode) {
   check_column_major(dst, "a load's destination");
-  kernels::MatrixTransferParams p = transfer_params(src, dst, state_stride, mode);
-  p.groups_per_matrix = groups_per_matrix(uint64_t{dst.rows} * dst.cols);
-  WorkspaceBuffers b;
-  b.io = src.data;
-  b.w0 = dst.data;
-  b.state = state;
-  launch_workspace_kernel(backend, workspace_kernel_name("matrix_load", src.dtype),
-                          src.batch * p.groups_per_matrix, kTransferThreads, 0, p, b);
+  launch_transfer(backend, "matrix_load", src.dtype, transfer_params(src, dst, state_stride, mode),
+                  src.data, dst.data, state, uint64_t{dst.rows} * dst.cols);
 }
 
 void enqueue_store(Backend& backend, const MatrixBatch& src, const MatrixBatch& dst, Buffer state,
                    uint32_t state_stride, uint32_t mode) {
   check_column_major(src, "a store's source");
-  kernels::MatrixTransferParams p = transfer_params(dst, src, state_stride, mode);
-  p.groups_per_matrix = groups_per_matrix(uint64_t{dst.rows} * dst.cols);
-  WorkspaceBuffers b;
-  b.io = dst.data;
-  b.w0 = src.data;
-  b.state = state;
-  launch_workspace_kernel(backend, workspace_kernel_name("matrix_store", dst.dtype),
-                          dst.batch * p.groups_per_matrix, kTransferThreads, 0, p, b);
+  launch_transfer(backend, "matrix_store", dst.dtype, transfer_params(dst, src, state_stride, mode),
+                  dst.data, src.data, state, uint64_t{dst.rows} * dst.cols);
 }
 
 void enqueue_set_identity(Backend& backend, const MatrixBatch& dst, int32_t diagonal_offset) {
   check_column_major(dst, "an identity's destination");
   kernels::MatrixTransferParams p = transfer_params(dst, dst, 0, 0);
-  p.groups_per_matrix = groups_per_matrix(uint64_t{dst.rows} * dst.cols);
   p.diagonal_offset = diagonal_offset;
-  WorkspaceBuffers b;
-  b.w0 = dst.data;
-  launch_workspace_kernel(backend, workspace_kernel_name("matrix_set_identity", dst.dtype),
-                          dst.batch * p.groups_per_matrix, kTransferThreads, 0, p, b);
+  launch_transfer(backend, "matrix_set_identity", dst.dtype, p, Buffer{}, dst.data, Buffer{},
+                  uint64_t{dst.rows} * dst.cols);
 }
 
 }  // namespace metalsvd

@@ -9,11 +9,6 @@
 
 namespace metalsvd {
 
-// The compute type of a storage type: fp64 stays, everything else computes in fp32.
-inline ScalarType compute_type(ScalarType t) {
-  return t == ScalarType::f64 ? ScalarType::f64 : ScalarType::f32;
-}
-
 // "function_f32": the name a backend instantiates a workspace kernel under.
 inline std::string workspace_kernel_name(const char* function, ScalarType t) {
   return std::string(function) + "_" + kernel_type_name(t);

@@ -297,9 +297,14 @@ MSVD_INLINE void block_jacobi_sweep_end(MSVD_CONSTANT const P& p, MSVD_DEVICE T*
 // moves the data to the other copy, and a sweep has an odd number of rounds. Their scratch in
 // w2: sigma (sort keys; padding sorts last), ||g_j||, ||v_j||, then work (the order, later
 // Gram-Schmidt temporaries).
-MSVD_INLINE uint32_t final_parity(MSVD_CONSTANT const BlockJacobiParams& p,
-                                  MSVD_DEVICE const int32_t* state, uint32_t matrix) {
-  return static_cast<uint32_t>(state[matrix * p.state_stride + kStateSweeps]) & 1u;
+// `matrix`'s G (or V) in the copy the last round wrote.
+template <typename C>
+MSVD_INLINE MSVD_DEVICE const C* final_copy(MSVD_DEVICE const C* copies, int64_t parity_stride,
+                                            int64_t batch_stride,
+                                            MSVD_CONSTANT const BlockJacobiParams& p,
+                                            MSVD_DEVICE const int32_t* state, uint32_t matrix) {
+  const int64_t parity = state[matrix * p.state_stride + kStateSweeps] & 1;
+  return copies + parity * parity_stride + static_cast<int64_t>(matrix) * batch_stride;
 }
 
 MSVD_INLINE bool not_finite(MSVD_CONSTANT const BlockJacobiParams& p,
@@ -316,11 +321,8 @@ MSVD_INLINE void block_jacobi_norms(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
                                     MSVD_THREADGROUP C*, ThreadContext ctx) {
   const uint32_t matrix = ctx.group / p.groups_per_matrix;
   if (not_finite(p, state, matrix)) return;
-  const uint32_t parity = final_parity(p, state, matrix);
-  MSVD_DEVICE const C* g = w0 + static_cast<int64_t>(parity) * p.g_parity_stride +
-                           static_cast<int64_t>(matrix) * p.g_batch_stride;
-  MSVD_DEVICE const C* v = w1 + static_cast<int64_t>(parity) * p.v_parity_stride +
-                           static_cast<int64_t>(matrix) * p.v_batch_stride;
+  MSVD_DEVICE const C* g = final_copy(w0, p.g_parity_stride, p.g_batch_stride, p, state, matrix);
+  MSVD_DEVICE const C* v = final_copy(w1, p.v_parity_stride, p.v_batch_stride, p, state, matrix);
   MSVD_DEVICE C* sigma = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride + p.scratch_offset;
   MSVD_DEVICE C* g_norm = sigma + p.padded_cols;
   MSVD_DEVICE C* v_norm = g_norm + p.padded_cols;
@@ -386,19 +388,15 @@ MSVD_INLINE void block_jacobi_write(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io,
                                     MSVD_THREADGROUP C*, ThreadContext ctx) {
   const uint32_t matrix = ctx.group / p.groups_per_matrix;
   if (not_finite(p, state, matrix)) return;
-  const uint32_t parity = final_parity(p, state, matrix);
-  MSVD_DEVICE const C* g = w0 + static_cast<int64_t>(parity) * p.g_parity_stride +
-                           static_cast<int64_t>(matrix) * p.g_batch_stride;
-  MSVD_DEVICE const C* v = w1 + static_cast<int64_t>(parity) * p.v_parity_stride +
-                           static_cast<int64_t>(matrix) * p.v_batch_stride;
+  MSVD_DEVICE const C* g = final_copy(w0, p.g_parity_stride, p.g_batch_stride, p, state, matrix);
+  MSVD_DEVICE const C* v = final_copy(w1, p.v_parity_stride, p.v_batch_stride, p, state, matrix);
   MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride;
   MSVD_DEVICE const C* sigma = out + p.scratch_offset;
   MSVD_DEVICE const C* g_norm = sigma + p.padded_cols;
   MSVD_DEVICE const C* v_norm = g_norm + p.padded_cols;
   MSVD_DEVICE const C* order = v_norm + p.padded_cols;
   MSVD_DEVICE T* u = io + static_cast<int64_t>(matrix) * p.u_batch_stride;
-  const StridedRange range = group_share(ctx.group % p.groups_per_matrix, p.groups_per_matrix,
-                                         p.threads, ctx.thread_index);
+  const StridedRange range = group_share(p.groups_per_matrix, p.threads, ctx);
   for (uint32_t idx = range.first; idx < p.u_rows * p.cols; idx += range.step) {
     const uint32_t t = idx / p.u_rows;
     const uint32_t r = idx % p.u_rows;

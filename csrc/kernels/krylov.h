@@ -200,8 +200,7 @@ MSVD_INLINE void krylov_copy_columns(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io
                                      MSVD_DEVICE int32_t*, MSVD_THREADGROUP C*, ThreadContext ctx) {
   const uint32_t matrix = ctx.group / p.groups_per_matrix;
   if (state[matrix * kKrylovStateStride + kKrylovFrozen] != 0) return;
-  const StridedRange range = group_share(ctx.group % p.groups_per_matrix, p.groups_per_matrix,
-                                         p.threads, ctx.thread_index);
+  const StridedRange range = group_share(p.groups_per_matrix, p.threads, ctx);
   MSVD_DEVICE C* dst = io + static_cast<int64_t>(matrix) * p.vec_batch_stride;
   MSVD_DEVICE const C* src = w0 + static_cast<int64_t>(matrix) * p.coef_batch_stride;
   for (uint32_t idx = range.first; idx < p.length * p.cols; idx += range.step) {

@@ -44,8 +44,7 @@ MSVD_INLINE void matrix_partial_max(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io,
                                     MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
                                     ThreadContext ctx) {
   const uint32_t matrix = ctx.group / p.groups_per_matrix;
-  const StridedRange range = group_share(ctx.group % p.groups_per_matrix, p.groups_per_matrix,
-                                         p.threads, ctx.thread_index);
+  const StridedRange range = group_share(p.groups_per_matrix, p.threads, ctx);
   MSVD_DEVICE const T* a = io + static_cast<int64_t>(matrix) * p.io_batch_stride;
   C local_max = C(0);
   const bool rows_contiguous = p.io_row_stride == 1;
@@ -93,8 +92,7 @@ MSVD_INLINE void matrix_load(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io, MSVD_D
                              MSVD_DEVICE C*, MSVD_DEVICE C*, MSVD_DEVICE int32_t* state,
                              MSVD_DEVICE int32_t*, MSVD_THREADGROUP C*, ThreadContext ctx) {
   const uint32_t matrix = ctx.group / p.groups_per_matrix;
-  const StridedRange range = group_share(ctx.group % p.groups_per_matrix, p.groups_per_matrix,
-                                         p.threads, ctx.thread_index);
+  const StridedRange range = group_share(p.groups_per_matrix, p.threads, ctx);
   MSVD_DEVICE const T* a = io + static_cast<int64_t>(matrix) * p.io_batch_stride;
   MSVD_DEVICE C* w = w0 + static_cast<int64_t>(matrix) * p.work_batch_stride;
   const int32_t exponent = transfer_exponent(p, state, matrix);
@@ -115,8 +113,7 @@ MSVD_INLINE void matrix_store(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io, MSVD_
                               MSVD_DEVICE C*, MSVD_DEVICE C*, MSVD_DEVICE int32_t* state,
                               MSVD_DEVICE int32_t*, MSVD_THREADGROUP C*, ThreadContext ctx) {
   const uint32_t matrix = ctx.group / p.groups_per_matrix;
-  const StridedRange range = group_share(ctx.group % p.groups_per_matrix, p.groups_per_matrix,
-                                         p.threads, ctx.thread_index);
+  const StridedRange range = group_share(p.groups_per_matrix, p.threads, ctx);
   MSVD_DEVICE T* a = io + static_cast<int64_t>(matrix) * p.io_batch_stride;
   MSVD_DEVICE const C* w = w0 + static_cast<int64_t>(matrix) * p.work_batch_stride;
   const int32_t exponent = transfer_exponent(p, state, matrix);
@@ -138,8 +135,7 @@ MSVD_INLINE void matrix_set_identity(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
                                      MSVD_DEVICE C*, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
                                      MSVD_DEVICE int32_t*, MSVD_THREADGROUP C*, ThreadContext ctx) {
   const uint32_t matrix = ctx.group / p.groups_per_matrix;
-  const StridedRange range = group_share(ctx.group % p.groups_per_matrix, p.groups_per_matrix,
-                                         p.threads, ctx.thread_index);
+  const StridedRange range = group_share(p.groups_per_matrix, p.threads, ctx);
   MSVD_DEVICE C* w = w0 + static_cast<int64_t>(matrix) * p.work_batch_stride;
   for (uint32_t idx = range.first; idx < p.work_rows * p.work_cols; idx += range.step) {
     const uint32_t r = idx % p.work_rows;

@@ -23,17 +23,17 @@ enum SvdState : uint32_t {
   kStatePairFlags = 4,  // block Jacobi: one flag per block pair, 1 if it rotated this sweep
 };
 
-// Elements [begin, end) of a matrix's range that thread `tid` of the group handles when
-// `groups_per_matrix` groups of `threads` share the range: consecutive threads, consecutive
-// elements.
+// The elements of a matrix's range that this thread handles when `groups_per_matrix` groups of
+// `threads` share it (group g works on matrix g / groups_per_matrix): consecutive threads,
+// consecutive elements.
 struct StridedRange {
   uint32_t first;
   uint32_t step;
 };
-MSVD_INLINE StridedRange group_share(uint32_t group_in_matrix, uint32_t groups_per_matrix,
-                                     uint32_t threads, uint32_t tid) {
+MSVD_INLINE StridedRange group_share(uint32_t groups_per_matrix, uint32_t threads,
+                                     ThreadContext ctx) {
   StridedRange range;
-  range.first = group_in_matrix * threads + tid;
+  range.first = (ctx.group % groups_per_matrix) * threads + ctx.thread_index;
   range.step = groups_per_matrix * threads;
   return range;
 }
