@@ -37,7 +37,10 @@ def main():
             time_us = event.self_cuda_time_total
         if time_us <= 0:
             continue
-        matches = re.findall(r"metalsvd::kernels::(\w+)", event.key)
+        # A workspace kernel's name is its entry template instantiated with the kernel function
+        # (metalsvd::kernels::block_jacobi_gram<Params, float, float>): the function is the
+        # kernels' name followed by a template argument list; the parameter types are not.
+        matches = re.findall(r"metalsvd::kernels::(\w+)<", event.key)
         name = matches[-1] if matches else event.key[:60]
         count, total = totals.get(name, (0, 0.0))
         totals[name] = (count + event.count, total + time_us)

@@ -12,6 +12,10 @@ namespace {
 
 constexpr uint32_t kPanelThreads = 256;
 constexpr uint32_t kTriangleThreads = 32;
+// A panel of more rows than this is spread over several groups: one group walking 16384 rows
+// takes milliseconds per panel, while a launch per reflector costs microseconds.
+constexpr uint32_t kRowsPerPanelGroup = 2 * kPanelThreads;
+constexpr uint32_t kMaxPanelGroups = 256;
 
 uint32_t panel_count(const HouseholderFactors& f) {
   return (f.cols + f.panel_width - 1) / f.panel_width;
@@ -38,6 +42,9 @@ kernels::HouseholderParams panel_params(const HouseholderFactors& f, const Matri
   p.width = width;
   p.t_offset = index * f.panel_width * f.panel_width;
   p.s_offset = panel_count(f) * f.panel_width * f.panel_width;
+  p.groups_per_matrix = f.groups_per_matrix;
+  p.rows_per_group = f.rows_per_group;
+  p.sums_offset = f.sums_offset;
   return p;
 }
 
@@ -50,7 +57,14 @@ HouseholderFactors householder_factors(WorkspaceLayout& layout, ScalarType dtype
   f.panel_width = std::min<uint32_t>(kernels::kHouseholderMaxPanel, std::max<uint32_t>(cols, 1));
   f.y = take_matrix(layout, dtype, batch, rows, cols);
   const uint32_t panels = (cols + f.panel_width - 1) / f.panel_width;
-  f.triangles_batch_stride = int64_t{panels + 1} * f.panel_width * f.panel_width;
+  const uint32_t groups = (rows + kRowsPerPanelGroup - 1) / kRowsPerPanelGroup;
+  f.groups_per_matrix = std::clamp<uint32_t>(groups, 1, kMaxPanelGroups);
+  const uint32_t rows_per_group = (rows + f.groups_per_matrix - 1) / f.groups_per_matrix;
+  f.rows_per_group = (rows_per_group + kPanelThreads - 1) / kPanelThreads * kPanelThreads;
+  f.sums_offset = (panels + 1) * f.panel_width * f.panel_width;
+  f.triangles_batch_stride = int64_t{f.sums_offset};
+  if (f.groups_per_matrix > 1)
+    f.triangles_batch_stride += 2 * kernels::householder_sums_copy_size(f.groups_per_matrix);
   f.triangles = layout.take(batch * f.triangles_batch_stride * element_size(dtype));
   const uint32_t work_cols = std::max(cols, apply_cols);
   f.work = take_matrix(layout, dtype, batch, f.panel_width, work_cols);
@@ -73,8 +87,17 @@ void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const Househ
     b.w0 = a.data;
     b.w1 = f.y.data;
     b.w2 = f.triangles;
-    launch_workspace_kernel(backend, workspace_kernel_name("householder_panel", a.dtype), a.batch,
-                            kPanelThreads, scratch_bytes, p, b);
+    if (f.groups_per_matrix == 1) {
+      launch_workspace_kernel(backend, workspace_kernel_name("householder_panel", a.dtype), a.batch,
+                              kPanelThreads, scratch_bytes, p, b);
+    } else {
+      const uint32_t groups = a.batch * f.groups_per_matrix;
+      launch_workspace_kernel(backend, workspace_kernel_name("householder_column_start", a.dtype),
+                              groups, kPanelThreads, scratch_bytes, p, b);
+      for (p.step = 0; p.step < width; ++p.step)
+        launch_workspace_kernel(backend, workspace_kernel_name("householder_column", a.dtype),
+                                groups, kPanelThreads, scratch_bytes, p, b);
+    }
     // S = Y^T Y over the rows the reflectors touch, then T from S and tau.
     const MatrixBatch y_panel = sub_block(f.y, k, k, a.rows - k, width);
     const MatrixBatch s =

@@ -20,6 +20,11 @@ struct HouseholderFactors {
   MatrixBatch work2;                   // the same size
   uint32_t cols = 0;
   uint32_t panel_width = 0;
+  // Groups that share one matrix's panel (householder_column); 1: one group per matrix
+  // (householder_panel), for matrices of few rows.
+  uint32_t groups_per_matrix = 1;
+  uint32_t rows_per_group = 0;
+  uint32_t sums_offset = 0;  // elements from a matrix's triangles to its reflector sums
 };
 
 // Takes the factorisation's workspaces for `batch` rows x cols matrices of compute type `dtype`

@@ -23,6 +23,8 @@
   F(block_jacobi_write)                 \
   F(block_jacobi_complete)              \
   F(householder_panel)                  \
+  F(householder_column_start)           \
+  F(householder_column)                 \
   F(householder_triangle)               \
   F(krylov_start)                       \
   F(krylov_orth_check)                  \
@@ -38,22 +40,24 @@
   X("matrix_store_" TYPE_NAME, matrix_store, MatrixTransferParams, T, C)
 
 // X(name, function, params, C, C): kernels on compute-type workspaces only.
-#define METALSVD_COMPUTE_KERNELS(X, TYPE_NAME, C)                                           \
-  X("matrix_scale_exponent_" TYPE_NAME, matrix_scale_exponent, MatrixTransferParams, C, C)  \
-  X("matrix_set_identity_" TYPE_NAME, matrix_set_identity, MatrixTransferParams, C, C)      \
-  X("block_jacobi_gram_" TYPE_NAME, block_jacobi_gram, BlockJacobiParams, C, C)             \
-  X("block_jacobi_pair_eigen_" TYPE_NAME, block_jacobi_pair_eigen, BlockJacobiParams, C, C) \
-  X("block_jacobi_rotate_" TYPE_NAME, block_jacobi_rotate, BlockJacobiParams, C, C)         \
-  X("block_jacobi_sweep_end_" TYPE_NAME, block_jacobi_sweep_end, BlockJacobiParams, C, C)   \
-  X("block_jacobi_norms_" TYPE_NAME, block_jacobi_norms, BlockJacobiParams, C, C)           \
-  X("block_jacobi_sort_" TYPE_NAME, block_jacobi_sort, BlockJacobiParams, C, C)             \
-  X("block_jacobi_write_" TYPE_NAME, block_jacobi_write, BlockJacobiParams, C, C)           \
-  X("block_jacobi_complete_" TYPE_NAME, block_jacobi_complete, BlockJacobiParams, C, C)     \
-  X("householder_panel_" TYPE_NAME, householder_panel, HouseholderParams, C, C)             \
-  X("householder_triangle_" TYPE_NAME, householder_triangle, HouseholderParams, C, C)       \
-  X("krylov_start_" TYPE_NAME, krylov_start, KrylovParams, C, C)                            \
-  X("krylov_orth_check_" TYPE_NAME, krylov_orth_check, KrylovParams, C, C)                  \
-  X("krylov_normalize_" TYPE_NAME, krylov_normalize, KrylovParams, C, C)                    \
-  X("krylov_residuals_" TYPE_NAME, krylov_residuals, KrylovParams, C, C)                    \
-  X("krylov_restart_" TYPE_NAME, krylov_restart, KrylovParams, C, C)                        \
+#define METALSVD_COMPUTE_KERNELS(X, TYPE_NAME, C)                                             \
+  X("matrix_scale_exponent_" TYPE_NAME, matrix_scale_exponent, MatrixTransferParams, C, C)    \
+  X("matrix_set_identity_" TYPE_NAME, matrix_set_identity, MatrixTransferParams, C, C)        \
+  X("block_jacobi_gram_" TYPE_NAME, block_jacobi_gram, BlockJacobiParams, C, C)               \
+  X("block_jacobi_pair_eigen_" TYPE_NAME, block_jacobi_pair_eigen, BlockJacobiParams, C, C)   \
+  X("block_jacobi_rotate_" TYPE_NAME, block_jacobi_rotate, BlockJacobiParams, C, C)           \
+  X("block_jacobi_sweep_end_" TYPE_NAME, block_jacobi_sweep_end, BlockJacobiParams, C, C)     \
+  X("block_jacobi_norms_" TYPE_NAME, block_jacobi_norms, BlockJacobiParams, C, C)             \
+  X("block_jacobi_sort_" TYPE_NAME, block_jacobi_sort, BlockJacobiParams, C, C)               \
+  X("block_jacobi_write_" TYPE_NAME, block_jacobi_write, BlockJacobiParams, C, C)             \
+  X("block_jacobi_complete_" TYPE_NAME, block_jacobi_complete, BlockJacobiParams, C, C)       \
+  X("householder_panel_" TYPE_NAME, householder_panel, HouseholderParams, C, C)               \
+  X("householder_column_start_" TYPE_NAME, householder_column_start, HouseholderParams, C, C) \
+  X("householder_column_" TYPE_NAME, householder_column, HouseholderParams, C, C)             \
+  X("householder_triangle_" TYPE_NAME, householder_triangle, HouseholderParams, C, C)         \
+  X("krylov_start_" TYPE_NAME, krylov_start, KrylovParams, C, C)                              \
+  X("krylov_orth_check_" TYPE_NAME, krylov_orth_check, KrylovParams, C, C)                    \
+  X("krylov_normalize_" TYPE_NAME, krylov_normalize, KrylovParams, C, C)                      \
+  X("krylov_residuals_" TYPE_NAME, krylov_residuals, KrylovParams, C, C)                      \
+  X("krylov_restart_" TYPE_NAME, krylov_restart, KrylovParams, C, C)                          \
   X("krylov_copy_columns_" TYPE_NAME, krylov_copy_columns, KrylovParams, C, C)

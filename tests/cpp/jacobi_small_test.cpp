@@ -331,6 +331,28 @@ TEST_P(AnySizeSchedules, Float64MeetsDoublePrecision) {
   expect_accurate(r, kTolF64, kTolF64, kTolF64, "f64");
 }
 
+// Matrices of more than 512 rows have their Householder panels spread over several groups, a
+// launch per reflector: full and partial panels, a zero column (no reflector) and a column that
+// is already e_1 below a dependent one, under each schedule seed, in float32 and float64.
+TEST(AnySize, TallPanelsSpreadOverGroups) {
+  std::mt19937_64 rng(43);
+  const MatrixXd gaussian = testing::gaussian(1500, 40, rng);
+  MatrixXd special = testing::gaussian(1100, 36, rng);
+  special.col(3).setZero();
+  special.col(7).setZero();
+  special(0, 7) = 2.0;
+  special.col(9) = special.col(2) * 0.5;
+  SvdTuning t;
+  t.algorithm = SvdAlgorithm::qr_jacobi;
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    const auto runs = run_svd<float>({gaussian, gaussian}, seed, 32 * 1024, t);
+    for (const SvdRun& r : runs) expect_fp32_contract(r, "1500x40 seed " + std::to_string(seed));
+    expect_fp32_contract(run_svd<float>({special}, seed, 32 * 1024, t)[0], "zero and e_1 columns");
+    const SvdRun r64 = run_svd<double>({gaussian}, seed, 32 * 1024, t)[0];
+    expect_accurate(r64, kTolF64, kTolF64, kTolF64, "1500x40 f64");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     SeedsAndAlgorithms, AnySizeSchedules,
     ::testing::Combine(::testing::Values(1u, 2u, 3u),

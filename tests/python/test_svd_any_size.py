@@ -64,6 +64,22 @@ def test_qr_preconditioned(device, shape):
     assert_contract(A, (U, S, V), FP32, f"{shape}")
 
 
+@pytest.mark.parametrize("full_matrices", [False, True])
+def test_qr_panels_spread_over_groups(device, full_matrices):
+    """Over 512 rows the Householder panels run a launch per reflector over several groups:
+    a full and a partial panel, a zero column (no reflector) and a dependent column."""
+    A = gaussian(2, 1300, 40, device=device, seed=8, dtype=torch.float64)
+    A[1, :, 5] = 0
+    A[1, :, 9] = 0.5 * A[1, :, 2]
+    A = A.float()
+    U, S, V, info = tuned(A, "qr", full_matrices=full_matrices)
+    assert info.tolist() == [0, 0]
+    assert_contract(A, (U, S, V), FP32, f"full_matrices={full_matrices}")
+    if full_matrices:
+        Ud = U.cpu().double()
+        assert (Ud.mT @ Ud - torch.eye(1300, dtype=torch.float64)).abs().amax() < 1e-5
+
+
 def test_qr_with_blocked_r(small_threadgroup_memory):
     A = gaussian(2, 120, 40, device="cpu", seed=4)
     U, S, V, info = metalsvd.svd_ex(A)
