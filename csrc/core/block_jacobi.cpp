@@ -42,7 +42,7 @@ void size_kernels(BlockJacobiPlan& p, uint32_t c_size, const DeviceLimits& limit
   p.gram_threads = kGramThreads;
   p.gram_bytes = width * (kernels::kGramTileRows + 1) * c_size;
   p.eigen_threads = kEigenThreads;
-  p.eigen_bytes = (width * (width + 1) + width + kernels::kSimdWidth) * c_size;
+  p.eigen_bytes = (width * (width + 1) + width + kernels::kSimdWidth + width * width) * c_size;
   p.finalize_threads = kFinalizeThreads;
   p.finalize_bytes = kernels::kSimdWidth * c_size;
   // The tallest row tile whose rows and rotation fit beside each other.

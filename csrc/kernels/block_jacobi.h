@@ -104,7 +104,9 @@ MSVD_INLINE void block_jacobi_gram(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
 }
 
 // Groups: batch x pairs. Scratch: width x (width + 1) for M, then width for the rotations'
-// cosines and sines, then kSimdWidth for reductions. W is built in place in w2.
+// cosines and sines, kSimdWidth for reductions, then width x width for W. W is accumulated in
+// threadgroup memory and written to w2 once: each of the width - 1 steps of a sweep would
+// otherwise need a device-memory barrier.
 template <typename P, typename T, typename C>
 MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C*,
                                          MSVD_DEVICE C*, MSVD_DEVICE C* w2,
@@ -121,10 +123,9 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
   MSVD_THREADGROUP C* rot_c = m + width * ldm;
   MSVD_THREADGROUP C* rot_s = rot_c + half;
   MSVD_THREADGROUP C* partials = rot_s + half;
+  MSVD_THREADGROUP C* w = partials + kSimdWidth;
   MSVD_DEVICE const C* grams = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride +
                                static_cast<int64_t>(pair) * p.gram_splits * width * width;
-  MSVD_DEVICE C* w = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride + p.rotation_offset +
-                     static_cast<int64_t>(pair) * width * width;
 
   for (uint32_t idx = tid; idx < width * width; idx += p.threads) {
     C x = C(0);
@@ -132,7 +133,7 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
     m[(idx / width) * ldm + idx % width] = x;
     w[idx] = idx / width == idx % width ? C(1) : C(0);
   }
-  group_barrier_with_device_memory();
+  group_barrier();
 
   const C tol = jacobi_tolerance<C>(p.rows);
   const C negligible = negligible_norm_squared<C>();
@@ -180,7 +181,7 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
         w[cp.i * width + r] = c * wx - s * wy;
         w[cp.j * width + r] = s * wx + c * wy;
       }
-      group_barrier_with_device_memory();
+      group_barrier();
       for (uint32_t idx = tid; idx < half * width; idx += p.threads) {
         const uint32_t t = idx / width;
         const uint32_t col = idx % width;
@@ -199,6 +200,9 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
     crossed_any = math_max(crossed_any, group_reduce_max(crossed, partials, ctx, p.threads));
     if (rotated == C(0)) break;
   }
+  MSVD_DEVICE C* w_out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride + p.rotation_offset +
+                         static_cast<int64_t>(pair) * width * width;
+  for (uint32_t idx = tid; idx < width * width; idx += p.threads) w_out[idx] = w[idx];
   if (tid == 0 && crossed_any != C(0)) state[matrix * p.state_stride + kStatePairFlags + pair] = 1;
 }
 
