@@ -68,8 +68,13 @@ def git_state(commit: str | None = None) -> dict[str, object]:
     `commit` overrides what git says, for copies of the tree without .git (a lent GPU
     machine): 'unknown' when neither is known; git_dirty is None when git cannot tell.
     """
+    head = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no")
-    return {"git_commit": commit or git("rev-parse", "HEAD") or "unknown",
+    # A given commit that is not git's HEAD (a copied tree whose .git is older): git's status
+    # compares against the wrong commit and says nothing about this one.
+    if status is not None and commit and not (head or "").startswith(commit):
+        status = None
+    return {"git_commit": commit or head or "unknown",
             "git_dirty": None if status is None else bool(status)}
 
 

@@ -292,6 +292,18 @@ def write_results(path: Path, header: dict, rows: list[dict], complete: bool) ->
     tmp.replace(path)
 
 
+def repository_relative(path: str | None) -> str | None:
+    """Where the measured metalsvd was imported from: relative to this repository when it is
+    this checkout (the usual case), so a result file names no machine's folders."""
+    if path is None:
+        return None
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return path
+
+
 def run_header(env: dict, settings: Settings, suite: str, versions: dict,
                metalsvd_path: str | None) -> dict:
     """Everything in the result file except the rows."""
@@ -301,7 +313,7 @@ def run_header(env: dict, settings: Settings, suite: str, versions: dict,
         "suite": suite,
         "versions": {**env["versions"], **{k: v for k, v in versions.items() if k != "metalsvd"}},
         "metalsvd": {**env["metalsvd"], "version": versions.get("metalsvd", "unknown"),
-                     "path": metalsvd_path},
+                     "path": repository_relative(metalsvd_path)},
         "settings": {**asdict(settings), "accuracy_reference": REFERENCE,
                      "speedup": "peer median_ms / metalsvd median_ms"},
     }
