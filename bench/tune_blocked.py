@@ -1,9 +1,12 @@
-"""Times the blocked Jacobi SVD's knobs (block width, inner sweeps) and counts the outer sweeps
-it needs, on one device, against the float64 LAPACK singular values.
+"""Times the blocked Jacobi SVD's knobs (block width, inner sweeps, the pair eigensolver's
+threads, the rotation's row tile) and counts the outer sweeps it needs, on one device, against
+the float64 LAPACK singular values.
 
     python bench/tune_blocked.py [--device cuda] [--sizes 1024,2048] [--blocks 8,16,32]
-                                 [--inner 1,2,3]
+                                 [--inner 1,2,3] [--eigen-threads 0,32,64] [--row-tiles 0,128]
+                                 [--no-sweeps]
 
+0 stands for the plan's choice.
 For each size and setting: the median time of the plan's full call, the sigma error, and the
 fewest outer sweeps with which every matrix reports convergence (info 0)."""
 
@@ -15,9 +18,13 @@ import torch
 import metalsvd  # noqa: F401  (registers torch.ops.metalsvd)
 
 
-def run(A, algorithm, block, inner, max_sweeps=0):
+def run(A, algorithm, block, inner, max_sweeps=0, eigen_threads=0, row_tile=0):
     return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, algorithm, block, inner,
-                                                  max_sweeps)
+                                                  max_sweeps, eigen_threads, row_tile)
+
+
+def ints(text):
+    return [int(x) for x in text.split(",")]
 
 
 def median_ms(fn, device, repeats=3):
@@ -48,24 +55,33 @@ def main():
     p.add_argument("--sizes", default="1024,2048")
     p.add_argument("--blocks", default="8,16,32")
     p.add_argument("--inner", default="1,2,3")
+    p.add_argument("--eigen-threads", default="0")
+    p.add_argument("--row-tiles", default="0")
+    p.add_argument("--no-sweeps", action="store_true",
+                   help="skip counting the outer sweeps needed (one call per sweep count)")
     p.add_argument("--algorithm", default="blocked")
     args = p.parse_args()
     device = torch.device(args.device)
-    print(f"{'size':>6} {'block':>5} {'inner':>5} {'ms':>9} {'sweeps':>6} {'sigma err':>9}",
-          flush=True)
+    print(f"{'size':>6} {'block':>5} {'inner':>5} {'eigen':>5} {'tile':>4} {'ms':>9} "
+          f"{'sweeps':>6} {'sigma err':>9}", flush=True)
     for n in (int(x) for x in args.sizes.split(",")):
         gen = torch.Generator().manual_seed(n)
         A64 = torch.randn(n, n, generator=gen, dtype=torch.float64)
         ref = torch.linalg.svdvals(A64)
         A = A64.float().to(device)
-        for block in (int(x) for x in args.blocks.split(",")):
-            for inner in (int(x) for x in args.inner.split(",")):
-                ms = median_ms(lambda: run(A, args.algorithm, block, inner), device)
-                _, S, _, _ = run(A, args.algorithm, block, inner)
-                err = ((S.double().cpu() - ref).abs().max() / ref[0]).item()
-                sweeps = sweeps_needed(A, args.algorithm, block, inner)
-                print(f"{n:>6} {block:>5} {inner:>5} {ms:>9.1f} {sweeps!s:>6} {err:>9.1e}",
-                      flush=True)
+        for block in ints(args.blocks):
+            for inner in ints(args.inner):
+                for threads in ints(args.eigen_threads):
+                    for tile in ints(args.row_tiles):
+                        def call():
+                            return run(A, args.algorithm, block, inner, 0, threads, tile)
+                        ms = median_ms(call, device)
+                        _, S, _, _ = call()
+                        err = ((S.double().cpu() - ref).abs().max() / ref[0]).item()
+                        sweeps = (None if args.no_sweeps
+                                  else sweeps_needed(A, args.algorithm, block, inner))
+                        print(f"{n:>6} {block:>5} {inner:>5} {threads:>5} {tile:>4} {ms:>9.1f} "
+                              f"{sweeps!s:>6} {err:>9.1e}", flush=True)
 
 
 if __name__ == "__main__":

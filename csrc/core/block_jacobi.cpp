@@ -37,18 +37,19 @@ bool fits(const BlockJacobiPlan& p, const DeviceLimits& limits) {
   return most <= limits.threadgroup_memory_bytes && threads <= limits.max_threads_per_group;
 }
 
-void size_kernels(BlockJacobiPlan& p, uint32_t c_size, const DeviceLimits& limits) {
+void size_kernels(BlockJacobiPlan& p, uint32_t c_size, const DeviceLimits& limits,
+                  const BlockJacobiTuning& tuning) {
   const uint32_t width = 2 * p.block;
   p.gram_threads = kGramThreads;
   p.gram_bytes = width * (kernels::kGramTileRows + 1) * c_size;
-  p.eigen_threads = kEigenThreads;
+  p.eigen_threads = tuning.eigen_threads != 0 ? tuning.eigen_threads : kEigenThreads;
   p.eigen_bytes = (width * (width + 1) + width + kernels::kSimdWidth + width * width) * c_size;
   p.finalize_threads = kFinalizeThreads;
   p.finalize_bytes = kernels::kSimdWidth * c_size;
-  // The tallest row tile whose rows and rotation fit beside each other.
+  // The tallest row tile whose rows and rotation fit beside each other (or the one asked for).
   for (uint32_t tile : {64u, 32u, 16u, 8u}) {
-    p.row_tile = tile;
-    p.rotate_bytes = (width * width + width * tile) * c_size;
+    p.row_tile = tuning.row_tile != 0 ? tuning.row_tile : tile;
+    p.rotate_bytes = (width * width + width * p.row_tile) * c_size;
     if (p.rotate_bytes <= limits.threadgroup_memory_bytes) break;
   }
   p.rotate_threads = std::clamp(round_up(p.row_tile / 4 * (width / 4), kernels::kSimdWidth),
@@ -61,15 +62,21 @@ BlockJacobiPlan plan_block_jacobi(const DeviceLimits& limits, ScalarType dtype, 
                                   uint32_t rows, uint32_t cols, const BlockJacobiTuning& tuning) {
   if (tuning.block % 2 != 0)
     throw InvalidArgument("metalsvd: the block Jacobi block width must be even");
+  if (tuning.eigen_threads % kernels::kSimdWidth != 0 || tuning.eigen_threads > 1024)
+    throw InvalidArgument(
+        "metalsvd: the pair eigensolver's threads must be a multiple of 32, "
+        "at most 1024");
+  if (tuning.row_tile % 4 != 0 || tuning.row_tile > 256)
+    throw InvalidArgument("metalsvd: the rotation's row tile must be a multiple of 4, at most 256");
   const uint32_t c_size = element_size(dtype);
   BlockJacobiPlan p;
   // No wider than half the columns (rounded up to even): one pair of blocks covers them.
   const uint32_t half_cols = std::max(2u, round_up((cols + 1) / 2, 2));
   p.block = std::min(tuning.block != 0 ? tuning.block : kDefaultBlock, half_cols);
-  size_kernels(p, c_size, limits);
+  size_kernels(p, c_size, limits, tuning);
   while (!fits(p, limits) && p.block > 2) {
     p.block = std::max(2u, p.block / 2 / 2 * 2);
-    size_kernels(p, c_size, limits);
+    size_kernels(p, c_size, limits, tuning);
   }
   if (!fits(p, limits))
     throw NotImplemented("metalsvd.svd: the blocked Jacobi kernels need " +

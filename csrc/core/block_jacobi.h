@@ -18,9 +18,11 @@ namespace metalsvd {
 constexpr uint32_t kMaxBlockJacobiSweeps = 30;
 
 struct BlockJacobiTuning {
-  uint32_t block = 0;         // columns per block (even); 0: the plan's choice
-  uint32_t inner_sweeps = 0;  // most sweeps of each pair's eigensolver per round; 0: the plan's
-  uint32_t max_sweeps = 0;    // outer sweeps enqueued; 0: kMaxBlockJacobiSweeps
+  uint32_t block = 0;          // columns per block (even); 0: the plan's choice
+  uint32_t inner_sweeps = 0;   // most sweeps of each pair's eigensolver per round; 0: the plan's
+  uint32_t max_sweeps = 0;     // outer sweeps enqueued; 0: kMaxBlockJacobiSweeps
+  uint32_t eigen_threads = 0;  // threads of the pair eigensolver (a multiple of 32); 0: the plan's
+  uint32_t row_tile = 0;       // rows of G or V per rotation group (a multiple of 4); 0: the plan's
 };
 
 struct BlockJacobiPlan {

@@ -13,10 +13,11 @@ from reference import (
 )
 
 
-def tuned(A, algorithm, full_matrices=False, block=0, inner_sweeps=0):
+def tuned(A, algorithm, full_matrices=False, block=0, inner_sweeps=0, eigen_threads=0,
+          row_tile=0):
     """metalsvd's operator with the algorithm and blocked-Jacobi knobs set by hand."""
     return torch.ops.metalsvd._svd_ex_with_tuning(
-        A, full_matrices, 0, 0, algorithm, block, inner_sweeps
+        A, full_matrices, 0, 0, algorithm, block, inner_sweeps, 0, eigen_threads, row_tile
     )
 
 
@@ -54,6 +55,26 @@ def test_blocked_jacobi_inner_sweeps(device, inner_sweeps):
     U, S, V, info = tuned(A, "blocked", block=4, inner_sweeps=inner_sweeps)
     assert info.item() == 0
     assert_contract(A, (U, S, V), FP32)
+
+
+@pytest.mark.parametrize(
+    "eigen_threads, row_tile", [(32, 0), (64, 8), (0, 4), (0, 128)],
+    ids=["eigen32", "eigen64-tile8", "tile4", "tile128"],
+)
+def test_blocked_jacobi_kernel_shapes(device, eigen_threads, row_tile):
+    """The pair eigensolver at other thread counts and the rotation at other row tiles give
+    the same contract (the kernels loop over whatever threads and rows they are given)."""
+    A = gaussian(2, 150, 72, device=device, seed=11)
+    U, S, V, info = tuned(A, "blocked", block=8, eigen_threads=eigen_threads, row_tile=row_tile)
+    assert info.tolist() == [0, 0]
+    assert_contract(A, (U, S, V), FP32, f"eigen {eigen_threads} tile {row_tile}")
+
+
+@pytest.mark.parametrize("knob", [dict(eigen_threads=48), dict(eigen_threads=2048),
+                                  dict(row_tile=6), dict(row_tile=512)])
+def test_blocked_jacobi_knobs_out_of_range_are_refused(knob):
+    with pytest.raises(ValueError, match="must be a multiple of"):
+        tuned(gaussian(40, 30, device="cpu"), "blocked", **knob)
 
 
 @pytest.mark.parametrize("shape", [(200, 20), (90, 45), (64, 8)], ids=lambda s: f"{s[0]}x{s[1]}")
