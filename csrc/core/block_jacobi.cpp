@@ -18,7 +18,10 @@ constexpr uint32_t kDefaultBlock = 16;
 // no outer sweep at 1024^2 and 2048^2 and cost 20-35% more time.
 constexpr uint32_t kDefaultInnerSweeps = 1;
 constexpr uint32_t kGramThreads = 256;
-constexpr uint32_t kEigenThreads = 256;
+// The pair eigensolver's steps are a few dependent passes of width x width / 2 updates each: one
+// thread per update (512 threads at 16-column blocks) was 4-7% faster than 256 at 1024^2 and
+// 2048^2 on an H200 (bench/results/..._tune_blocked.txt), fewer threads slower at every count.
+constexpr uint32_t kMaxEigenThreads = 512;
 constexpr uint32_t kFinalizeThreads = 256;
 constexpr uint32_t kSweepEndThreads = 32;
 // Gram partial sums: enough groups to fill a large GPU, each summing at least this many rows.
@@ -42,7 +45,10 @@ void size_kernels(BlockJacobiPlan& p, uint32_t c_size, const DeviceLimits& limit
   const uint32_t width = 2 * p.block;
   p.gram_threads = kGramThreads;
   p.gram_bytes = width * (kernels::kGramTileRows + 1) * c_size;
-  p.eigen_threads = tuning.eigen_threads != 0 ? tuning.eigen_threads : kEigenThreads;
+  p.eigen_threads = tuning.eigen_threads != 0
+                        ? tuning.eigen_threads
+                        : std::clamp(round_up(p.block * width, kernels::kSimdWidth),
+                                     kernels::kSimdWidth, kMaxEigenThreads);
   p.eigen_bytes = (width * (width + 1) + width + kernels::kSimdWidth + width * width) * c_size;
   p.finalize_threads = kFinalizeThreads;
   p.finalize_bytes = kernels::kSimdWidth * c_size;
