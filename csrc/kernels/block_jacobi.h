@@ -299,8 +299,7 @@ MSVD_INLINE void block_jacobi_sweep_end(MSVD_CONSTANT const P& p, MSVD_DEVICE T*
 // The finalize kernels run after the last sweep and leave S, U (io, u_rows x cols) and V (w2)
 // in descending order of S. They read the copy of G and V the last round wrote: every round
 // moves the data to the other copy, and a sweep has an odd number of rounds. Their scratch in
-// w2: sigma (sort keys; padding sorts last), ||g_j||, ||v_j||, then work (the order, later
-// Gram-Schmidt temporaries).
+// w2: FinalizeScratch (padding columns sort last).
 // `matrix`'s G (or V) in the copy the last round wrote.
 template <typename C>
 MSVD_INLINE MSVD_DEVICE const C* final_copy(MSVD_DEVICE const C* copies, int64_t parity_stride,
@@ -309,6 +308,25 @@ MSVD_INLINE MSVD_DEVICE const C* final_copy(MSVD_DEVICE const C* copies, int64_t
                                             MSVD_DEVICE const int32_t* state, uint32_t matrix) {
   const int64_t parity = state[matrix * p.state_stride + kStateSweeps] & 1;
   return copies + parity * parity_stride + static_cast<int64_t>(matrix) * batch_stride;
+}
+
+// The finalize kernels' scratch of `matrix` in w2 (see above).
+template <typename C>
+struct FinalizeScratch {
+  MSVD_DEVICE C* sigma;   // padded_cols sort keys
+  MSVD_DEVICE C* g_norm;  // padded_cols
+  MSVD_DEVICE C* v_norm;  // padded_cols
+  MSVD_DEVICE C* work;    // the sorted order, later Gram-Schmidt temporaries
+};
+template <typename C>
+MSVD_INLINE FinalizeScratch<C> finalize_scratch(MSVD_CONSTANT const BlockJacobiParams& p,
+                                                MSVD_DEVICE C* w2, uint32_t matrix) {
+  FinalizeScratch<C> f;
+  f.sigma = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride + p.scratch_offset;
+  f.g_norm = f.sigma + p.padded_cols;
+  f.v_norm = f.g_norm + p.padded_cols;
+  f.work = f.v_norm + p.padded_cols;
+  return f;
 }
 
 MSVD_INLINE bool not_finite(MSVD_CONSTANT const BlockJacobiParams& p,
@@ -327,9 +345,7 @@ MSVD_INLINE void block_jacobi_norms(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
   if (not_finite(p, state, matrix)) return;
   MSVD_DEVICE const C* g = final_copy(w0, p.g_parity_stride, p.g_batch_stride, p, state, matrix);
   MSVD_DEVICE const C* v = final_copy(w1, p.v_parity_stride, p.v_batch_stride, p, state, matrix);
-  MSVD_DEVICE C* sigma = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride + p.scratch_offset;
-  MSVD_DEVICE C* g_norm = sigma + p.padded_cols;
-  MSVD_DEVICE C* v_norm = g_norm + p.padded_cols;
+  const FinalizeScratch<C> f = finalize_scratch(p, w2, matrix);
   const uint32_t simd_groups = p.threads / kSimdWidth;
   const uint32_t first = (ctx.group % p.groups_per_matrix) * simd_groups + ctx.simd_group;
   const uint32_t step = p.groups_per_matrix * simd_groups;
@@ -351,9 +367,9 @@ MSVD_INLINE void block_jacobi_norms(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
     v2 = simd_reduce_sum(v2);
     pad2 = simd_reduce_sum(pad2);
     if (ctx.lane == 0) {
-      g_norm[j] = math_sqrt(g2);
-      v_norm[j] = math_sqrt(v2);
-      sigma[j] = pad2 > C(0) ? C(-1) : g2 <= negligible ? C(0) : math_sqrt(g2) / math_sqrt(v2);
+      f.g_norm[j] = math_sqrt(g2);
+      f.v_norm[j] = math_sqrt(v2);
+      f.sigma[j] = pad2 > C(0) ? C(-1) : g2 <= negligible ? C(0) : math_sqrt(g2) / math_sqrt(v2);
     }
   }
 }
@@ -367,18 +383,17 @@ MSVD_INLINE void block_jacobi_sort(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   const uint32_t matrix = ctx.group / p.groups_per_matrix;
   if (not_finite(p, state, matrix)) return;
   MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride;
-  MSVD_DEVICE const C* sigma = out + p.scratch_offset;
-  MSVD_DEVICE C* work = out + p.scratch_offset + 3 * p.padded_cols;
+  const FinalizeScratch<C> f = finalize_scratch(p, w2, matrix);
   const uint32_t j = (ctx.group % p.groups_per_matrix) * p.threads + ctx.thread_index;
   if (j >= p.padded_cols) return;
-  const C key = sigma[j];
+  const C key = f.sigma[j];
   uint32_t rank = 0;
   for (uint32_t l = 0; l < p.padded_cols; ++l) {
-    const C other = sigma[l];
+    const C other = f.sigma[l];
     if (other > key || (other == key && l < j)) ++rank;
   }
   if (rank < p.cols) {
-    work[rank] = C(j);
+    f.work[rank] = C(j);
     out[p.s_offset + rank] = key;
   }
 }
@@ -395,23 +410,20 @@ MSVD_INLINE void block_jacobi_write(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io,
   MSVD_DEVICE const C* g = final_copy(w0, p.g_parity_stride, p.g_batch_stride, p, state, matrix);
   MSVD_DEVICE const C* v = final_copy(w1, p.v_parity_stride, p.v_batch_stride, p, state, matrix);
   MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride;
-  MSVD_DEVICE const C* sigma = out + p.scratch_offset;
-  MSVD_DEVICE const C* g_norm = sigma + p.padded_cols;
-  MSVD_DEVICE const C* v_norm = g_norm + p.padded_cols;
-  MSVD_DEVICE const C* order = v_norm + p.padded_cols;
+  const FinalizeScratch<C> f = finalize_scratch(p, w2, matrix);
   MSVD_DEVICE T* u = io + static_cast<int64_t>(matrix) * p.u_batch_stride;
   const StridedRange range = group_share(p.groups_per_matrix, p.threads, ctx);
   for (uint32_t idx = range.first; idx < p.u_rows * p.cols; idx += range.step) {
     const uint32_t t = idx / p.u_rows;
     const uint32_t r = idx % p.u_rows;
-    const uint32_t j = static_cast<uint32_t>(order[t]);
-    u[t * p.ldu + r] = r < p.rows && sigma[j] > C(0) ? g[j * p.ldg + r] / g_norm[j] : C(0);
+    const uint32_t j = static_cast<uint32_t>(f.work[t]);
+    u[t * p.ldu + r] = r < p.rows && f.sigma[j] > C(0) ? g[j * p.ldg + r] / f.g_norm[j] : C(0);
   }
   for (uint32_t idx = range.first; idx < p.cols * p.cols; idx += range.step) {
     const uint32_t t = idx / p.cols;
     const uint32_t r = idx % p.cols;
-    const uint32_t j = static_cast<uint32_t>(order[t]);
-    out[p.v_offset + t * p.cols + r] = v[j * p.ldv + r] / v_norm[j];
+    const uint32_t j = static_cast<uint32_t>(f.work[t]);
+    out[p.v_offset + t * p.cols + r] = v[j * p.ldv + r] / f.v_norm[j];
   }
 }
 
@@ -434,7 +446,7 @@ MSVD_INLINE void block_jacobi_complete(MSVD_CONSTANT const P& p, MSVD_DEVICE T* 
   if (status == kSvdNonFiniteInput) return;  // the stores write nan
   MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride;
   MSVD_DEVICE const C* s_out = out + p.s_offset;
-  MSVD_DEVICE C* work = out + p.scratch_offset + 3 * p.padded_cols;
+  MSVD_DEVICE C* work = finalize_scratch(p, w2, matrix).work;
   MSVD_DEVICE T* u = io + static_cast<int64_t>(matrix) * p.u_batch_stride;
   for (uint32_t t = 0; t < p.cols; ++t) {
     if (s_out[t] > C(0)) continue;

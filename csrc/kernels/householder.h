@@ -99,28 +99,25 @@ MSVD_INLINE void householder_panel(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
     for (uint32_t r = col + 1 + tid; r < p.rows; r += p.threads) below += x[r] * x[r];
     below = group_reduce_sum(below, partials, ctx, p.threads);
     const Reflector<C> h = householder_reflector(x[col], below);
-    const C tau = h.tau;
-    const C beta = h.beta;
-    const C scale = h.scale;
     MSVD_DEVICE C* yj = y + col * p.lda;
     for (uint32_t r = tid; r < p.rows; r += p.threads) {
       C v = C(0);
       if (r == col)
         v = C(1);
       else if (r > col)
-        v = x[r] * scale;
+        v = x[r] * h.scale;
       yj[r] = v;
       if (r > col) x[r] = v;
     }
     group_barrier_with_device_memory();
     // Only now: every thread has read alpha.
     if (tid == 0) {
-      x[col] = beta;
-      t_panel[j * p.width + j] = tau;
+      x[col] = h.beta;
+      t_panel[j * p.width + j] = h.tau;
     }
     // The rest of the panel: a_c -= tau (v . a_c) v, all columns' dot products in one pass.
     const uint32_t rest = p.width - j - 1;
-    if (rest == 0 || tau == C(0)) continue;
+    if (rest == 0 || h.tau == C(0)) continue;
     C partial[kHouseholderMaxPanel];
     MSVD_UNROLL
     for (uint32_t c = 0; c < kHouseholderMaxPanel; ++c) partial[c] = C(0);
@@ -139,7 +136,7 @@ MSVD_INLINE void householder_panel(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
     if (tid < rest) {
       C sum = C(0);
       for (uint32_t g = 0; g < simd_groups; ++g) sum += partials[g * kHouseholderMaxPanel + tid];
-      dots[tid] = tau * sum;
+      dots[tid] = h.tau * sum;
     }
     group_barrier();
     for (uint32_t r = col + tid; r < p.rows; r += p.threads) {
@@ -148,6 +145,12 @@ MSVD_INLINE void householder_panel(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
     }
     group_barrier_with_device_memory();
   }
+}
+
+// The end of the rows of a multi-group panel's group that begins at row `begin`.
+template <typename P>
+MSVD_INLINE uint32_t householder_group_end(MSVD_CONSTANT const P& p, uint32_t begin) {
+  return begin + p.rows_per_group < p.rows ? begin + p.rows_per_group : p.rows;
 }
 
 // Reflector `first`'s sums over this group's rows of the multi-group panel (see
@@ -161,7 +164,7 @@ MSVD_INLINE void householder_group_sums(MSVD_CONSTANT const P& p, MSVD_DEVICE co
   const uint32_t tid = ctx.thread_index;
   const uint32_t col = p.panel + first;
   const uint32_t begin = chunk * p.rows_per_group;
-  const uint32_t end = begin + p.rows_per_group < p.rows ? begin + p.rows_per_group : p.rows;
+  const uint32_t end = householder_group_end(p, begin);
   MSVD_DEVICE C* head = sums + p.groups_per_matrix * kHouseholderMaxPanel;
   C partial[kHouseholderMaxPanel];
   MSVD_UNROLL
@@ -235,23 +238,20 @@ MSVD_INLINE void householder_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
   }
   group_barrier();
   const Reflector<C> h = householder_reflector(head[j], dots[j]);
-  const C tau = h.tau;
-  const C beta = h.beta;
-  const C scale = h.scale;
   group_barrier();  // every thread has read dots[j]
   // Column c's coefficient tau (v . a_c), with v = (1, x_below * scale).
-  if (tid > j && tid < p.width) dots[tid] = tau * (head[tid] + scale * dots[tid]);
+  if (tid > j && tid < p.width) dots[tid] = h.tau * (head[tid] + h.scale * dots[tid]);
   group_barrier();
 
   const uint32_t begin = chunk * p.rows_per_group;
-  const uint32_t end = begin + p.rows_per_group < p.rows ? begin + p.rows_per_group : p.rows;
+  const uint32_t end = householder_group_end(p, begin);
   for (uint32_t r = begin + tid; r < end; r += p.threads) {
     C v = C(0);
     if (r == col) {
       v = C(1);
-      a[col * p.lda + r] = beta;
+      a[col * p.lda + r] = h.beta;
     } else if (r > col) {
-      v = a[col * p.lda + r] * scale;
+      v = a[col * p.lda + r] * h.scale;
       a[col * p.lda + r] = v;
     }
     y[col * p.lda + r] = v;
@@ -259,7 +259,7 @@ MSVD_INLINE void householder_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
     for (uint32_t c = j + 1; c < p.width; ++c) a[(p.panel + c) * p.lda + r] -= dots[c] * v;
   }
   if (chunk == 0 && tid == 0)
-    w2[static_cast<int64_t>(matrix) * p.t_batch_stride + p.t_offset + j * p.width + j] = tau;
+    w2[static_cast<int64_t>(matrix) * p.t_batch_stride + p.t_offset + j * p.width + j] = h.tau;
   if (j + 1 < p.width)
     householder_group_sums(p, a, j + 1, householder_sums(p, w2, matrix, j + 1), scratch, ctx);
 }
