@@ -1,7 +1,7 @@
 """Where the time of one metalsvd.svd call goes: CUDA kernel times from torch.profiler,
 grouped by kernel, for one shape.
 
-    python bench/profile_svd.py --shape 2048x2048 [--algorithm auto] [--rows 25]"""
+    python bench/profile_svd.py --shape 2048x2048 [--algorithm auto] [--gemm-sweeps -1] [--rows 25]"""
 
 import argparse
 import re
@@ -16,20 +16,24 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shape", default="2048x2048")
     p.add_argument("--algorithm", default="auto")
+    p.add_argument("--gemm-sweeps", type=int, default=-1,
+                   help="blocked Jacobi sweeps run as backend GEMMs (-1: the plan's)")
     p.add_argument("--rows", type=int, default=25)
     args = p.parse_args()
     shape = tuple(int(x) for x in args.shape.split("x"))
     A = torch.randn(*shape, device="cuda")
 
     def call():
-        return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, args.algorithm, 0, 0, 0)
+        return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, args.algorithm, 0, 0, 0, 0,
+                                                      0, args.gemm_sweeps)
 
     call()
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         call()
         torch.cuda.synchronize()
-    print(f"== {args.shape} algorithm={args.algorithm}: CUDA time by kernel")
+    print(f"== {args.shape} algorithm={args.algorithm} gemm_sweeps={args.gemm_sweeps}: "
+          "CUDA time by kernel")
     totals = {}
     for event in prof.key_averages():
         time_us = getattr(event, "self_device_time_total", None)

@@ -1,16 +1,17 @@
 """Times the blocked Jacobi SVD's knobs (block width, inner sweeps, the pair eigensolver's
-threads, the rotation's row tile) and counts the outer sweeps it needs, on one device, against
-the float64 LAPACK singular values.
+threads, the rotation's row tile, the leading sweeps run as backend GEMMs) and counts the outer
+sweeps it needs, on one device, against the float64 LAPACK singular values.
 
     python bench/tune_blocked.py [--device cuda] [--sizes 1024,2048] [--blocks 8,16,32]
                                  [--inner 1,2,3] [--eigen-threads 0,32,64] [--row-tiles 0,128]
-                                 [--no-sweeps]
+                                 [--gemm-sweeps -1,0,8,30] [--no-sweeps]
 
-0 stands for the plan's choice.
+0 stands for the plan's choice (-1 for --gemm-sweeps).
 For each size and setting: the median time of the plan's full call, the sigma error, and the
 fewest outer sweeps with which every matrix reports convergence (info 0)."""
 
 import argparse
+import itertools
 import time
 
 import torch
@@ -18,9 +19,9 @@ import torch
 import metalsvd  # noqa: F401  (registers torch.ops.metalsvd)
 
 
-def run(A, algorithm, block, inner, max_sweeps=0, eigen_threads=0, row_tile=0):
+def run(A, algorithm, block, inner, max_sweeps=0, eigen_threads=0, row_tile=0, gemm_sweeps=-1):
     return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, algorithm, block, inner,
-                                                  max_sweeps, eigen_threads, row_tile)
+                                                  max_sweeps, eigen_threads, row_tile, gemm_sweeps)
 
 
 def ints(text):
@@ -41,9 +42,9 @@ def median_ms(fn, device, repeats=3):
     return sorted(times)[len(times) // 2]
 
 
-def sweeps_needed(A, algorithm, block, inner, limit=16):
+def sweeps_needed(A, algorithm, block, inner, gemm_sweeps, limit=16):
     for sweeps in range(1, limit + 1):
-        _, _, _, info = run(A, algorithm, block, inner, sweeps)
+        _, _, _, info = run(A, algorithm, block, inner, sweeps, gemm_sweeps=gemm_sweeps)
         if bool((info == 0).all()):
             return sweeps
     return None
@@ -57,13 +58,14 @@ def main():
     p.add_argument("--inner", default="1,2,3")
     p.add_argument("--eigen-threads", default="0")
     p.add_argument("--row-tiles", default="0")
+    p.add_argument("--gemm-sweeps", default="-1")
     p.add_argument("--no-sweeps", action="store_true",
                    help="skip counting the outer sweeps needed (one call per sweep count)")
     p.add_argument("--algorithm", default="blocked")
     args = p.parse_args()
     device = torch.device(args.device)
-    print(f"{'size':>6} {'block':>5} {'inner':>5} {'eigen':>5} {'tile':>4} {'ms':>9} "
-          f"{'sweeps':>6} {'sigma err':>9}", flush=True)
+    print(f"{'size':>6} {'block':>5} {'inner':>5} {'eigen':>5} {'tile':>4} {'gemm':>4} "
+          f"{'ms':>9} {'sweeps':>6} {'sigma err':>9}", flush=True)
     for n in (int(x) for x in args.sizes.split(",")):
         gen = torch.Generator().manual_seed(n)
         A64 = torch.randn(n, n, generator=gen, dtype=torch.float64)
@@ -71,17 +73,17 @@ def main():
         A = A64.float().to(device)
         for block in ints(args.blocks):
             for inner in ints(args.inner):
-                for threads in ints(args.eigen_threads):
-                    for tile in ints(args.row_tiles):
-                        def call():
-                            return run(A, args.algorithm, block, inner, 0, threads, tile)
-                        ms = median_ms(call, device)
-                        _, S, _, _ = call()
-                        err = ((S.double().cpu() - ref).abs().max() / ref[0]).item()
-                        sweeps = (None if args.no_sweeps
-                                  else sweeps_needed(A, args.algorithm, block, inner))
-                        print(f"{n:>6} {block:>5} {inner:>5} {threads:>5} {tile:>4} {ms:>9.1f} "
-                              f"{sweeps!s:>6} {err:>9.1e}", flush=True)
+                for threads, tile, gemm in itertools.product(
+                        ints(args.eigen_threads), ints(args.row_tiles), ints(args.gemm_sweeps)):
+                    def call():
+                        return run(A, args.algorithm, block, inner, 0, threads, tile, gemm)
+                    ms = median_ms(call, device)
+                    _, S, _, _ = call()
+                    err = ((S.double().cpu() - ref).abs().max() / ref[0]).item()
+                    sweeps = (None if args.no_sweeps
+                              else sweeps_needed(A, args.algorithm, block, inner, gemm))
+                    print(f"{n:>6} {block:>5} {inner:>5} {threads:>5} {tile:>4} {gemm:>4} "
+                          f"{ms:>9.1f} {sweeps!s:>6} {err:>9.1e}", flush=True)
 
 
 if __name__ == "__main__":

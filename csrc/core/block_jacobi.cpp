@@ -22,6 +22,8 @@ constexpr uint32_t kGramThreads = 256;
 // thread per update (512 threads at 16-column blocks) was 4-7% faster than 256 at 1024^2 and
 // 2048^2 on an H200 (bench/results/..._tune_blocked.txt), fewer threads slower at every count.
 constexpr uint32_t kMaxEigenThreads = 512;
+// Leading sweeps run as backend GEMMs (BlockJacobiTuning::gemm_sweeps).
+constexpr uint32_t kDefaultGemmSweeps = 0;
 constexpr uint32_t kFinalizeThreads = 256;
 constexpr uint32_t kSweepEndThreads = 32;
 // Gram partial sums: enough groups to fill a large GPU, each summing at least this many rows.
@@ -95,6 +97,9 @@ BlockJacobiPlan plan_block_jacobi(const DeviceLimits& limits, ScalarType dtype, 
   p.padded_cols = p.pairs * width;
   p.inner_sweeps = tuning.inner_sweeps != 0 ? tuning.inner_sweeps : kDefaultInnerSweeps;
   p.max_sweeps = tuning.max_sweeps != 0 ? tuning.max_sweeps : kMaxBlockJacobiSweeps;
+  p.gemm_sweeps = std::min(
+      tuning.gemm_sweeps >= 0 ? static_cast<uint32_t>(tuning.gemm_sweeps) : kDefaultGemmSweeps,
+      p.max_sweeps);
   const uint32_t by_rows = std::max(1u, rows / kGramMinRowsPerSplit);
   const uint32_t by_groups = std::max(1u, kGramTargetGroups / std::max(1u, batch * p.pairs));
   p.gram_splits = std::clamp(std::min(by_rows, by_groups), 1u, kGramMaxSplits);
@@ -108,19 +113,19 @@ BlockJacobiWorkspace block_jacobi_workspace(WorkspaceLayout& layout, const Block
   const uint64_t size = element_size(dtype);
   const uint64_t padded = plan.padded_cols;
   const uint64_t width = 2 * plan.block;
+  const uint64_t pairs = uint64_t{batch} * plan.pairs;
   BlockJacobiWorkspace ws;
   ws.g = layout.take(2 * uint64_t{batch} * rows * padded * size);
   ws.v = layout.take(2 * uint64_t{batch} * padded * padded * size);
-  const uint64_t grams = uint64_t{plan.pairs} * plan.gram_splits * width * width;
-  const uint64_t rotations = uint64_t{plan.pairs} * width * width;
+  ws.rotation_offset = static_cast<int64_t>(pairs * plan.gram_splits * width * width);
+  ws.pairs = layout.take((ws.rotation_offset + pairs * width * width) * size);
   const uint64_t v_out = uint64_t{cols} * cols;
   const uint64_t scratch = 3 * padded + std::max<uint64_t>(rows, padded);
-  ws.rotation_offset = static_cast<uint32_t>(grams);
-  ws.v_offset = static_cast<uint32_t>(grams + rotations);
-  ws.s_offset = static_cast<uint32_t>(ws.v_offset + v_out);
+  ws.v_offset = 0;
+  ws.s_offset = static_cast<uint32_t>(v_out);
   ws.scratch_offset = static_cast<uint32_t>(ws.s_offset + cols);
-  ws.w2_batch_stride = static_cast<int64_t>(ws.scratch_offset + scratch);
-  ws.w2 = layout.take(batch * ws.w2_batch_stride * size);
+  ws.finalize_batch_stride = static_cast<int64_t>(ws.scratch_offset + scratch);
+  ws.finalize = layout.take(batch * ws.finalize_batch_stride * size);
   return ws;
 }
 
@@ -129,6 +134,46 @@ MatrixBatch block_jacobi_input(const BlockJacobiPlan& plan, const BlockJacobiWor
   return column_major(ws.g, dtype, batch, rows, plan.padded_cols, rows,
                       int64_t{rows} * plan.padded_cols);
 }
+
+namespace {
+
+// One round whose Gram matrices and rotations are backend GEMMs over all pairs of the batch
+// (pair k of matrix b is batch entry b * pairs + k: the pairs are equally far apart). The
+// columns start and end in copy `copy`; the rotation GEMMs write the other copy, in place of
+// the rotate kernel's scattered stores.
+void enqueue_gemm_round(Backend& backend, const BlockJacobiPlan& plan,
+                        const BlockJacobiWorkspace& ws, ScalarType dtype, uint32_t batch,
+                        uint32_t rows, uint32_t copy, kernels::BlockJacobiParams& p,
+                        const WorkspaceBuffers& b) {
+  const uint64_t size = element_size(dtype);
+  const uint32_t width = 2 * plan.block;
+  const uint32_t pairs = batch * plan.pairs;
+  const uint32_t padded = plan.padded_cols;
+  auto g_pairs = [&](uint32_t c) {
+    return column_major(advanced(ws.g, c * p.g_parity_stride * size), dtype, pairs, rows, width,
+                        rows, int64_t{width} * rows);
+  };
+  auto v_pairs = [&](uint32_t c) {
+    return column_major(advanced(ws.v, c * p.v_parity_stride * size), dtype, pairs, padded, width,
+                        padded, int64_t{width} * padded);
+  };
+  const int64_t square = int64_t{width} * width;
+  const MatrixBatch grams = column_major(ws.pairs, dtype, pairs, width, width, width, square);
+  const MatrixBatch rotations = column_major(advanced(ws.pairs, ws.rotation_offset * size), dtype,
+                                             pairs, width, width, width, square);
+  backend.gemm({transposed(g_pairs(copy)), g_pairs(copy), grams, 1.0, 0.0});
+  p.threads = plan.eigen_threads;
+  launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_pair_eigen", dtype), pairs,
+                          plan.eigen_threads, plan.eigen_bytes, p, b);
+  backend.gemm({g_pairs(copy), rotations, g_pairs(1 - copy), 1.0, 0.0});
+  backend.gemm({v_pairs(copy), rotations, v_pairs(1 - copy), 1.0, 0.0});
+  p.src_parity = 1 - copy;
+  p.threads = plan.finalize_threads;
+  launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_permute", dtype),
+                          batch * p.groups_per_matrix, plan.finalize_threads, 0, p, b);
+}
+
+}  // namespace
 
 BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& plan,
                                        const BlockJacobiWorkspace& ws, ScalarType dtype,
@@ -142,7 +187,8 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
   p.g_parity_stride = p.g_batch_stride * batch;
   p.v_batch_stride = int64_t{padded} * padded;
   p.v_parity_stride = p.v_batch_stride * batch;
-  p.w2_batch_stride = ws.w2_batch_stride;
+  p.rotation_offset = ws.rotation_offset;
+  p.finalize_batch_stride = ws.finalize_batch_stride;
   p.u_batch_stride = u.batch_stride;
   p.batch = batch;
   p.rows = rows;
@@ -152,8 +198,6 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
   p.pairs = plan.pairs;
   p.ldg = rows;
   p.ldv = padded;
-  p.gram_splits = plan.gram_splits;
-  p.rotation_offset = ws.rotation_offset;
   p.inner_sweeps = plan.inner_sweeps;
   p.state_stride = plan.state_stride;
   p.row_tile = plan.row_tile;
@@ -170,7 +214,7 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
   WorkspaceBuffers b;
   b.w0 = ws.g;
   b.w1 = ws.v;
-  b.w2 = ws.w2;
+  b.w2 = ws.pairs;
   b.state = state;
   b.info = info;
   const std::string gram = workspace_kernel_name("block_jacobi_gram", dtype);
@@ -179,10 +223,23 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
   const std::string sweep_end = workspace_kernel_name("block_jacobi_sweep_end", dtype);
   const uint32_t rounds = 2 * plan.pairs - 1;
   const uint32_t pair_groups = batch * plan.pairs;
+  const uint64_t elements = (uint64_t{rows} + padded) * padded;
+  const uint32_t permute_groups_per_matrix = static_cast<uint32_t>(
+      std::clamp<uint64_t>(elements / (uint64_t{plan.finalize_threads} * 16), 1, 1024));
+  // The GEMM sweeps come first: they leave every matrix's columns in copy 0, so the kernel
+  // sweeps after them start alike for all (and from then on skip converged matrices).
   for (uint32_t sweep = 0; sweep < plan.max_sweeps; ++sweep) {
+    p.gemm_sweep = sweep < plan.gemm_sweeps ? 1u : 0u;
     for (uint32_t round = 0; round < rounds; ++round) {
       p.round = round;
-      p.src_parity = (sweep * rounds + round) & 1u;
+      if (p.gemm_sweep != 0u) {
+        p.gram_splits = 1;
+        p.groups_per_matrix = permute_groups_per_matrix;
+        enqueue_gemm_round(backend, plan, ws, dtype, batch, rows, 0, p, b);
+        continue;
+      }
+      p.gram_splits = plan.gram_splits;
+      p.src_parity = ((sweep - plan.gemm_sweeps) * rounds + round) & 1u;
       p.threads = plan.gram_threads;
       launch_workspace_kernel(backend, gram, pair_groups * plan.gram_splits, plan.gram_threads,
                               plan.gram_bytes, p, b);
@@ -201,6 +258,7 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
   const uint32_t threads = plan.finalize_threads;
   p.threads = threads;
   b.io = u.data;
+  b.w2 = ws.finalize;
   const uint32_t simd_groups = threads / kernels::kSimdWidth;
   p.groups_per_matrix = (padded + simd_groups - 1) / simd_groups;
   launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_norms", dtype),
@@ -208,9 +266,9 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
   p.groups_per_matrix = (padded + threads - 1) / threads;
   launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_sort", dtype),
                           batch * p.groups_per_matrix, threads, 0, p, b);
-  const uint64_t elements = uint64_t{u.rows} * cols + uint64_t{cols} * cols;
+  const uint64_t outputs = uint64_t{u.rows} * cols + uint64_t{cols} * cols;
   p.groups_per_matrix =
-      static_cast<uint32_t>(std::clamp<uint64_t>(elements / (uint64_t{threads} * 16), 1, 1024));
+      static_cast<uint32_t>(std::clamp<uint64_t>(outputs / (uint64_t{threads} * 16), 1, 1024));
   launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_write", dtype),
                           batch * p.groups_per_matrix, threads, 0, p, b);
   launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_complete", dtype), batch,
@@ -218,10 +276,10 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
 
   const uint64_t size = element_size(dtype);
   BlockJacobiResult result;
-  result.v = column_major(advanced(ws.w2, uint64_t{ws.v_offset} * size), dtype, batch, cols, cols,
-                          cols, ws.w2_batch_stride);
-  result.s = column_major(advanced(ws.w2, uint64_t{ws.s_offset} * size), dtype, batch, 1, cols, 1,
-                          ws.w2_batch_stride);
+  result.v = column_major(advanced(ws.finalize, uint64_t{ws.v_offset} * size), dtype, batch, cols,
+                          cols, cols, ws.finalize_batch_stride);
+  result.s = column_major(advanced(ws.finalize, uint64_t{ws.s_offset} * size), dtype, batch, 1,
+                          cols, 1, ws.finalize_batch_stride);
   return result;
 }
 

@@ -23,6 +23,9 @@ struct BlockJacobiTuning {
   uint32_t max_sweeps = 0;     // outer sweeps enqueued; 0: kMaxBlockJacobiSweeps
   uint32_t eigen_threads = 0;  // threads of the pair eigensolver (a multiple of 32); 0: the plan's
   uint32_t row_tile = 0;       // rows of G or V per rotation group (a multiple of 4); 0: the plan's
+  // Leading outer sweeps whose Gram matrices and rotations run as backend GEMMs (the rest as
+  // the portable kernels, which skip converged matrices); negative: the plan's.
+  int32_t gemm_sweeps = -1;
 };
 
 struct BlockJacobiPlan {
@@ -33,6 +36,7 @@ struct BlockJacobiPlan {
   uint32_t inner_sweeps = 0;
   uint32_t max_sweeps = 0;
   uint32_t row_tile = 0;
+  uint32_t gemm_sweeps = 0;  // the first gemm_sweeps of the max_sweeps are GEMM sweeps
   uint32_t gram_threads = 0, eigen_threads = 0, rotate_threads = 0, finalize_threads = 0;
   uint32_t gram_bytes = 0, eigen_bytes = 0, rotate_bytes = 0, finalize_bytes = 0;
   uint32_t state_stride = 0;
@@ -46,11 +50,13 @@ BlockJacobiPlan plan_block_jacobi(const DeviceLimits& limits, ScalarType dtype, 
 
 // The workspaces of one blocked SVD, taken from a layout.
 struct BlockJacobiWorkspace {
-  Buffer g;   // two copies of G
-  Buffer v;   // two copies of V
-  Buffer w2;  // Gram matrices, rotations, finalize outputs and scratch
-  int64_t w2_batch_stride = 0;
-  uint32_t rotation_offset = 0, v_offset = 0, s_offset = 0, scratch_offset = 0;
+  Buffer g;         // two copies of G
+  Buffer v;         // two copies of V
+  Buffer pairs;     // Gram matrices, then rotations (at rotation_offset elements)
+  Buffer finalize;  // V, S and scratch of each matrix, finalize_batch_stride elements apart
+  int64_t rotation_offset = 0;
+  int64_t finalize_batch_stride = 0;
+  uint32_t v_offset = 0, s_offset = 0, scratch_offset = 0;
 };
 
 BlockJacobiWorkspace block_jacobi_workspace(WorkspaceLayout& layout, const BlockJacobiPlan& plan,

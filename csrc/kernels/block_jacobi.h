@@ -6,6 +6,9 @@
 //   block_jacobi_rotate       [P | V_pair] <- [P | V_pair] W, written to the other copy of G
 //                             and V in the block order of the next round
 //   block_jacobi_sweep_end    after the last round: converged when no pair rotated
+// A sweep may instead form the Gram matrices and apply the rotations with the backend's batched
+// GEMM (all pairs of a batch are one strided batch); block_jacobi_permute then moves the
+// rotated blocks to the slots of the next round.
 //   block_jacobi_norms/sort/write/complete   S = column norms, sorted; U, V normalised; null
 //                             columns of U completed
 // Convergence is decided on the device: once a matrix converges every kernel returns at once
@@ -29,6 +32,22 @@ namespace kernels {
 MSVD_INLINE bool block_jacobi_converged(MSVD_CONSTANT const BlockJacobiParams& p,
                                         MSVD_DEVICE const int32_t* state, uint32_t matrix) {
   return state[matrix * p.state_stride + kStateConverged] != 0;
+}
+
+// The partial Gram matrices of `pair` of `matrix` in w2 (gram_splits of them).
+template <typename C>
+MSVD_INLINE MSVD_DEVICE C* pair_grams(MSVD_CONSTANT const BlockJacobiParams& p, MSVD_DEVICE C* w2,
+                                      uint32_t matrix, uint32_t pair) {
+  const int64_t width = 2 * p.block;
+  return w2 + (static_cast<int64_t>(matrix) * p.pairs + pair) * p.gram_splits * width * width;
+}
+
+// The rotation W (2 block x 2 block, column-major) of `pair` of `matrix` in w2.
+template <typename C>
+MSVD_INLINE MSVD_DEVICE C* pair_rotation(MSVD_CONSTANT const BlockJacobiParams& p,
+                                         MSVD_DEVICE C* w2, uint32_t matrix, uint32_t pair) {
+  const int64_t width = 2 * p.block;
+  return w2 + p.rotation_offset + (static_cast<int64_t>(matrix) * p.pairs + pair) * width * width;
 }
 
 // Groups: batch x pairs x gram_splits. Scratch: kGramTileRows x (2 block) + kSimdWidth.
@@ -92,8 +111,8 @@ MSVD_INLINE void block_jacobi_gram(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
     }
     group_barrier();
   }
-  MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride +
-                       (static_cast<int64_t>(pair) * p.gram_splits + split) * width * width;
+  MSVD_DEVICE C* out =
+      pair_grams(p, w2, matrix, pair) + static_cast<int64_t>(split) * width * width;
   MSVD_UNROLL
   for (uint32_t k = 0; k < kGramEntriesPerThread; ++k) {
     if (tid + k * p.threads < entries) {
@@ -114,18 +133,24 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
                                          MSVD_THREADGROUP C* scratch, ThreadContext ctx) {
   const uint32_t pair = ctx.group % p.pairs;
   const uint32_t matrix = ctx.group / p.pairs;
-  if (block_jacobi_converged(p, state, matrix)) return;
   const uint32_t width = 2 * p.block;
-  const uint32_t half = p.block;
   const uint32_t tid = ctx.thread_index;
+  MSVD_DEVICE C* w_out = pair_rotation(p, w2, matrix, pair);
+  if (block_jacobi_converged(p, state, matrix)) {
+    // The GEMMs rotate every matrix: a converged one by the identity, which changes nothing.
+    if (p.gemm_sweep != 0u)
+      for (uint32_t idx = tid; idx < width * width; idx += p.threads)
+        w_out[idx] = idx / width == idx % width ? C(1) : C(0);
+    return;
+  }
+  const uint32_t half = p.block;
   const uint32_t ldm = width + 1;
   MSVD_THREADGROUP C* m = scratch;
   MSVD_THREADGROUP C* rot_c = m + width * ldm;
   MSVD_THREADGROUP C* rot_s = rot_c + half;
   MSVD_THREADGROUP C* partials = rot_s + half;
   MSVD_THREADGROUP C* w = partials + kSimdWidth;
-  MSVD_DEVICE const C* grams = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride +
-                               static_cast<int64_t>(pair) * p.gram_splits * width * width;
+  MSVD_DEVICE const C* grams = pair_grams(p, w2, matrix, pair);
 
   for (uint32_t idx = tid; idx < width * width; idx += p.threads) {
     C x = C(0);
@@ -200,8 +225,6 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
     crossed_any = math_max(crossed_any, group_reduce_max(crossed, partials, ctx, p.threads));
     if (rotated == C(0)) break;
   }
-  MSVD_DEVICE C* w_out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride + p.rotation_offset +
-                         static_cast<int64_t>(pair) * width * width;
   for (uint32_t idx = tid; idx < width * width; idx += p.threads) w_out[idx] = w[idx];
   if (tid == 0 && crossed_any != C(0)) state[matrix * p.state_stride + kStatePairFlags + pair] = 1;
 }
@@ -230,8 +253,7 @@ MSVD_INLINE void block_jacobi_rotate(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
   MSVD_DEVICE C* dst = base + static_cast<int64_t>(1 - p.src_parity) * parity_stride;
   const uint32_t width = 2 * p.block;
   const uint32_t tid = ctx.thread_index;
-  MSVD_DEVICE const C* w = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride +
-                           p.rotation_offset + static_cast<int64_t>(pair) * width * width;
+  MSVD_DEVICE const C* w = pair_rotation(p, w2, matrix, pair);
   MSVD_THREADGROUP C* ws = scratch;
   MSVD_THREADGROUP C* xs = scratch + width * width;
   const uint32_t tile_rows = row0 + p.row_tile <= rows ? p.row_tile : rows - row0;
@@ -278,6 +300,35 @@ MSVD_INLINE void block_jacobi_rotate(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
   }
 }
 
+// Groups: batch x groups_per_matrix, in a GEMM sweep after the rotation GEMMs wrote the
+// rotated pairs to the other copy (src_parity here) in their own slots: every block of G and V
+// back to the first copy, in the slot of the next round. Converged matrices move too: the
+// GEMMs rotated them by the identity, and their columns must stay in one copy.
+template <typename P, typename T, typename C>
+MSVD_INLINE void block_jacobi_permute(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                      MSVD_DEVICE C* w1, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
+                                      MSVD_DEVICE int32_t*, MSVD_THREADGROUP C*,
+                                      ThreadContext ctx) {
+  const uint32_t matrix = ctx.group / p.groups_per_matrix;
+  const StridedRange range = group_share(p.groups_per_matrix, p.threads, ctx);
+  const uint32_t g_elements = p.rows * p.padded_cols;
+  const uint32_t elements = g_elements + p.padded_cols * p.padded_cols;
+  for (uint32_t idx = range.first; idx < elements; idx += range.step) {
+    const bool on_g = idx < g_elements;
+    const uint32_t e = on_g ? idx : idx - g_elements;
+    const uint32_t ld = on_g ? p.ldg : p.ldv;
+    const uint32_t col = e / ld;
+    const uint32_t row = e % ld;
+    const int64_t parity_stride = on_g ? p.g_parity_stride : p.v_parity_stride;
+    MSVD_DEVICE C* base = (on_g ? w0 : w1) + static_cast<int64_t>(matrix) *
+                                                 (on_g ? p.g_batch_stride : p.v_batch_stride);
+    MSVD_DEVICE const C* src = base + static_cast<int64_t>(p.src_parity) * parity_stride;
+    MSVD_DEVICE C* dst = base + static_cast<int64_t>(1 - p.src_parity) * parity_stride;
+    const uint32_t to = circle_next_slot(col / p.block, p.pairs) * p.block + col % p.block;
+    dst[static_cast<int64_t>(to) * ld + row] = src[static_cast<int64_t>(col) * ld + row];
+  }
+}
+
 // Groups: batch, after the last round of a sweep.
 template <typename P, typename T, typename C>
 MSVD_INLINE void block_jacobi_sweep_end(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C*,
@@ -292,21 +343,22 @@ MSVD_INLINE void block_jacobi_sweep_end(MSVD_CONSTANT const P& p, MSVD_DEVICE T*
     rotated |= s[kStatePairFlags + k];
     s[kStatePairFlags + k] = 0;
   }
-  s[kStateSweeps] += 1;
+  // Each round of the kernels moves the columns to the other copy, and a sweep has an odd
+  // number of rounds; a GEMM sweep's permutation puts them back where they were.
+  if (p.gemm_sweep == 0u) s[kStateCopy] = 1 - s[kStateCopy];
   if (rotated == 0) s[kStateConverged] = 1;
 }
 
 // The finalize kernels run after the last sweep and leave S, U (io, u_rows x cols) and V (w2)
-// in descending order of S. They read the copy of G and V the last round wrote: every round
-// moves the data to the other copy, and a sweep has an odd number of rounds. Their scratch in
-// w2: FinalizeScratch (padding columns sort last).
-// `matrix`'s G (or V) in the copy the last round wrote.
+// in descending order of S. They read the copy of G and V that holds the final columns
+// (kStateCopy). Their scratch in w2: FinalizeScratch (padding columns sort last).
+// `matrix`'s G (or V) in the copy that holds its final columns.
 template <typename C>
 MSVD_INLINE MSVD_DEVICE const C* final_copy(MSVD_DEVICE const C* copies, int64_t parity_stride,
                                             int64_t batch_stride,
                                             MSVD_CONSTANT const BlockJacobiParams& p,
                                             MSVD_DEVICE const int32_t* state, uint32_t matrix) {
-  const int64_t parity = state[matrix * p.state_stride + kStateSweeps] & 1;
+  const int64_t parity = state[matrix * p.state_stride + kStateCopy];
   return copies + parity * parity_stride + static_cast<int64_t>(matrix) * batch_stride;
 }
 
@@ -322,7 +374,7 @@ template <typename C>
 MSVD_INLINE FinalizeScratch<C> finalize_scratch(MSVD_CONSTANT const BlockJacobiParams& p,
                                                 MSVD_DEVICE C* w2, uint32_t matrix) {
   FinalizeScratch<C> f;
-  f.sigma = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride + p.scratch_offset;
+  f.sigma = w2 + static_cast<int64_t>(matrix) * p.finalize_batch_stride + p.scratch_offset;
   f.g_norm = f.sigma + p.padded_cols;
   f.v_norm = f.g_norm + p.padded_cols;
   f.work = f.v_norm + p.padded_cols;
@@ -382,7 +434,7 @@ MSVD_INLINE void block_jacobi_sort(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
                                    MSVD_DEVICE int32_t*, MSVD_THREADGROUP C*, ThreadContext ctx) {
   const uint32_t matrix = ctx.group / p.groups_per_matrix;
   if (not_finite(p, state, matrix)) return;
-  MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride;
+  MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.finalize_batch_stride;
   const FinalizeScratch<C> f = finalize_scratch(p, w2, matrix);
   const uint32_t j = (ctx.group % p.groups_per_matrix) * p.threads + ctx.thread_index;
   if (j >= p.padded_cols) return;
@@ -409,7 +461,7 @@ MSVD_INLINE void block_jacobi_write(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io,
   if (not_finite(p, state, matrix)) return;
   MSVD_DEVICE const C* g = final_copy(w0, p.g_parity_stride, p.g_batch_stride, p, state, matrix);
   MSVD_DEVICE const C* v = final_copy(w1, p.v_parity_stride, p.v_batch_stride, p, state, matrix);
-  MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride;
+  MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.finalize_batch_stride;
   const FinalizeScratch<C> f = finalize_scratch(p, w2, matrix);
   MSVD_DEVICE T* u = io + static_cast<int64_t>(matrix) * p.u_batch_stride;
   const StridedRange range = group_share(p.groups_per_matrix, p.threads, ctx);
@@ -444,7 +496,7 @@ MSVD_INLINE void block_jacobi_complete(MSVD_CONSTANT const P& p, MSVD_DEVICE T* 
                    : s[kStateConverged] != 0    ? kSvdConverged
                                                 : kSvdNotConverged;
   if (status == kSvdNonFiniteInput) return;  // the stores write nan
-  MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.w2_batch_stride;
+  MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.finalize_batch_stride;
   MSVD_DEVICE const C* s_out = out + p.s_offset;
   MSVD_DEVICE C* work = finalize_scratch(p, w2, matrix).work;
   MSVD_DEVICE T* u = io + static_cast<int64_t>(matrix) * p.u_batch_stride;

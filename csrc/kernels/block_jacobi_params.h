@@ -5,9 +5,13 @@
 //   w0: two copies of G (rows x padded_cols, leading dimension ldg): a round reads one and
 //       writes the other, already in the block order of the next round
 //   w1: two copies of V (padded_cols x padded_cols, leading dimension ldv), likewise
-//   w2: partial Gram matrices [pair][split][width][width], then rotations [pair][width][width]
+//   w2, for the sweep kernels: partial Gram matrices [matrix][pair][split][width][width] at 0,
+//       then rotations [matrix][pair][width][width] at rotation_offset (column-major W), so
+//       that the pairs of a whole batch are one strided batch for the backend GEMM
+//   w2, for the finalize kernels: V (cols x cols, ld cols), S and scratch per matrix,
+//       finalize_batch_stride apart
 // Column block s (of `block` columns) sits in slot s; block pair k is slots 2k and 2k+1, so
-// its 2 * block columns are adjacent.
+// its 2 * block columns are adjacent, and the pairs of all matrices are equally far apart.
 #pragma once
 
 #include "dialect.h"
@@ -20,8 +24,9 @@ struct BlockJacobiParams {
   int64_t g_parity_stride;  // elements between the two copies of G
   int64_t v_batch_stride;
   int64_t v_parity_stride;
-  int64_t w2_batch_stride;
-  int64_t u_batch_stride;  // finalize: U (io), leading dimension ldu
+  int64_t rotation_offset;        // sweep kernels: elements from w2 to the rotations
+  int64_t finalize_batch_stride;  // finalize kernels: elements between matrices in w2
+  int64_t u_batch_stride;         // finalize: U (io), leading dimension ldu
   uint32_t batch;
   uint32_t rows;         // rows of G
   uint32_t cols;         // columns of the problem; padded_cols - cols zero columns follow
@@ -30,11 +35,14 @@ struct BlockJacobiParams {
   uint32_t pairs;
   uint32_t ldg;
   uint32_t ldv;
-  uint32_t gram_splits;      // row ranges a pair's Gram matrix is summed over, one group each
-  uint32_t rotation_offset;  // elements from a matrix's w2 to its rotations
-  uint32_t round;            // round within the sweep, 0 .. 2 * pairs - 2
-  uint32_t src_parity;       // the copy of G and V the round reads
-  uint32_t inner_sweeps;     // most sweeps of the pair eigensolver per round
+  uint32_t gram_splits;  // row ranges a pair's Gram matrix is summed over, one group each
+  // 1 in a sweep whose Gram matrices and rotations are backend GEMMs: they cannot skip a
+  // converged matrix, so the eigensolver gives it the identity, block_jacobi_permute moves the
+  // blocks, and the sweep leaves the columns in the copy it found them in.
+  uint32_t gemm_sweep;
+  uint32_t round;         // round within the sweep, 0 .. 2 * pairs - 2
+  uint32_t src_parity;    // the copy of G and V the round reads
+  uint32_t inner_sweeps;  // most sweeps of the pair eigensolver per round
   uint32_t state_stride;
   uint32_t threads;
   uint32_t row_tile;  // rotate: rows of G or V one group updates
@@ -42,7 +50,7 @@ struct BlockJacobiParams {
   uint32_t v_tiles;
   uint32_t ldu;                // finalize: leading dimension of U
   uint32_t u_rows;             // finalize: rows of U written (rows beyond `rows` are zero)
-  uint32_t v_offset;           // finalize: elements from a matrix's w2 to V (cols x cols, ld cols)
+  uint32_t v_offset;           // finalize: elements from a matrix's w2 to V
   uint32_t s_offset;           // finalize: to S (cols)
   uint32_t scratch_offset;     // finalize: to 3 padded_cols + max(rows, padded_cols) scratch
   uint32_t groups_per_matrix;  // finalize kernels that split a matrix over groups

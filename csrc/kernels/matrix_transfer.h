@@ -76,7 +76,7 @@ MSVD_INLINE void matrix_scale_exponent(MSVD_CONSTANT const P& p, MSVD_DEVICE T*,
     s[kStateExponent] = finite && max_abs > C(0) ? math_exponent(max_abs) : 0;
     s[kStateStatus] = finite ? kSvdConverged : kSvdNonFiniteInput;
     s[kStateConverged] = finite ? 0 : 1;
-    s[kStateSweeps] = 0;
+    s[kStateCopy] = 0;
     for (uint32_t k = kStatePairFlags; k < p.state_stride; ++k) s[k] = 0;
   }
 }

@@ -19,7 +19,7 @@ enum SvdState : uint32_t {
   kStateExponent = 0,   // the input was scaled by 2^-exponent
   kStateStatus = 1,     // SvdStatus
   kStateConverged = 2,  // 1 once a sweep rotated nothing (or the input is not finite)
-  kStateSweeps = 3,     // sweeps done while not converged
+  kStateCopy = 3,       // block Jacobi: the copy of G and V (0 or 1) holding the current columns
   kStatePairFlags = 4,  // block Jacobi: one flag per block pair, 1 if it rotated this sweep
 };
 

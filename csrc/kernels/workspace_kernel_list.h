@@ -17,6 +17,7 @@
   F(block_jacobi_gram)                  \
   F(block_jacobi_pair_eigen)            \
   F(block_jacobi_rotate)                \
+  F(block_jacobi_permute)               \
   F(block_jacobi_sweep_end)             \
   F(block_jacobi_norms)                 \
   F(block_jacobi_sort)                  \
@@ -46,6 +47,7 @@
   X("block_jacobi_gram_" TYPE_NAME, block_jacobi_gram, BlockJacobiParams, C, C)               \
   X("block_jacobi_pair_eigen_" TYPE_NAME, block_jacobi_pair_eigen, BlockJacobiParams, C, C)   \
   X("block_jacobi_rotate_" TYPE_NAME, block_jacobi_rotate, BlockJacobiParams, C, C)           \
+  X("block_jacobi_permute_" TYPE_NAME, block_jacobi_permute, BlockJacobiParams, C, C)         \
   X("block_jacobi_sweep_end_" TYPE_NAME, block_jacobi_sweep_end, BlockJacobiParams, C, C)     \
   X("block_jacobi_norms_" TYPE_NAME, block_jacobi_norms, BlockJacobiParams, C, C)             \
   X("block_jacobi_sort_" TYPE_NAME, block_jacobi_sort, BlockJacobiParams, C, C)               \

@@ -331,6 +331,32 @@ TEST_P(AnySizeSchedules, Float64MeetsDoublePrecision) {
   expect_accurate(r, kTolF64, kTolF64, kTolF64, "f64");
 }
 
+// Sweeps whose Gram matrices and rotations are backend GEMMs: the first two (then the
+// kernels) or all. A matrix with orthogonal columns converges in the first sweep and is then
+// rotated by the identity while the one beside it still rotates; float64 too.
+TEST(AnySize, GemmSweepsMeetTheContract) {
+  std::mt19937_64 rng(47);
+  const MatrixXd gaussian = testing::gaussian(50, 36, rng);
+  const MatrixXd graded =
+      testing::with_singular_values(50, 36, testing::graded_spectrum(36, 4), rng);
+  const Eigen::JacobiSVD<MatrixXd> svd(graded, Eigen::ComputeThinV);
+  const MatrixXd orthogonal_columns = graded * svd.matrixV();
+  for (int32_t gemm_sweeps : {2, 30}) {
+    SvdTuning t;
+    t.algorithm = SvdAlgorithm::blocked_jacobi;
+    t.block.block = 4;
+    t.block.gemm_sweeps = gemm_sweeps;
+    const std::string what = "gemm_sweeps " + std::to_string(gemm_sweeps);
+    for (uint64_t seed : {1u, 2u}) {
+      const auto runs = run_svd<float>({gaussian, orthogonal_columns}, seed, 32 * 1024, t);
+      expect_fp32_contract(runs[0], what + " gaussian");
+      expect_fp32_contract(runs[1], what + " orthogonal columns");
+    }
+    const SvdRun r64 = run_svd<double>({gaussian}, 1, 32 * 1024, t)[0];
+    expect_accurate(r64, kTolF64, kTolF64, kTolF64, what + " f64");
+  }
+}
+
 // Matrices of more than 512 rows have their Householder panels spread over several groups, a
 // launch per reflector: full and partial panels, a zero column (no reflector) and a column that
 // is already e_1 below a dependent one, under each schedule seed, in float32 and float64.
