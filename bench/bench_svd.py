@@ -2,13 +2,13 @@
 
     python bench/bench_svd.py [--device cuda|cpu] [--suite small|large|truncated|all]
                               [--workloads 64x128x128,256x64x64,...] [--dtype float32]
-                              [--repeats N] [--out bench/results/] [--quick]
+                              [--repeats N] [--out bench/results/] [--quick] [--resume]
 
 For every workload (BxMxN or MxN) every available implementation is timed on the same
 input tensors (warm-up, then median / min / IQR over the repeats) and checked against a
 float64 LAPACK reference. Results go to <out>/<date>_<device>_<suite>.json (rewritten after
-each workload, so an interrupted run keeps what it finished) and to a table on stdout;
-progress goes to stderr. See bench/README.md.
+each workload, so an interrupted run keeps what it finished, and --resume continues it) and
+to a table on stdout; progress goes to stderr. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -129,6 +129,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--commit", help="metalsvd commit to record when the tree has no .git "
                                     "(default: git rev-parse HEAD)")
     p.add_argument("--out", type=Path, default=DEFAULT_RESULTS, help="folder for the JSON file")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run: keep the cases its result file holds "
+                        "(same commit, versions, settings, suite and device) and run the rest")
     return p.parse_args(argv)
 
 
@@ -292,6 +295,22 @@ def write_results(path: Path, header: dict, rows: list[dict], complete: bool) ->
     tmp.replace(path)
 
 
+def resumed(path: Path, header: dict) -> tuple[dict, list[dict]]:
+    """The header and rows to continue from: those of the result file at `path` when it holds
+    the same run (commit, versions, settings, suite, device); the run keeps its start date and
+    lists when it was resumed."""
+    if not path.exists():
+        return header, []
+    old = json.loads(path.read_text())
+    same = ("device_name", "versions", "torch_settings", "metalsvd", "suite", "settings")
+    differ = [key for key in same if old.get(key) != header.get(key)]
+    if differ:
+        raise SystemExit(f"bench_svd: --resume: {path} is another run ({', '.join(differ)} "
+                         "differ)")
+    return {**header, "date": old["date"],
+            "resumed": old.get("resumed", []) + [header["date"]]}, old["rows"]
+
+
 def repository_relative(path: str | None) -> str | None:
     """Where the measured metalsvd was imported from: relative to this repository when it is
     this checkout (the usual case), so a result file names no machine's folders."""
@@ -338,12 +357,18 @@ def main(argv: list[str] | None = None) -> int:
     impls = selected(found.impls, args.impls)
     header = run_header(env, settings, suite, found.versions, found.metalsvd_path)
     path = result_path(args.out, env, device, suite)
-    if path.exists():
-        log(f"bench_svd: {path} exists and will be replaced (use --name to keep both)")
     rows: list[dict] = []
+    if args.resume:
+        header, rows = resumed(path, header)
+    elif path.exists():
+        log(f"bench_svd: {path} exists and will be replaced (use --name to keep both)")
+    done = {(row["workload"], row["dtype"], row["matrix"]) for row in rows}
     cases = [(w, m, d) for m in matrices for d in dtypes for w in workloads]
     for number, (workload, matrix, dtype_name) in enumerate(cases, 1):
         title = f"{workload.label} {dtype_name} {matrix}"
+        if (workload.label, dtype_name, matrix) in done:
+            log(f"[{number}/{len(cases)}] {title}: in {path.name} already")
+            continue
         log(f"[{number}/{len(cases)}] {title}: generating inputs and reference")
         case = make_case(workload, matrix, dtype_name, device, settings.seed,
                          TRUNCATED["k"] if truncated else None)
@@ -358,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         write_results(path, header, rows, complete=number == len(cases))
         print(f"\n== {title} on {env['device_name']} ==\n{case_table(case_rows)}", flush=True)
         del case
+    write_results(path, header, rows, complete=True)
     print(f"\nresults: {path}", flush=True)
     return 0
 
