@@ -7,6 +7,7 @@
 #include "core/errors.h"
 #include "core/workspace_kernels.h"
 #include "kernels/block_jacobi.h"
+#include "kernels/block_jacobi_refine.h"
 
 namespace metalsvd {
 namespace {
@@ -74,6 +75,13 @@ BlockJacobiPlan plan_block_jacobi(const DeviceLimits& limits, ScalarType dtype, 
     throw InvalidArgument(
         "metalsvd: the pair eigensolver's threads must be a multiple of 32, "
         "at most 1024");
+  const bool refine_possible = limits.supports_fp64 && dtype == ScalarType::f32 &&
+                               kernels::kRefineScratchBytes <= limits.threadgroup_memory_bytes &&
+                               kernels::kRefineThreads <= limits.max_threads_per_group;
+  if (tuning.refine_sigma > 0 && !refine_possible)
+    throw InvalidArgument(
+        "metalsvd: refining the singular values in float64 needs float32 input on a device "
+        "with float64 and 16 KiB of threadgroup memory");
   if (tuning.row_tile % 4 != 0 || tuning.row_tile > 256)
     throw InvalidArgument("metalsvd: the rotation's row tile must be a multiple of 4, at most 256");
   const uint32_t c_size = element_size(dtype);
@@ -97,6 +105,7 @@ BlockJacobiPlan plan_block_jacobi(const DeviceLimits& limits, ScalarType dtype, 
   p.padded_cols = p.pairs * width;
   p.inner_sweeps = tuning.inner_sweeps != 0 ? tuning.inner_sweeps : kDefaultInnerSweeps;
   p.max_sweeps = tuning.max_sweeps != 0 ? tuning.max_sweeps : kMaxBlockJacobiSweeps;
+  p.refine_sigma = tuning.refine_sigma != 0 && refine_possible;
   p.gemm_sweeps = std::min(
       tuning.gemm_sweeps >= 0 ? static_cast<uint32_t>(tuning.gemm_sweeps) : kDefaultGemmSweeps,
       p.max_sweeps);
@@ -124,7 +133,15 @@ BlockJacobiWorkspace block_jacobi_workspace(WorkspaceLayout& layout, const Block
   ws.v_offset = 0;
   ws.s_offset = static_cast<uint32_t>(v_out);
   ws.scratch_offset = static_cast<uint32_t>(ws.s_offset + cols);
-  ws.finalize_batch_stride = static_cast<int64_t>(ws.scratch_offset + scratch);
+  // Even, so that the float64 sums after the scratch are aligned in every matrix.
+  ws.refine_offset = static_cast<uint32_t>((ws.scratch_offset + scratch + 1) / 2 * 2);
+  ws.finalize_batch_stride = ws.refine_offset;
+  if (plan.refine_sigma) {
+    ws.refine_row_blocks = (rows + kernels::kRefineTile - 1) / kernels::kRefineTile;
+    const uint64_t sums = (uint64_t{ws.refine_row_blocks} + 1) * padded;
+    ws.finalize_batch_stride += static_cast<int64_t>(sums * sizeof(double) / size);
+    ws.loaded = layout.take(uint64_t{batch} * rows * cols * size);
+  }
   ws.finalize = layout.take(batch * ws.finalize_batch_stride * size);
   return ws;
 }
@@ -173,6 +190,22 @@ void enqueue_gemm_round(Backend& backend, const BlockJacobiPlan& plan,
                           batch * p.groups_per_matrix, plan.finalize_threads, 0, p, b);
 }
 
+// The float64 refinement of the singular values (kernels/block_jacobi_refine.h), between the
+// norms and the sort: G as loaded times the final V, then the new sort keys.
+void enqueue_refine_sigma(Backend& backend, const BlockJacobiWorkspace& ws, ScalarType dtype,
+                          uint32_t batch, kernels::BlockJacobiParams& p, WorkspaceBuffers b) {
+  b.w0 = ws.loaded;
+  const uint32_t col_tiles = (p.padded_cols + kernels::kRefineTile - 1) / kernels::kRefineTile;
+  p.groups_per_matrix = ws.refine_row_blocks * col_tiles;
+  p.threads = kernels::kRefineThreads;
+  launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_refine_partials", dtype),
+                          batch * p.groups_per_matrix, kernels::kRefineThreads,
+                          kernels::kRefineScratchBytes, p, b);
+  p.threads = kFinalizeThreads;
+  launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_refine_sigma", dtype), batch,
+                          kFinalizeThreads, kernels::kSimdWidth * element_size(dtype), p, b);
+}
+
 }  // namespace
 
 BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& plan,
@@ -208,7 +241,13 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
   p.v_offset = ws.v_offset;
   p.s_offset = ws.s_offset;
   p.scratch_offset = ws.scratch_offset;
+  p.refine_offset = ws.refine_offset;
+  p.refine_row_blocks = ws.refine_row_blocks;
 
+  if (plan.refine_sigma)
+    enqueue_load(backend, column_major(ws.g, dtype, batch, rows, cols, rows, p.g_batch_stride),
+                 column_major(ws.loaded, dtype, batch, rows, cols, rows, int64_t{rows} * cols),
+                 state, plan.state_stride, 0);
   enqueue_set_identity(
       backend, column_major(ws.v, dtype, batch, padded, padded, padded, p.v_batch_stride), 0);
   WorkspaceBuffers b;
@@ -263,6 +302,7 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
   p.groups_per_matrix = (padded + simd_groups - 1) / simd_groups;
   launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_norms", dtype),
                           batch * p.groups_per_matrix, threads, 0, p, b);
+  if (plan.refine_sigma) enqueue_refine_sigma(backend, ws, dtype, batch, p, b);
   p.groups_per_matrix = (padded + threads - 1) / threads;
   launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_sort", dtype),
                           batch * p.groups_per_matrix, threads, 0, p, b);

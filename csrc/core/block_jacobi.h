@@ -26,6 +26,9 @@ struct BlockJacobiTuning {
   // Leading outer sweeps whose Gram matrices and rotations run as backend GEMMs (the rest as
   // the portable kernels, which skip converged matrices); negative: the plan's.
   int32_t gemm_sweeps = -1;
+  // Refine the singular values in float64 (kernels/block_jacobi_refine.h): 1 on, 0 off,
+  // negative: the plan's (on for float32 where the backend has float64).
+  int32_t refine_sigma = -1;
 };
 
 struct BlockJacobiPlan {
@@ -37,6 +40,7 @@ struct BlockJacobiPlan {
   uint32_t max_sweeps = 0;
   uint32_t row_tile = 0;
   uint32_t gemm_sweeps = 0;  // the first gemm_sweeps of the max_sweeps are GEMM sweeps
+  bool refine_sigma = false;
   uint32_t gram_threads = 0, eigen_threads = 0, rotate_threads = 0, finalize_threads = 0;
   uint32_t gram_bytes = 0, eigen_bytes = 0, rotate_bytes = 0, finalize_bytes = 0;
   uint32_t state_stride = 0;
@@ -54,9 +58,11 @@ struct BlockJacobiWorkspace {
   Buffer v;         // two copies of V
   Buffer pairs;     // Gram matrices, then rotations (at rotation_offset elements)
   Buffer finalize;  // V, S and scratch of each matrix, finalize_batch_stride elements apart
+  Buffer loaded;    // with refine_sigma: G as loaded (rows x cols, packed)
   int64_t rotation_offset = 0;
   int64_t finalize_batch_stride = 0;
-  uint32_t v_offset = 0, s_offset = 0, scratch_offset = 0;
+  uint32_t v_offset = 0, s_offset = 0, scratch_offset = 0, refine_offset = 0;
+  uint32_t refine_row_blocks = 0;
 };
 
 BlockJacobiWorkspace block_jacobi_workspace(WorkspaceLayout& layout, const BlockJacobiPlan& plan,

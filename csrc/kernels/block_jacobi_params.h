@@ -9,7 +9,7 @@
 //       then rotations [matrix][pair][width][width] at rotation_offset (column-major W), so
 //       that the pairs of a whole batch are one strided batch for the backend GEMM
 //   w2, for the finalize kernels: V (cols x cols, ld cols), S and scratch per matrix,
-//       finalize_batch_stride apart
+//       finalize_batch_stride apart (then, with the float64 refinement, its sums)
 // Column block s (of `block` columns) sits in slot s; block pair k is slots 2k and 2k+1, so
 // its 2 * block columns are adjacent, and the pairs of all matrices are equally far apart.
 #pragma once
@@ -54,6 +54,8 @@ struct BlockJacobiParams {
   uint32_t s_offset;           // finalize: to S (cols)
   uint32_t scratch_offset;     // finalize: to 3 padded_cols + max(rows, padded_cols) scratch
   uint32_t groups_per_matrix;  // finalize kernels that split a matrix over groups
+  uint32_t refine_offset;      // refinement: elements from a matrix's w2 to its float64 sums
+  uint32_t refine_row_blocks;  // refinement: row blocks of G0 (block_jacobi_refine.h)
 };
 
 // Slot that block `slot` moves to for the next round of the circle method: slot 0 stays, the

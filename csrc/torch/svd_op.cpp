@@ -95,11 +95,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex(const at::Tens
 // jacobi_sweeps: 0 the plan's choice, 1 pairwise, 2 warp blocks; block, inner_sweeps and
 // max_sweeps: the blocked Jacobi's block width, inner and outer sweeps; eigen_threads and
 // row_tile: its pair eigensolver's threads and its rotation's rows per group (0: the plan's);
-// gemm_sweeps: its leading sweeps run as backend GEMMs (negative: the plan's).
+// gemm_sweeps: its leading sweeps run as backend GEMMs; refine_sigma: 1 its singular values
+// refined in float64, 0 not (negative: the plan's).
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
     const at::Tensor& a, bool full_matrices, int64_t jacobi_sweeps, int64_t jacobi_rows_per_lane,
     c10::string_view algorithm, int64_t block, int64_t inner_sweeps, int64_t max_sweeps,
-    int64_t eigen_threads, int64_t row_tile, int64_t gemm_sweeps) {
+    int64_t eigen_threads, int64_t row_tile, int64_t gemm_sweeps, int64_t refine_sigma) {
   TORCH_CHECK_VALUE(block >= 0 && block <= 32 && block % 2 == 0,
                     "metalsvd: block must be even and at most 32 (0: the plan's choice)");
   TORCH_CHECK_VALUE(inner_sweeps >= 0 && inner_sweeps <= 16,
@@ -113,6 +114,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
                     "metalsvd: row_tile must be a multiple of 4, at most 256 (0: the plan's)");
   TORCH_CHECK_VALUE(gemm_sweeps >= -1 && gemm_sweeps <= 100,
                     "metalsvd: gemm_sweeps must be in [0, 100] (-1: the plan's)");
+  TORCH_CHECK_VALUE(refine_sigma >= -1 && refine_sigma <= 1,
+                    "metalsvd: refine_sigma must be 0 (off), 1 (on) or -1 (the plan's)");
   TORCH_CHECK_VALUE(jacobi_sweeps >= 0 && jacobi_sweeps <= 2,
                     "metalsvd: jacobi_sweeps must be 0 (plan), 1 (pairwise) or 2 (warp blocks)");
   TORCH_CHECK_VALUE(jacobi_rows_per_lane >= 0 && jacobi_rows_per_lane <= 1024,
@@ -128,6 +131,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
   tuning.block.eigen_threads = static_cast<uint32_t>(eigen_threads);
   tuning.block.row_tile = static_cast<uint32_t>(row_tile);
   tuning.block.gemm_sweeps = static_cast<int32_t>(gemm_sweeps);
+  tuning.block.refine_sigma = static_cast<int32_t>(refine_sigma);
   return svd_ex_tuned(a, full_matrices, tuning);
 }
 
@@ -171,7 +175,8 @@ TORCH_LIBRARY(metalsvd, m) {
   m.def(
       "_svd_ex_with_tuning(Tensor A, bool full_matrices, int jacobi_sweeps, int "
       "jacobi_rows_per_lane, str algorithm=\"auto\", int block=0, int inner_sweeps=0, int "
-      "max_sweeps=0, int eigen_threads=0, int row_tile=0, int gemm_sweeps=-1) -> "
+      "max_sweeps=0, int eigen_threads=0, int row_tile=0, int gemm_sweeps=-1, int refine_sigma=-1) "
+      "-> "
       "(Tensor "
       "U, Tensor S, Tensor V, Tensor info)");
   m.def(

@@ -357,6 +357,26 @@ TEST(AnySize, GemmSweepsMeetTheContract) {
   }
 }
 
+// The blocked path's float64 refinement of the singular values (on the cpu backend, which has
+// float64): after the 39 rounds a sweep of 2-column blocks takes, every value within one float32
+// ulp of sigma_max of Eigen's; without it the column norms are off by a few ulps.
+TEST(AnySize, SingularValuesRefinedInFloat64) {
+  std::mt19937_64 rng(53);
+  const MatrixXd a = testing::gaussian(96, 80, rng);
+  SvdTuning t;
+  t.algorithm = SvdAlgorithm::blocked_jacobi;
+  t.block.block = 2;
+  t.block.refine_sigma = 1;
+  const SvdRun r = run_svd<float>({a}, 1, 32 * 1024, t)[0];
+  expect_fp32_contract(r, "refined");
+  const VectorXd reference = Eigen::JacobiSVD<MatrixXd>(r.a).singularValues();
+  const double error = (r.s - reference).cwiseAbs().maxCoeff() / reference(0);
+  EXPECT_LE(error, std::numeric_limits<float>::epsilon());
+  t.block.refine_sigma = 0;
+  const SvdRun unrefined = run_svd<float>({a}, 1, 32 * 1024, t)[0];
+  expect_fp32_contract(unrefined, "unrefined");
+}
+
 // Matrices of more than 512 rows have their Householder panels spread over several groups, a
 // launch per reflector: full and partial panels, a zero column (no reflector) and a column that
 // is already e_1 below a dependent one, under each schedule seed, in float32 and float64.

@@ -6,6 +6,7 @@
 #include "backends/cuda/cuda_kernels.h"
 #include "kernels/jacobi_small.h"
 #include "kernels/workspace_kernel_list.h"
+#include "kernels/workspace_kernel_list_fp64.h"
 
 namespace metalsvd {
 namespace {
@@ -163,7 +164,8 @@ const std::unordered_map<std::string, CudaKernel>& cuda_kernel_table() {
                   METALSVD_STORAGE_KERNELS(METALSVD_CUDA_WORKSPACE_KERNEL, "bf16", bfloat16_t,
                                            float)
                       METALSVD_COMPUTE_KERNELS(METALSVD_CUDA_WORKSPACE_KERNEL, "f32", float)
-                          METALSVD_COMPUTE_KERNELS(METALSVD_CUDA_WORKSPACE_KERNEL, "f64", double)};
+                          METALSVD_COMPUTE_KERNELS(METALSVD_CUDA_WORKSPACE_KERNEL, "f64", double)
+                              METALSVD_FP64_ON_F32_KERNELS(METALSVD_CUDA_WORKSPACE_KERNEL)};
   return table;
 }
 
