@@ -96,10 +96,14 @@ def settings_line(res: dict) -> str:
     """How the run timed and checked."""
     s = res.get("settings", {})
     partial = " **Incomplete run.**" if res.get("complete") is False else ""
+    resumed = res.get("resumed") or []
+    resumed_note = (f" Resumed ({', '.join(resumed)}): the workloads not done before ran in a "
+                    "later process on the same machine." if resumed else "")
     warmup = s.get("warmup", "?")
     return (f"Median of up to {s.get('repeats', '?')} timed calls after {warmup} "
             f"warm-up call{'' if warmup == 1 else 's'}; speedup = peer time / metalsvd time in the same run. "
-            f"Accuracy vs {s.get('accuracy_reference', 'a float64 reference')}.{partial}")
+            f"Accuracy vs {s.get('accuracy_reference', 'a float64 reference')}.{partial}"
+            f"{resumed_note}")
 
 
 def workload_label(rows: list[dict], show_matrix: bool) -> str:

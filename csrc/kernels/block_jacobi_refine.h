@@ -1,11 +1,11 @@
 // Singular values of the blocked Jacobi refined in float64 (backends with fp64 only: nothing
 // here is instantiated for Metal). After many rounds the columns of G carry the rounding of every
-// rotation, so sigma_j = ||g_j|| / ||v_j|| is off by ~sqrt(rounds) eps sigma_max at the top of the
-// spectrum. The Rayleigh quotient ||G0 v_j|| / ||v_j||, with G0 the matrix as loaded and the
-// product summed in float64, depends on v_j only to second order: its error is ~theta^2
-// sigma_max^2 / sigma_j for v_j theta off. That is far smaller for the large singular values and
-// larger for the tiny ones, whose relative accuracy one-sided Jacobi keeps: only values of at
-// least kRefineFloor sigma_max are replaced.
+// rotation, so sigma_j = ||g_j|| / ||v_j|| is off by up to ~sqrt(rounds) eps sigma_max. The
+// Rayleigh quotient ||G0 v_j|| / ||v_j||, with G0 the matrix as loaded and the product summed in
+// float64, depends on v_j only to second order: its error is ~theta^2 sigma_max^2 / sigma_j for v_j
+// theta off. That is far smaller for the large singular values and larger for the tiny ones, whose
+// relative accuracy one-sided Jacobi keeps: only values of at least kRefineFloor sigma_max are
+// replaced.
 //   block_jacobi_refine_partials   per (row block, column): sum over the block's rows of
 //                                  (G0 v_j)_i^2, and ||v_j||^2, in float64
 //   block_jacobi_refine_sigma      the sums per column, and the new sort keys
