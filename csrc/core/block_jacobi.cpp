@@ -157,11 +157,12 @@ namespace {
 // One round whose Gram matrices and rotations are backend GEMMs over all pairs of the batch
 // (pair k of matrix b is batch entry b * pairs + k: the pairs are equally far apart). The
 // columns start and end in copy `copy`; the rotation GEMMs write the other copy, in place of
-// the rotate kernel's scattered stores.
+// the rotate kernel's scattered stores. `p`: the round's parameters, which this completes.
 void enqueue_gemm_round(Backend& backend, const BlockJacobiPlan& plan,
                         const BlockJacobiWorkspace& ws, ScalarType dtype, uint32_t batch,
-                        uint32_t rows, uint32_t copy, kernels::BlockJacobiParams& p,
+                        uint32_t rows, uint32_t copy, kernels::BlockJacobiParams p,
                         const WorkspaceBuffers& b) {
+  p.gram_splits = 1;  // the Gram GEMM writes whole Gram matrices
   const uint64_t size = element_size(dtype);
   const uint32_t width = 2 * plan.block;
   const uint32_t pairs = batch * plan.pairs;
@@ -186,6 +187,9 @@ void enqueue_gemm_round(Backend& backend, const BlockJacobiPlan& plan,
   backend.gemm({v_pairs(copy), rotations, v_pairs(1 - copy), 1.0, 0.0});
   p.src_parity = 1 - copy;
   p.threads = plan.finalize_threads;
+  const uint64_t elements = (uint64_t{rows} + padded) * padded;
+  p.groups_per_matrix = static_cast<uint32_t>(
+      std::clamp<uint64_t>(elements / (uint64_t{plan.finalize_threads} * 16), 1, 1024));
   launch_workspace_kernel(backend, workspace_kernel_name("block_jacobi_permute", dtype),
                           batch * p.groups_per_matrix, plan.finalize_threads, 0, p, b);
 }
@@ -193,7 +197,7 @@ void enqueue_gemm_round(Backend& backend, const BlockJacobiPlan& plan,
 // The float64 refinement of the singular values (kernels/block_jacobi_refine.h), between the
 // norms and the sort: G as loaded times the final V, then the new sort keys.
 void enqueue_refine_sigma(Backend& backend, const BlockJacobiWorkspace& ws, ScalarType dtype,
-                          uint32_t batch, kernels::BlockJacobiParams& p, WorkspaceBuffers b) {
+                          uint32_t batch, kernels::BlockJacobiParams p, WorkspaceBuffers b) {
   b.w0 = ws.loaded;
   const uint32_t col_tiles = (p.padded_cols + kernels::kRefineTile - 1) / kernels::kRefineTile;
   p.groups_per_matrix = ws.refine_row_blocks * col_tiles;
@@ -262,9 +266,6 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
   const std::string sweep_end = workspace_kernel_name("block_jacobi_sweep_end", dtype);
   const uint32_t rounds = 2 * plan.pairs - 1;
   const uint32_t pair_groups = batch * plan.pairs;
-  const uint64_t elements = (uint64_t{rows} + padded) * padded;
-  const uint32_t permute_groups_per_matrix = static_cast<uint32_t>(
-      std::clamp<uint64_t>(elements / (uint64_t{plan.finalize_threads} * 16), 1, 1024));
   // The GEMM sweeps come first: they leave every matrix's columns in copy 0, so the kernel
   // sweeps after them start alike for all (and from then on skip converged matrices).
   for (uint32_t sweep = 0; sweep < plan.max_sweeps; ++sweep) {
@@ -272,8 +273,6 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
     for (uint32_t round = 0; round < rounds; ++round) {
       p.round = round;
       if (p.gemm_sweep != 0u) {
-        p.gram_splits = 1;
-        p.groups_per_matrix = permute_groups_per_matrix;
         enqueue_gemm_round(backend, plan, ws, dtype, batch, rows, 0, p, b);
         continue;
       }
