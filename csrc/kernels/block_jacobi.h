@@ -50,6 +50,24 @@ MSVD_INLINE MSVD_DEVICE C* pair_rotation(MSVD_CONSTANT const BlockJacobiParams& 
   return w2 + p.rotation_offset + (static_cast<int64_t>(matrix) * p.pairs + pair) * width * width;
 }
 
+// `matrix`'s G (on_g) or V: the copy a round reads (src_parity) and the copy it writes.
+template <typename C>
+struct RoundCopies {
+  MSVD_DEVICE const C* src;
+  MSVD_DEVICE C* dst;
+};
+template <typename C>
+MSVD_INLINE RoundCopies<C> round_copies(MSVD_CONSTANT const BlockJacobiParams& p, MSVD_DEVICE C* w0,
+                                        MSVD_DEVICE C* w1, bool on_g, uint32_t matrix) {
+  const int64_t parity_stride = on_g ? p.g_parity_stride : p.v_parity_stride;
+  MSVD_DEVICE C* base = (on_g ? w0 : w1) +
+                        static_cast<int64_t>(matrix) * (on_g ? p.g_batch_stride : p.v_batch_stride);
+  RoundCopies<C> c;
+  c.src = base + static_cast<int64_t>(p.src_parity) * parity_stride;
+  c.dst = base + static_cast<int64_t>(1 - p.src_parity) * parity_stride;
+  return c;
+}
+
 // Groups: batch x pairs x gram_splits. Scratch: kGramTileRows x (2 block) + kSimdWidth.
 MSVD_CONSTANT constexpr uint32_t kGramTileRows = 32;
 // Most Gram entries (upper triangle) one thread accumulates: (2 block)(2 block + 1)/2 entries
@@ -246,11 +264,9 @@ MSVD_INLINE void block_jacobi_rotate(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
   const uint32_t rows = on_g ? p.rows : p.padded_cols;
   const uint32_t ld = on_g ? p.ldg : p.ldv;
   const uint32_t row0 = (on_g ? tile : tile - p.g_tiles) * p.row_tile;
-  const int64_t parity_stride = on_g ? p.g_parity_stride : p.v_parity_stride;
-  MSVD_DEVICE C* base = (on_g ? w0 : w1) +
-                        static_cast<int64_t>(matrix) * (on_g ? p.g_batch_stride : p.v_batch_stride);
-  MSVD_DEVICE const C* src = base + static_cast<int64_t>(p.src_parity) * parity_stride;
-  MSVD_DEVICE C* dst = base + static_cast<int64_t>(1 - p.src_parity) * parity_stride;
+  const RoundCopies<C> copies = round_copies(p, w0, w1, on_g, matrix);
+  MSVD_DEVICE const C* src = copies.src;
+  MSVD_DEVICE C* dst = copies.dst;
   const uint32_t width = 2 * p.block;
   const uint32_t tid = ctx.thread_index;
   MSVD_DEVICE const C* w = pair_rotation(p, w2, matrix, pair);
@@ -319,13 +335,10 @@ MSVD_INLINE void block_jacobi_permute(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, 
     const uint32_t ld = on_g ? p.ldg : p.ldv;
     const uint32_t col = e / ld;
     const uint32_t row = e % ld;
-    const int64_t parity_stride = on_g ? p.g_parity_stride : p.v_parity_stride;
-    MSVD_DEVICE C* base = (on_g ? w0 : w1) + static_cast<int64_t>(matrix) *
-                                                 (on_g ? p.g_batch_stride : p.v_batch_stride);
-    MSVD_DEVICE const C* src = base + static_cast<int64_t>(p.src_parity) * parity_stride;
-    MSVD_DEVICE C* dst = base + static_cast<int64_t>(1 - p.src_parity) * parity_stride;
+    const RoundCopies<C> copies = round_copies(p, w0, w1, on_g, matrix);
     const uint32_t to = circle_next_slot(col / p.block, p.pairs) * p.block + col % p.block;
-    dst[static_cast<int64_t>(to) * ld + row] = src[static_cast<int64_t>(col) * ld + row];
+    copies.dst[static_cast<int64_t>(to) * ld + row] =
+        copies.src[static_cast<int64_t>(col) * ld + row];
   }
 }
 
