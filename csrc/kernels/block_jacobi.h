@@ -20,6 +20,7 @@
 #pragma once
 
 #include "block_jacobi_params.h"
+#include "compensated_dot.h"
 #include "dialect.h"
 #include "group_reduce.h"
 #include "jacobi_rotation.h"
@@ -183,6 +184,7 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
   // Convergence counts only pairs across the two blocks: a pair within a block is checked in
   // every round the block takes part in (2p - 1 a sweep), so its rounding-level noise would
   // keep whole sweeps "rotating"; each round still rotates it when it exceeds the tolerance.
+  C rotated_any = C(0);
   C crossed_any = C(0);
   for (uint32_t sweep = 0; sweep < p.inner_sweeps; ++sweep) {
     C rotated = C(0);
@@ -240,10 +242,38 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
       group_barrier();
     }
     rotated = group_reduce_max(rotated, partials, ctx, p.threads);
+    rotated_any = math_max(rotated_any, rotated);
     crossed_any = math_max(crossed_any, group_reduce_max(crossed, partials, ctx, p.threads));
     if (rotated == C(0)) break;
   }
-  for (uint32_t idx = tid; idx < width * width; idx += p.threads) w_out[idx] = w[idx];
+  if (rotated_any == C(0)) {
+    for (uint32_t idx = tid; idx < width * width; idx += p.threads) w_out[idx] = w[idx];
+  } else {
+    // W, a product of hundreds of rounded plane rotations, is orthogonal only to tens of ulps,
+    // and V accumulates the drift of every W it meets (thousands in a large SVD): that drift,
+    // not the rounding of the products, limited the orthogonality of V, the reconstruction and
+    // close singular values. One step of the polar iteration, W (I - E/2) with
+    // E = W^T W - I, brings W back to a fraction of an ulp; E must be summed in twice the
+    // precision, or its own rounding (an ulp or two) is what is left. E goes where M was.
+    MSVD_THREADGROUP C* e = m;
+    for (uint32_t idx = tid; idx < width * width; idx += p.threads) {
+      const uint32_t i = idx / width;
+      const uint32_t j = idx % width;
+      if (j < i) continue;
+      const C dot =
+          compensated_dot(w + i * width, 1, w + j * width, 1, width, i == j ? C(-1) : C(0));
+      e[i * ldm + j] = dot;
+      e[j * ldm + i] = dot;
+    }
+    group_barrier();
+    for (uint32_t idx = tid; idx < width * width; idx += p.threads) {
+      const uint32_t col = idx / width;
+      const uint32_t row = idx % width;
+      C we = C(0);
+      for (uint32_t k = 0; k < width; ++k) we += w[k * width + row] * e[col * ldm + k];
+      w_out[idx] = w[idx] - we / C(2);
+    }
+  }
   if (tid == 0 && crossed_any != C(0)) state[matrix * p.state_stride + kStatePairFlags + pair] = 1;
 }
 

@@ -142,6 +142,11 @@ template <typename C>
 inline C math_abs(C x) {
   return std::fabs(x);
 }
+// a * b + c rounded once.
+template <typename C>
+inline C math_fma(C a, C b, C c) {
+  return std::fma(a, b, c);
+}
 template <typename C>
 inline C math_max(C a, C b) {
   return std::fmax(a, b);

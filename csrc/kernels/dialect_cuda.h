@@ -79,6 +79,8 @@ MSVD_INLINE float math_sqrt(float x) { return sqrtf(x); }
 MSVD_INLINE double math_sqrt(double x) { return sqrt(x); }
 MSVD_INLINE float math_abs(float x) { return fabsf(x); }
 MSVD_INLINE double math_abs(double x) { return fabs(x); }
+MSVD_INLINE float math_fma(float a, float b, float c) { return fmaf(a, b, c); }
+MSVD_INLINE double math_fma(double a, double b, double c) { return fma(a, b, c); }
 MSVD_INLINE float math_max(float a, float b) { return fmaxf(a, b); }
 MSVD_INLINE double math_max(double a, double b) { return fmax(a, b); }
 MSVD_INLINE bool math_isfinite(float x) { return isfinite(x); }

@@ -41,6 +41,8 @@ inline T from_compute(C x) {
 
 inline float math_sqrt(float x) { return metal::sqrt(x); }
 inline float math_abs(float x) { return metal::fabs(x); }
+// a * b + c rounded once.
+inline float math_fma(float a, float b, float c) { return metal::fma(a, b, c); }
 inline float math_max(float a, float b) { return metal::fmax(a, b); }
 // Needs the library compiled without fast math, which would fold this to true.
 inline bool math_isfinite(float x) { return metal::isfinite(x); }
