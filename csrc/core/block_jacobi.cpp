@@ -46,8 +46,9 @@ bool fits(const BlockJacobiPlan& p, const DeviceLimits& limits) {
 void size_kernels(BlockJacobiPlan& p, uint32_t c_size, const DeviceLimits& limits,
                   const BlockJacobiTuning& tuning) {
   const uint32_t width = 2 * p.block;
-  p.gram_threads = kGramThreads;
-  p.gram_bytes = width * (kernels::kGramTileRows + 1) * c_size;
+  p.gram_threads =
+      std::max(kGramThreads, round_up(kernels::gram_tiles(width), kernels::kSimdWidth));
+  p.gram_bytes = width * std::max(kernels::kGramTileRows + 1, width) * c_size;
   p.eigen_threads = tuning.eigen_threads != 0
                         ? tuning.eigen_threads
                         : std::clamp(round_up(p.block * width, kernels::kSimdWidth),

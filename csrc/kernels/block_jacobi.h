@@ -69,12 +69,17 @@ MSVD_INLINE RoundCopies<C> round_copies(MSVD_CONSTANT const BlockJacobiParams& p
   return c;
 }
 
-// Groups: batch x pairs x gram_splits. Scratch: kGramTileRows x (2 block) + kSimdWidth.
+// Rows of G a Gram group stages in threadgroup memory at a time.
 MSVD_CONSTANT constexpr uint32_t kGramTileRows = 32;
-// Most Gram entries (upper triangle) one thread accumulates: (2 block)(2 block + 1)/2 entries
-// over the group's threads; the host checks the bound.
-MSVD_CONSTANT constexpr uint32_t kGramEntriesPerThread = 9;
 
+// 4 x 4 tiles in the upper triangle (diagonal included) of a width x width Gram matrix.
+MSVD_HOST_DEVICE uint32_t gram_tiles(uint32_t width) { return width / 4 * (width / 4 + 1) / 2; }
+
+// Groups: batch x pairs x gram_splits; threads at least gram_tiles(width). Each thread sums a
+// 4 x 4 tile of the pair's Gram matrix over one slice of the staged rows, so that every
+// threadgroup-memory read feeds four products (with one entry a thread, two reads fed one
+// product, and threadgroup memory, not device memory, bounded the kernel); the slices are added
+// at the end. Scratch: width x max(kGramTileRows + 1, width).
 template <typename P, typename T, typename C>
 MSVD_INLINE void block_jacobi_gram(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
                                    MSVD_DEVICE C*, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t* state,
@@ -93,24 +98,28 @@ MSVD_INLINE void block_jacobi_gram(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   const uint32_t row_begin = split * chunk;
   const uint32_t row_end = row_begin + chunk < p.rows ? row_begin + chunk : p.rows;
 
-  // This thread's upper-triangle entries e = tid + k * threads, as (i, j) with i <= j.
-  const uint32_t entries = width * (width + 1) / 2;
-  uint32_t entry_i[kGramEntriesPerThread];
-  uint32_t entry_j[kGramEntriesPerThread];
-  C sum[kGramEntriesPerThread];
+  // This thread's tile (rows 4 ti.., columns 4 tj.., ti <= tj) and slice of the staged rows.
+  // Threads of a SIMD group share a slice, so they read the same row: broadcasts, no conflicts.
+  const uint32_t tiles = gram_tiles(width);
+  const uint32_t by_threads = p.threads / tiles;
+  const uint32_t slices = by_threads < kGramTileRows ? by_threads : kGramTileRows;
+  const uint32_t slice = tid / tiles;
+  uint32_t ti = 0;
+  uint32_t tj = tid % tiles;
+  while (tj >= width / 4 - ti) {
+    tj -= width / 4 - ti;
+    ++ti;
+  }
+  tj += ti;
+  C acc[4][4];
   MSVD_UNROLL
-  for (uint32_t k = 0; k < kGramEntriesPerThread; ++k) {
-    uint32_t e = tid + k * p.threads;
-    uint32_t i = 0;
-    while (i < width && e >= width - i) {
-      e -= width - i;
-      ++i;
-    }
-    entry_i[k] = i;
-    entry_j[k] = i + e;
-    sum[k] = C(0);
+  for (uint32_t a = 0; a < 4; ++a) {
+    MSVD_UNROLL
+    for (uint32_t b = 0; b < 4; ++b) acc[a][b] = C(0);
   }
   const uint32_t ld = kGramTileRows + 1;
+  MSVD_THREADGROUP const C* xs = scratch + 4 * ti * ld;
+  MSVD_THREADGROUP const C* ys = scratch + 4 * tj * ld;
   for (uint32_t row0 = row_begin; row0 < row_end; row0 += kGramTileRows) {
     for (uint32_t idx = tid; idx < kGramTileRows * width; idx += p.threads) {
       const uint32_t r = idx % kGramTileRows;
@@ -118,26 +127,43 @@ MSVD_INLINE void block_jacobi_gram(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
       scratch[c * ld + r] = row0 + r < row_end ? g[c * p.ldg + row0 + r] : C(0);
     }
     group_barrier();
-    MSVD_UNROLL
-    for (uint32_t k = 0; k < kGramEntriesPerThread; ++k) {
-      if (tid + k * p.threads < entries) {
-        MSVD_THREADGROUP const C* x = scratch + entry_i[k] * ld;
-        MSVD_THREADGROUP const C* y = scratch + entry_j[k] * ld;
-        C s = sum[k];
-        for (uint32_t r = 0; r < kGramTileRows; ++r) s += x[r] * y[r];
-        sum[k] = s;
+    for (uint32_t r = slice; slice < slices && r < kGramTileRows; r += slices) {
+      C x[4];
+      C y[4];
+      MSVD_UNROLL
+      for (uint32_t a = 0; a < 4; ++a) x[a] = xs[a * ld + r];
+      MSVD_UNROLL
+      for (uint32_t b = 0; b < 4; ++b) y[b] = ys[b * ld + r];
+      MSVD_UNROLL
+      for (uint32_t a = 0; a < 4; ++a) {
+        MSVD_UNROLL
+        for (uint32_t b = 0; b < 4; ++b) acc[a][b] += x[a] * y[b];
+      }
+    }
+    group_barrier();
+  }
+  // The slices' sums, one slice after another, into the upper triangle of `total` (the staged
+  // rows are no longer needed), then the whole symmetric matrix out.
+  MSVD_THREADGROUP C* total = scratch;
+  for (uint32_t s = 0; s < slices; ++s) {
+    if (slice == s) {
+      MSVD_UNROLL
+      for (uint32_t a = 0; a < 4; ++a) {
+        MSVD_UNROLL
+        for (uint32_t b = 0; b < 4; ++b) {
+          MSVD_THREADGROUP C* t = total + (4 * tj + b) * width + 4 * ti + a;
+          *t = s == 0 ? acc[a][b] : *t + acc[a][b];
+        }
       }
     }
     group_barrier();
   }
   MSVD_DEVICE C* out =
       pair_grams(p, w2, matrix, pair) + static_cast<int64_t>(split) * width * width;
-  MSVD_UNROLL
-  for (uint32_t k = 0; k < kGramEntriesPerThread; ++k) {
-    if (tid + k * p.threads < entries) {
-      out[entry_j[k] * width + entry_i[k]] = sum[k];
-      out[entry_i[k] * width + entry_j[k]] = sum[k];
-    }
+  for (uint32_t idx = tid; idx < width * width; idx += p.threads) {
+    const uint32_t c = idx / width;
+    const uint32_t r = idx % width;
+    out[idx] = r <= c ? total[c * width + r] : total[r * width + c];
   }
 }
 
