@@ -7,8 +7,9 @@ sweeps it needs, on one device, against the float64 LAPACK singular values.
                                  [--gemm-sweeps -1,0,8,30] [--no-sweeps]
 
 0 stands for the plan's choice (-1 for --gemm-sweeps).
-For each size and setting: the median time of the plan's full call, the sigma error, and the
-fewest outer sweeps with which every matrix reports convergence (info 0)."""
+For each size and setting: the median time of the plan's full call, the sigma error, the
+largest entry of |V^T V - I|, and the fewest outer sweeps with which every matrix reports
+convergence (info 0)."""
 
 import argparse
 import itertools
@@ -65,7 +66,7 @@ def main():
     args = p.parse_args()
     device = torch.device(args.device)
     print(f"{'size':>6} {'block':>5} {'inner':>5} {'eigen':>5} {'tile':>4} {'gemm':>4} "
-          f"{'ms':>9} {'sweeps':>6} {'sigma err':>9}", flush=True)
+          f"{'ms':>9} {'sweeps':>6} {'sigma err':>9} {'V orth':>9}", flush=True)
     for n in (int(x) for x in args.sizes.split(",")):
         gen = torch.Generator().manual_seed(n)
         A64 = torch.randn(n, n, generator=gen, dtype=torch.float64)
@@ -78,12 +79,15 @@ def main():
                     def call():
                         return run(A, args.algorithm, block, inner, 0, threads, tile, gemm)
                     ms = median_ms(call, device)
-                    _, S, _, _ = call()
+                    _, S, V, _ = call()
                     err = ((S.double().cpu() - ref).abs().max() / ref[0]).item()
+                    V = V.double()
+                    v_orth = (V.mT @ V - torch.eye(n, dtype=V.dtype, device=V.device)).abs().max()
                     sweeps = (None if args.no_sweeps
                               else sweeps_needed(A, args.algorithm, block, inner, gemm))
                     print(f"{n:>6} {block:>5} {inner:>5} {threads:>5} {tile:>4} {gemm:>4} "
-                          f"{ms:>9.1f} {sweeps!s:>6} {err:>9.1e}", flush=True)
+                          f"{ms:>9.1f} {sweeps!s:>6} {err:>9.1e} {v_orth.item():>9.1e}",
+                          flush=True)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ void size_kernels(BlockJacobiPlan& p, uint32_t c_size, const DeviceLimits& limit
   // The tallest row tile whose rows and rotation fit beside each other (or the one asked for).
   for (uint32_t tile : {64u, 32u, 16u, 8u}) {
     p.row_tile = tuning.row_tile != 0 ? tuning.row_tile : tile;
-    p.rotate_bytes = (width * width + width * p.row_tile) * c_size;
+    p.rotate_bytes = (width * (width + 1) + width * p.row_tile) * c_size;
     if (p.rotate_bytes <= limits.threadgroup_memory_bytes) break;
   }
   p.rotate_threads = std::clamp(round_up(p.row_tile / 4 * (width / 4), kernels::kSimdWidth),

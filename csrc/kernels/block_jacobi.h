@@ -305,7 +305,7 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
 
 // Groups: batch x pairs x (g_tiles + v_tiles). Each updates row_tile rows of a pair of G (or
 // V) by the pair's rotation and writes them to the slots of the next round in the other copy.
-// Scratch: width x width for W, then width x row_tile for the rows.
+// Scratch: width x (width + 1) for W, then width x row_tile for the rows.
 template <typename P, typename T, typename C>
 MSVD_INLINE void block_jacobi_rotate(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
                                      MSVD_DEVICE C* w1, MSVD_DEVICE C* w2,
@@ -326,10 +326,14 @@ MSVD_INLINE void block_jacobi_rotate(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
   const uint32_t width = 2 * p.block;
   const uint32_t tid = ctx.thread_index;
   MSVD_DEVICE const C* w = pair_rotation(p, w2, matrix, pair);
+  // W's columns one element apart more than its height, so that the threads of a SIMD group
+  // reading two of them at once hit different banks.
+  const uint32_t ldw = width + 1;
   MSVD_THREADGROUP C* ws = scratch;
-  MSVD_THREADGROUP C* xs = scratch + width * width;
+  MSVD_THREADGROUP C* xs = scratch + width * ldw;
   const uint32_t tile_rows = row0 + p.row_tile <= rows ? p.row_tile : rows - row0;
-  for (uint32_t idx = tid; idx < width * width; idx += p.threads) ws[idx] = w[idx];
+  for (uint32_t idx = tid; idx < width * width; idx += p.threads)
+    ws[idx / width * ldw + idx % width] = w[idx];
   for (uint32_t idx = tid; idx < width * p.row_tile; idx += p.threads) {
     const uint32_t r = idx % p.row_tile;
     const uint32_t c = idx / p.row_tile;
@@ -337,9 +341,11 @@ MSVD_INLINE void block_jacobi_rotate(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
   }
   group_barrier();
   // Each thread: 4 rows x 4 columns of the product, so every scratch read feeds 4 products.
+  // Its rows are row_quads apart: neighbouring threads then read and write neighbouring rows
+  // (no bank conflicts in the reads, coalesced stores).
   const uint32_t row_quads = p.row_tile / 4;
   for (uint32_t q = tid; q < row_quads * (width / 4); q += p.threads) {
-    const uint32_t r0 = (q % row_quads) * 4;
+    const uint32_t r0 = q % row_quads;
     const uint32_t c0 = (q / row_quads) * 4;
     C acc[4][4];
     MSVD_UNROLL
@@ -351,9 +357,9 @@ MSVD_INLINE void block_jacobi_rotate(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
       C x[4];
       C y[4];
       MSVD_UNROLL
-      for (uint32_t a = 0; a < 4; ++a) x[a] = xs[l * p.row_tile + r0 + a];
+      for (uint32_t a = 0; a < 4; ++a) x[a] = xs[l * p.row_tile + r0 + a * row_quads];
       MSVD_UNROLL
-      for (uint32_t b = 0; b < 4; ++b) y[b] = ws[(c0 + b) * width + l];
+      for (uint32_t b = 0; b < 4; ++b) y[b] = ws[(c0 + b) * ldw + l];
       MSVD_UNROLL
       for (uint32_t a = 0; a < 4; ++a) {
         MSVD_UNROLL
@@ -367,7 +373,7 @@ MSVD_INLINE void block_jacobi_rotate(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
       MSVD_DEVICE C* out = dst + (slot * p.block + c % p.block) * ld + row0;
       MSVD_UNROLL
       for (uint32_t a = 0; a < 4; ++a)
-        if (r0 + a < tile_rows) out[r0 + a] = acc[a][b];
+        if (r0 + a * row_quads < tile_rows) out[r0 + a * row_quads] = acc[a][b];
     }
   }
 }
