@@ -13,8 +13,13 @@ namespace metalsvd {
 namespace {
 
 // Default block width. Pairs of 2 x 16 columns keep each round's eigensolver short (31 steps a
-// sweep) while the Gram and rotation passes stream 32 columns at a time.
+// sweep) while the Gram and rotation passes stream 32 columns at a time. From 4096 columns,
+// blocks of 32 where they fit: half the rounds, so half the memory traffic of the Gram and
+// rotation passes, for twice the eigensolver's work. Measured on an H200
+// (bench/results/..._tune_blocked.txt): 4096^2 took 1467 ms against 1791, 2048^2 367 against 301.
 constexpr uint32_t kDefaultBlock = 16;
+constexpr uint32_t kWideBlock = 32;
+constexpr uint32_t kWideBlockFromColumns = 4096;
 // Inner sweeps per round. One: measured on an H200 (bench/tune_blocked.py), a second sweep saved
 // no outer sweep at 1024^2 and 2048^2 and cost 20-35% more time.
 constexpr uint32_t kDefaultInnerSweeps = 1;
@@ -89,7 +94,8 @@ BlockJacobiPlan plan_block_jacobi(const DeviceLimits& limits, ScalarType dtype, 
   BlockJacobiPlan p;
   // No wider than half the columns (rounded up to even): one pair of blocks covers them.
   const uint32_t half_cols = std::max(2u, round_up((cols + 1) / 2, 2));
-  p.block = std::min(tuning.block != 0 ? tuning.block : kDefaultBlock, half_cols);
+  const uint32_t default_block = cols >= kWideBlockFromColumns ? kWideBlock : kDefaultBlock;
+  p.block = std::min(tuning.block != 0 ? tuning.block : default_block, half_cols);
   size_kernels(p, c_size, limits, tuning);
   while (!fits(p, limits) && p.block > 2) {
     p.block = std::max(2u, p.block / 2 / 2 * 2);
