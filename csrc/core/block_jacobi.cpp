@@ -30,6 +30,9 @@ constexpr uint32_t kGramThreads = 256;
 constexpr uint32_t kMaxEigenThreads = 512;
 // Leading sweeps run as backend GEMMs (BlockJacobiTuning::gemm_sweeps).
 constexpr uint32_t kDefaultGemmSweeps = 0;
+// Polish sweeps after convergence (BlockJacobiTuning::polish_sweeps).
+constexpr uint32_t kDefaultPolishSweeps = 0;
+constexpr uint32_t kMaxPolishSweeps = 8;
 constexpr uint32_t kFinalizeThreads = 256;
 constexpr uint32_t kSweepEndThreads = 32;
 // Gram partial sums: enough groups to fill a large GPU, each summing at least this many rows.
@@ -88,6 +91,8 @@ BlockJacobiPlan plan_block_jacobi(const DeviceLimits& limits, ScalarType dtype, 
     throw InvalidArgument(
         "metalsvd: refining the singular values in float64 needs float32 input on a device "
         "with float64 and 16 KiB of threadgroup memory");
+  if (tuning.polish_sweeps > static_cast<int32_t>(kMaxPolishSweeps))
+    throw InvalidArgument("metalsvd: at most 8 polish sweeps");
   if (tuning.row_tile % 4 != 0 || tuning.row_tile > 256)
     throw InvalidArgument("metalsvd: the rotation's row tile must be a multiple of 4, at most 256");
   const uint32_t c_size = element_size(dtype);
@@ -113,6 +118,8 @@ BlockJacobiPlan plan_block_jacobi(const DeviceLimits& limits, ScalarType dtype, 
   p.inner_sweeps = tuning.inner_sweeps != 0 ? tuning.inner_sweeps : kDefaultInnerSweeps;
   p.max_sweeps = tuning.max_sweeps != 0 ? tuning.max_sweeps : kMaxBlockJacobiSweeps;
   p.refine_sigma = tuning.refine_sigma != 0 && refine_possible;
+  p.polish_sweeps = tuning.polish_sweeps >= 0 ? static_cast<uint32_t>(tuning.polish_sweeps)
+                                              : kDefaultPolishSweeps;
   p.gemm_sweeps = std::min(
       tuning.gemm_sweeps >= 0 ? static_cast<uint32_t>(tuning.gemm_sweeps) : kDefaultGemmSweeps,
       p.max_sweeps);
@@ -243,6 +250,7 @@ BlockJacobiResult enqueue_block_jacobi(Backend& backend, const BlockJacobiPlan& 
   p.ldg = rows;
   p.ldv = padded;
   p.inner_sweeps = plan.inner_sweeps;
+  p.polish_sweeps = plan.polish_sweeps;
   p.state_stride = plan.state_stride;
   p.row_tile = plan.row_tile;
   p.g_tiles = (rows + plan.row_tile - 1) / plan.row_tile;

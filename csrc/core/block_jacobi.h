@@ -29,6 +29,9 @@ struct BlockJacobiTuning {
   // Refine the singular values in float64 (kernels/block_jacobi_refine.h): 1 on, 0 off,
   // negative: the plan's (on for float32 where the backend has float64).
   int32_t refine_sigma = -1;
+  // Sweeps after convergence with the tight pair test and compensated Gram entries
+  // (kernels/block_jacobi.h, polish sweeps); negative: the plan's.
+  int32_t polish_sweeps = -1;
 };
 
 struct BlockJacobiPlan {
@@ -41,6 +44,7 @@ struct BlockJacobiPlan {
   uint32_t row_tile = 0;
   uint32_t gemm_sweeps = 0;  // the first gemm_sweeps of the max_sweeps are GEMM sweeps
   bool refine_sigma = false;
+  uint32_t polish_sweeps = 0;
   uint32_t gram_threads = 0, eigen_threads = 0, rotate_threads = 0, finalize_threads = 0;
   uint32_t gram_bytes = 0, eigen_bytes = 0, rotate_bytes = 0, finalize_bytes = 0;
   uint32_t state_stride = 0;

@@ -35,6 +35,21 @@ MSVD_INLINE bool block_jacobi_converged(MSVD_CONSTANT const BlockJacobiParams& p
   return state[matrix * p.state_stride + kStateConverged] != 0;
 }
 
+// Polish sweeps. The pair test's tol = sqrt(m) eps is the worst-case rounding of a Gram entry
+// summed in float32, and it leaves that much coupling between columns: a U orthogonal only to
+// about 2 sqrt(m) eps, and close singular values shifted by up to about as much of sigma. Once
+// a matrix passes it, up to polish_sweeps more sweeps sum the Gram entries in twice the
+// precision (compensated_dot.h) and rotate every pair coupled by more than kPolishTolerance eps,
+// a few times the coupling a rotation leaves (its rounding, and W's). Such a test could fail
+// forever (a pair of columns of very different norms keeps the float32 eigensolver's
+// eps ||M|| / sqrt(m_ii m_jj)), so the polish sweeps are counted, not converged.
+MSVD_CONSTANT constexpr uint32_t kPolishTolerance = 4;
+
+MSVD_INLINE bool block_jacobi_polishing(MSVD_CONSTANT const BlockJacobiParams& p,
+                                        MSVD_DEVICE const int32_t* state, uint32_t matrix) {
+  return state[matrix * p.state_stride + kStatePolish] != 0;
+}
+
 // The partial Gram matrices of `pair` of `matrix` in w2 (gram_splits of them).
 template <typename C>
 MSVD_INLINE MSVD_DEVICE C* pair_grams(MSVD_CONSTANT const BlockJacobiParams& p, MSVD_DEVICE C* w2,
@@ -111,11 +126,16 @@ MSVD_INLINE void block_jacobi_gram(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
     ++ti;
   }
   tj += ti;
+  const bool compensated = block_jacobi_polishing(p, state, matrix);
   C acc[4][4];
+  C err[4][4];  // the rounding errors of acc, when compensated
   MSVD_UNROLL
   for (uint32_t a = 0; a < 4; ++a) {
     MSVD_UNROLL
-    for (uint32_t b = 0; b < 4; ++b) acc[a][b] = C(0);
+    for (uint32_t b = 0; b < 4; ++b) {
+      acc[a][b] = C(0);
+      err[a][b] = C(0);
+    }
   }
   const uint32_t ld = kGramTileRows + 1;
   MSVD_THREADGROUP const C* xs = scratch + 4 * ti * ld;
@@ -134,10 +154,25 @@ MSVD_INLINE void block_jacobi_gram(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
       for (uint32_t a = 0; a < 4; ++a) x[a] = xs[a * ld + r];
       MSVD_UNROLL
       for (uint32_t b = 0; b < 4; ++b) y[b] = ys[b * ld + r];
-      MSVD_UNROLL
-      for (uint32_t a = 0; a < 4; ++a) {
+      if (compensated) {
         MSVD_UNROLL
-        for (uint32_t b = 0; b < 4; ++b) acc[a][b] += x[a] * y[b];
+        for (uint32_t a = 0; a < 4; ++a) {
+          MSVD_UNROLL
+          for (uint32_t b = 0; b < 4; ++b) {
+            CompensatedSum<C> s;
+            s.sum = acc[a][b];
+            s.error = err[a][b];
+            s = compensated_fma(s, x[a], y[b]);
+            acc[a][b] = s.sum;
+            err[a][b] = s.error;
+          }
+        }
+      } else {
+        MSVD_UNROLL
+        for (uint32_t a = 0; a < 4; ++a) {
+          MSVD_UNROLL
+          for (uint32_t b = 0; b < 4; ++b) acc[a][b] += x[a] * y[b];
+        }
       }
     }
     group_barrier();
@@ -152,7 +187,8 @@ MSVD_INLINE void block_jacobi_gram(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
         MSVD_UNROLL
         for (uint32_t b = 0; b < 4; ++b) {
           MSVD_THREADGROUP C* t = total + (4 * tj + b) * width + 4 * ti + a;
-          *t = s == 0 ? acc[a][b] : *t + acc[a][b];
+          const C part = acc[a][b] + err[a][b];
+          *t = s == 0 ? part : *t + part;
         }
       }
     }
@@ -205,7 +241,9 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
   }
   group_barrier();
 
-  const C tol = jacobi_tolerance<C>(p.rows);
+  const C tol = block_jacobi_polishing(p, state, matrix)
+                    ? C(kPolishTolerance) * NumericLimits<C>::epsilon()
+                    : jacobi_tolerance<C>(p.rows);
   const C negligible = negligible_norm_squared<C>();
   // Convergence counts only pairs across the two blocks: a pair within a block is checked in
   // every round the block takes part in (2p - 1 a sweep), so its rounding-level noise would
@@ -421,7 +459,18 @@ MSVD_INLINE void block_jacobi_sweep_end(MSVD_CONSTANT const P& p, MSVD_DEVICE T*
   // Each round of the kernels moves the columns to the other copy, and a sweep has an odd
   // number of rounds; a GEMM sweep's permutation puts them back where they were.
   if (p.gemm_sweep == 0u) s[kStateCopy] = 1 - s[kStateCopy];
-  if (rotated == 0) s[kStateConverged] = 1;
+  const int32_t polish = s[kStatePolish];
+  if (polish != 0) {  // a polish sweep
+    if (rotated == 0 || polish >= static_cast<int32_t>(p.polish_sweeps))
+      s[kStateConverged] = 1;
+    else
+      s[kStatePolish] = polish + 1;
+  } else if (rotated == 0) {
+    if (p.polish_sweeps == 0u)
+      s[kStateConverged] = 1;
+    else
+      s[kStatePolish] = 1;
+  }
 }
 
 // The finalize kernels run after the last sweep and leave S, U (io, u_rows x cols) and V (w2)
@@ -567,9 +616,9 @@ MSVD_INLINE void block_jacobi_complete(MSVD_CONSTANT const P& p, MSVD_DEVICE T* 
   MSVD_DEVICE const int32_t* s = state + matrix * p.state_stride;
   const int32_t status = s[kStateStatus];
   if (tid == 0)
-    info[matrix] = status == kSvdNonFiniteInput ? status
-                   : s[kStateConverged] != 0    ? kSvdConverged
-                                                : kSvdNotConverged;
+    info[matrix] = status == kSvdNonFiniteInput                      ? status
+                   : s[kStateConverged] != 0 || s[kStatePolish] != 0 ? kSvdConverged
+                                                                     : kSvdNotConverged;
   if (status == kSvdNonFiniteInput) return;  // the stores write nan
   MSVD_DEVICE C* out = w2 + static_cast<int64_t>(matrix) * p.finalize_batch_stride;
   MSVD_DEVICE const C* s_out = out + p.s_offset;

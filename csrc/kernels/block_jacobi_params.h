@@ -56,6 +56,7 @@ struct BlockJacobiParams {
   uint32_t groups_per_matrix;  // finalize kernels that split a matrix over groups
   uint32_t refine_offset;      // refinement: elements from a matrix's w2 to its float64 sums
   uint32_t refine_row_blocks;  // refinement: row blocks of G0 (block_jacobi_refine.h)
+  uint32_t polish_sweeps;      // sweeps after convergence with the tight test (block_jacobi.h)
 };
 
 // Slot that block `slot` moves to for the next round of the circle method: slot 0 stays, the

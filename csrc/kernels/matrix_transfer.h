@@ -77,6 +77,7 @@ MSVD_INLINE void matrix_scale_exponent(MSVD_CONSTANT const P& p, MSVD_DEVICE T*,
     s[kStateStatus] = finite ? kSvdConverged : kSvdNonFiniteInput;
     s[kStateConverged] = finite ? 0 : 1;
     s[kStateCopy] = 0;
+    s[kStatePolish] = 0;
     for (uint32_t k = kStatePairFlags; k < p.state_stride; ++k) s[k] = 0;
   }
 }

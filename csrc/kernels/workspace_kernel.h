@@ -20,7 +20,8 @@ enum SvdState : uint32_t {
   kStateStatus = 1,     // SvdStatus
   kStateConverged = 2,  // 1 once a sweep rotated nothing (or the input is not finite)
   kStateCopy = 3,       // block Jacobi: the copy of G and V (0 or 1) holding the current columns
-  kStatePairFlags = 4,  // block Jacobi: one flag per block pair, 1 if it rotated this sweep
+  kStatePolish = 4,     // block Jacobi: 0, or k in the k-th polish sweep (after convergence)
+  kStatePairFlags = 5,  // block Jacobi: one flag per block pair, 1 if it rotated this sweep
 };
 
 // The elements of a matrix's range that this thread handles when `groups_per_matrix` groups of

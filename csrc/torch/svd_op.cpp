@@ -96,11 +96,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex(const at::Tens
 // max_sweeps: the blocked Jacobi's block width, inner and outer sweeps; eigen_threads and
 // row_tile: its pair eigensolver's threads and its rotation's rows per group (0: the plan's);
 // gemm_sweeps: its leading sweeps run as backend GEMMs; refine_sigma: 1 its singular values
-// refined in float64, 0 not (negative: the plan's).
+// refined in float64, 0 not (negative: the plan's); polish_sweeps: its sweeps after convergence
+// with the tight pair test (negative: the plan's).
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
     const at::Tensor& a, bool full_matrices, int64_t jacobi_sweeps, int64_t jacobi_rows_per_lane,
     c10::string_view algorithm, int64_t block, int64_t inner_sweeps, int64_t max_sweeps,
-    int64_t eigen_threads, int64_t row_tile, int64_t gemm_sweeps, int64_t refine_sigma) {
+    int64_t eigen_threads, int64_t row_tile, int64_t gemm_sweeps, int64_t refine_sigma,
+    int64_t polish_sweeps) {
   TORCH_CHECK_VALUE(block >= 0 && block <= 32 && block % 2 == 0,
                     "metalsvd: block must be even and at most 32 (0: the plan's choice)");
   TORCH_CHECK_VALUE(inner_sweeps >= 0 && inner_sweeps <= 16,
@@ -116,6 +118,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
                     "metalsvd: gemm_sweeps must be in [0, 100] (-1: the plan's)");
   TORCH_CHECK_VALUE(refine_sigma >= -1 && refine_sigma <= 1,
                     "metalsvd: refine_sigma must be 0 (off), 1 (on) or -1 (the plan's)");
+  TORCH_CHECK_VALUE(polish_sweeps >= -1 && polish_sweeps <= 8,
+                    "metalsvd: polish_sweeps must be in [0, 8] (-1: the plan's)");
   TORCH_CHECK_VALUE(jacobi_sweeps >= 0 && jacobi_sweeps <= 2,
                     "metalsvd: jacobi_sweeps must be 0 (plan), 1 (pairwise) or 2 (warp blocks)");
   TORCH_CHECK_VALUE(jacobi_rows_per_lane >= 0 && jacobi_rows_per_lane <= 1024,
@@ -132,6 +136,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
   tuning.block.row_tile = static_cast<uint32_t>(row_tile);
   tuning.block.gemm_sweeps = static_cast<int32_t>(gemm_sweeps);
   tuning.block.refine_sigma = static_cast<int32_t>(refine_sigma);
+  tuning.block.polish_sweeps = static_cast<int32_t>(polish_sweeps);
   return svd_ex_tuned(a, full_matrices, tuning);
 }
 
@@ -175,10 +180,8 @@ TORCH_LIBRARY(metalsvd, m) {
   m.def(
       "_svd_ex_with_tuning(Tensor A, bool full_matrices, int jacobi_sweeps, int "
       "jacobi_rows_per_lane, str algorithm=\"auto\", int block=0, int inner_sweeps=0, int "
-      "max_sweeps=0, int eigen_threads=0, int row_tile=0, int gemm_sweeps=-1, int refine_sigma=-1) "
-      "-> "
-      "(Tensor "
-      "U, Tensor S, Tensor V, Tensor info)");
+      "max_sweeps=0, int eigen_threads=0, int row_tile=0, int gemm_sweeps=-1, int "
+      "refine_sigma=-1, int polish_sweeps=-1) -> (Tensor U, Tensor S, Tensor V, Tensor info)");
   m.def(
       "set_emulator_options(int schedule_seed, int threadgroup_memory_bytes, int host_threads) -> "
       "()",
