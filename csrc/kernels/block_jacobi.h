@@ -5,7 +5,8 @@
 //   block_jacobi_pair_eigen   M = W diag W^T by cyclic two-sided Jacobi, W the rotation
 //   block_jacobi_rotate       [P | V_pair] <- [P | V_pair] W, written to the other copy of G
 //                             and V in the block order of the next round
-//   block_jacobi_sweep_end    after the last round: converged when no pair rotated
+//   block_jacobi_sweep_end    after the last round: no pair rotated starts the polish sweeps
+//                             (below); converged once they are done
 // A sweep may instead form the Gram matrices and apply the rotations with the backend's batched
 // GEMM (all pairs of a batch are one strided batch); block_jacobi_permute then moves the
 // rotated blocks to the slots of the next round.
