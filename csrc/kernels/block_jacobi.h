@@ -325,8 +325,7 @@ MSVD_INLINE void block_jacobi_pair_eigen(MSVD_CONSTANT const P& p, MSVD_DEVICE T
       const uint32_t i = idx / width;
       const uint32_t j = idx % width;
       if (j < i) continue;
-      const C dot =
-          compensated_dot(w + i * width, 1, w + j * width, 1, width, i == j ? C(-1) : C(0));
+      const C dot = compensated_dot(w + i * width, w + j * width, width, i == j ? C(-1) : C(0));
       e[i * ldm + j] = dot;
       e[j * ldm + i] = dot;
     }

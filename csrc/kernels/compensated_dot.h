@@ -36,14 +36,14 @@ MSVD_INLINE CompensatedSum<C> compensated_fma(CompensatedSum<C> acc, C a, C b) {
   return out;
 }
 
-// start + sum_k x[k * x_stride] y[k * y_stride] over k < n, in threadgroup memory.
+// start + sum_k x[k] y[k] over k < n, in threadgroup memory.
 template <typename C>
-MSVD_INLINE C compensated_dot(MSVD_THREADGROUP const C* x, uint32_t x_stride,
-                              MSVD_THREADGROUP const C* y, uint32_t y_stride, uint32_t n, C start) {
+MSVD_INLINE C compensated_dot(MSVD_THREADGROUP const C* x, MSVD_THREADGROUP const C* y, uint32_t n,
+                              C start) {
   CompensatedSum<C> acc;
   acc.sum = start;
   acc.error = C(0);
-  for (uint32_t k = 0; k < n; ++k) acc = compensated_fma(acc, x[k * x_stride], y[k * y_stride]);
+  for (uint32_t k = 0; k < n; ++k) acc = compensated_fma(acc, x[k], y[k]);
   return acc.sum + acc.error;
 }
 
