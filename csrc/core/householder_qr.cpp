@@ -48,28 +48,62 @@ kernels::HouseholderParams panel_params(const HouseholderFactors& f, const Matri
   return p;
 }
 
+// The T factors and GEMM scratch of a factorisation whose reflectors are (or go) in `y`.
+HouseholderFactors factors_around(WorkspaceLayout& layout, const MatrixBatch& y,
+                                  uint32_t apply_cols, uint32_t groups_per_matrix,
+                                  uint32_t rows_per_group) {
+  HouseholderFactors f;
+  f.y = y;
+  f.cols = y.cols;
+  f.panel_width = std::min<uint32_t>(kernels::kHouseholderMaxPanel, std::max<uint32_t>(y.cols, 1));
+  f.groups_per_matrix = groups_per_matrix;
+  f.rows_per_group = rows_per_group;
+  f.sums_offset = (panel_count(f) + 1) * f.panel_width * f.panel_width;
+  f.triangles_batch_stride = int64_t{f.sums_offset};
+  if (groups_per_matrix > 1)
+    f.triangles_batch_stride += 2 * kernels::householder_sums_copy_size(groups_per_matrix);
+  f.triangles = layout.take(y.batch * f.triangles_batch_stride * element_size(y.dtype));
+  const uint32_t work_cols = std::max(y.cols, apply_cols);
+  f.work = take_matrix(layout, y.dtype, y.batch, f.panel_width, work_cols);
+  f.work2 = take_matrix(layout, y.dtype, y.batch, f.panel_width, work_cols);
+  return f;
+}
+
+// Panel `index`'s T from S = Y^T Y over the rows its reflectors touch and the taus on T's
+// diagonal.
+void enqueue_panel_triangle(Backend& backend, const HouseholderFactors& f, uint32_t index) {
+  const uint32_t k = index * f.panel_width;
+  const uint32_t width = std::min(f.panel_width, f.cols - k);
+  const MatrixBatch y_panel = sub_block(f.y, k, k, f.y.rows - k, width);
+  kernels::HouseholderParams p = panel_params(f, f.y, index, width);
+  p.threads = kTriangleThreads;
+  const uint64_t c_size = element_size(f.y.dtype);
+  const MatrixBatch s =
+      column_major(advanced(f.triangles, uint64_t{p.s_offset} * c_size), f.y.dtype, f.y.batch,
+                   width, width, width, f.triangles_batch_stride);
+  backend.gemm({transposed(y_panel), y_panel, s, 1.0, 0.0});
+  WorkspaceBuffers b;
+  b.w2 = f.triangles;
+  launch_workspace_kernel(backend, workspace_kernel_name("householder_triangle", f.y.dtype),
+                          f.y.batch, kTriangleThreads,
+                          static_cast<uint32_t>(kernels::kHouseholderMaxPanel * c_size), p, b);
+}
+
 }  // namespace
 
 HouseholderFactors householder_factors(WorkspaceLayout& layout, ScalarType dtype, uint32_t batch,
                                        uint32_t rows, uint32_t cols, uint32_t apply_cols) {
-  HouseholderFactors f;
-  f.cols = cols;
-  f.panel_width = std::min<uint32_t>(kernels::kHouseholderMaxPanel, std::max<uint32_t>(cols, 1));
-  f.y = take_matrix(layout, dtype, batch, rows, cols);
-  const uint32_t panels = (cols + f.panel_width - 1) / f.panel_width;
+  const MatrixBatch y = take_matrix(layout, dtype, batch, rows, cols);
   const uint32_t groups = (rows + kRowsPerPanelGroup - 1) / kRowsPerPanelGroup;
-  f.groups_per_matrix = std::clamp<uint32_t>(groups, 1, kMaxPanelGroups);
-  const uint32_t rows_per_group = (rows + f.groups_per_matrix - 1) / f.groups_per_matrix;
-  f.rows_per_group = (rows_per_group + kPanelThreads - 1) / kPanelThreads * kPanelThreads;
-  f.sums_offset = (panels + 1) * f.panel_width * f.panel_width;
-  f.triangles_batch_stride = int64_t{f.sums_offset};
-  if (f.groups_per_matrix > 1)
-    f.triangles_batch_stride += 2 * kernels::householder_sums_copy_size(f.groups_per_matrix);
-  f.triangles = layout.take(batch * f.triangles_batch_stride * element_size(dtype));
-  const uint32_t work_cols = std::max(cols, apply_cols);
-  f.work = take_matrix(layout, dtype, batch, f.panel_width, work_cols);
-  f.work2 = take_matrix(layout, dtype, batch, f.panel_width, work_cols);
-  return f;
+  const uint32_t groups_per_matrix = std::clamp<uint32_t>(groups, 1, kMaxPanelGroups);
+  const uint32_t rows_per_group = (rows + groups_per_matrix - 1) / groups_per_matrix;
+  return factors_around(layout, y, apply_cols, groups_per_matrix,
+                        (rows_per_group + kPanelThreads - 1) / kPanelThreads * kPanelThreads);
+}
+
+HouseholderFactors householder_factors_for(WorkspaceLayout& layout, const MatrixBatch& y,
+                                           uint32_t apply_cols) {
+  return factors_around(layout, y, apply_cols, 1, 0);
 }
 
 void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const HouseholderFactors& f) {
@@ -98,19 +132,11 @@ void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const Househ
         launch_workspace_kernel(backend, workspace_kernel_name("householder_column", a.dtype),
                                 groups, kPanelThreads, scratch_bytes, p, b);
     }
-    // S = Y^T Y over the rows the reflectors touch, then T from S and tau.
-    const MatrixBatch y_panel = sub_block(f.y, k, k, a.rows - k, width);
-    const MatrixBatch s =
-        column_major(advanced(f.triangles, uint64_t{p.s_offset} * c_size), a.dtype, a.batch, width,
-                     width, width, f.triangles_batch_stride);
-    backend.gemm({transposed(y_panel), y_panel, s, 1.0, 0.0});
-    p.threads = kTriangleThreads;
-    launch_workspace_kernel(backend, workspace_kernel_name("householder_triangle", a.dtype),
-                            a.batch, kTriangleThreads,
-                            static_cast<uint32_t>(kernels::kHouseholderMaxPanel * c_size), p, b);
+    enqueue_panel_triangle(backend, f, index);
     // Trailing columns: A2 <- H^T A2 = A2 - Y (T^T (Y^T A2)).
     const uint32_t trailing = a.cols - k - width;
     if (trailing == 0) continue;
+    const MatrixBatch y_panel = sub_block(f.y, k, k, a.rows - k, width);
     const MatrixBatch a2 = sub_block(a, k, k + width, a.rows - k, trailing);
     const MatrixBatch w1 = sub_block(f.work, 0, 0, width, trailing);
     const MatrixBatch w2 = sub_block(f.work2, 0, 0, width, trailing);
@@ -118,6 +144,11 @@ void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const Househ
     backend.gemm({transposed(triangle_view(f, index, width)), w1, w2, 1.0, 0.0});
     backend.gemm({y_panel, w2, a2, -1.0, 1.0});
   }
+}
+
+void enqueue_householder_triangles(Backend& backend, const HouseholderFactors& f) {
+  for (uint32_t index = 0; index < panel_count(f); ++index)
+    enqueue_panel_triangle(backend, f, index);
 }
 
 void enqueue_apply_q(Backend& backend, const HouseholderFactors& f, const MatrixBatch& x) {

@@ -32,6 +32,13 @@ struct HouseholderFactors {
 HouseholderFactors householder_factors(WorkspaceLayout& layout, ScalarType dtype, uint32_t batch,
                                        uint32_t rows, uint32_t cols, uint32_t apply_cols);
 
+// The T factors and scratch for reflectors that another kernel writes into `y` (column k of
+// y: reflector k, unit at row k, zeros above; tau at kernels::householder_tau_index(k, cols)
+// of the triangles). enqueue_householder_triangles then forms T, and Q applies as after a QR.
+HouseholderFactors householder_factors_for(WorkspaceLayout& layout, const MatrixBatch& y,
+                                           uint32_t apply_cols);
+void enqueue_householder_triangles(Backend& backend, const HouseholderFactors& f);
+
 // Factors `a` (column-major, compute type, rows >= cols) in place: R in its upper triangle.
 void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const HouseholderFactors& f);
 

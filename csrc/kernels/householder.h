@@ -43,6 +43,17 @@ struct HouseholderParams {
   uint32_t unused;
 };
 
+// Where tau of reflector `col` of a factorisation with `cols` reflectors sits among the T
+// factors (elements from a matrix's start): on the diagonal of its panel's T, which is width x
+// width with leading dimension width (the last panel may be narrower).
+MSVD_HOST_DEVICE uint32_t householder_tau_index(uint32_t col, uint32_t cols) {
+  const uint32_t panel = col / kHouseholderMaxPanel;
+  const uint32_t j = col % kHouseholderMaxPanel;
+  const uint32_t rest = cols - panel * kHouseholderMaxPanel;
+  const uint32_t width = rest < kHouseholderMaxPanel ? rest : kHouseholderMaxPanel;
+  return panel * kHouseholderMaxPanel * kHouseholderMaxPanel + j * width + j;
+}
+
 // The reflector sums of the multi-group panel, per matrix in w2 at sums_offset, two copies
 // (reflector j reads copy j % 2 while it writes reflector j + 1's into the other):
 //   partials  groups_per_matrix x kHouseholderMaxPanel: group g's sums over its rows r > k + j
