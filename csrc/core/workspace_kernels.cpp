@@ -121,6 +121,20 @@ void enqueue_store(Backend& backend, const MatrixBatch& src, const MatrixBatch& 
                   dst.data, src.data, state, uint64_t{dst.rows} * dst.cols);
 }
 
+void enqueue_status_to_info(Backend& backend, ScalarType dtype, uint32_t batch, Buffer state,
+                            uint32_t state_stride, Buffer info) {
+  kernels::MatrixTransferParams p{};
+  p.batch = batch;
+  p.state_stride = state_stride;
+  p.threads = kTransferThreads;
+  WorkspaceBuffers b;
+  b.state = state;
+  b.info = info;
+  launch_workspace_kernel(
+      backend, workspace_kernel_name("matrix_status_to_info", compute_type(dtype)),
+      (batch + kTransferThreads - 1) / kTransferThreads, kTransferThreads, 0, p, b);
+}
+
 void enqueue_set_identity(Backend& backend, const MatrixBatch& dst, int32_t diagonal_offset) {
   check_column_major(dst, "an identity's destination");
   kernels::MatrixTransferParams p = transfer_params(dst, dst, 0, 0);

@@ -46,6 +46,11 @@ void enqueue_load(Backend& backend, const MatrixBatch& src, const MatrixBatch& d
 void enqueue_store(Backend& backend, const MatrixBatch& src, const MatrixBatch& dst, Buffer state,
                    uint32_t state_stride, uint32_t mode);
 
+// info[matrix] = the SvdStatus in each matrix's state (`batch` matrices; dtype: any compute
+// type, it only picks the kernel's instantiation).
+void enqueue_status_to_info(Backend& backend, ScalarType dtype, uint32_t batch, Buffer state,
+                            uint32_t state_stride, Buffer info);
+
 // dst = ones where row == col + diagonal_offset, zeros elsewhere.
 void enqueue_set_identity(Backend& backend, const MatrixBatch& dst, int32_t diagonal_offset);
 

@@ -146,5 +146,15 @@ MSVD_INLINE void matrix_set_identity(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
   }
 }
 
+// One thread per matrix (batch of them): info = the status the SVD's kernels left in state.
+template <typename P, typename T, typename C>
+MSVD_INLINE void matrix_status_to_info(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C*,
+                                       MSVD_DEVICE C*, MSVD_DEVICE C*, MSVD_DEVICE int32_t* state,
+                                       MSVD_DEVICE int32_t* info, MSVD_THREADGROUP C*,
+                                       ThreadContext ctx) {
+  const uint32_t matrix = ctx.group * p.threads + ctx.thread_index;
+  if (matrix < p.batch) info[matrix] = state[matrix * p.state_stride + kStateStatus];
+}
+
 }  // namespace kernels
 }  // namespace metalsvd

@@ -2,7 +2,10 @@
 // backends expand into their kernel tables. Kernel names end in the storage type name.
 #pragma once
 
+#include "bidiagonal_dc.h"
+#include "bidiagonal_reduction.h"
 #include "block_jacobi.h"
+#include "dc_apply.h"
 #include "householder.h"
 #include "krylov.h"
 #include "matrix_transfer.h"
@@ -14,6 +17,7 @@
   F(matrix_load)                        \
   F(matrix_store)                       \
   F(matrix_set_identity)                \
+  F(matrix_status_to_info)              \
   F(block_jacobi_gram)                  \
   F(block_jacobi_pair_eigen)            \
   F(block_jacobi_rotate)                \
@@ -27,6 +31,14 @@
   F(householder_column_start)           \
   F(householder_column)                 \
   F(householder_triangle)               \
+  F(bidiagonal_panel_start)             \
+  F(bidiagonal_column)                  \
+  F(bidiagonal_row)                     \
+  F(dc_deflate)                         \
+  F(dc_roots)                           \
+  F(dc_zhat)                            \
+  F(dc_vectors)                         \
+  F(dc_apply)                           \
   F(krylov_start)                       \
   F(krylov_orth_check)                  \
   F(krylov_normalize)                   \
@@ -44,6 +56,7 @@
 #define METALSVD_COMPUTE_KERNELS(X, TYPE_NAME, C)                                             \
   X("matrix_scale_exponent_" TYPE_NAME, matrix_scale_exponent, MatrixTransferParams, C, C)    \
   X("matrix_set_identity_" TYPE_NAME, matrix_set_identity, MatrixTransferParams, C, C)        \
+  X("matrix_status_to_info_" TYPE_NAME, matrix_status_to_info, MatrixTransferParams, C, C)    \
   X("block_jacobi_gram_" TYPE_NAME, block_jacobi_gram, BlockJacobiParams, C, C)               \
   X("block_jacobi_pair_eigen_" TYPE_NAME, block_jacobi_pair_eigen, BlockJacobiParams, C, C)   \
   X("block_jacobi_rotate_" TYPE_NAME, block_jacobi_rotate, BlockJacobiParams, C, C)           \
@@ -57,6 +70,14 @@
   X("householder_column_start_" TYPE_NAME, householder_column_start, HouseholderParams, C, C) \
   X("householder_column_" TYPE_NAME, householder_column, HouseholderParams, C, C)             \
   X("householder_triangle_" TYPE_NAME, householder_triangle, HouseholderParams, C, C)         \
+  X("bidiagonal_panel_start_" TYPE_NAME, bidiagonal_panel_start, BidiagonalParams, C, C)      \
+  X("bidiagonal_column_" TYPE_NAME, bidiagonal_column, BidiagonalParams, C, C)                \
+  X("bidiagonal_row_" TYPE_NAME, bidiagonal_row, BidiagonalParams, C, C)                      \
+  X("dc_deflate_" TYPE_NAME, dc_deflate, DcParams, C, C)                                      \
+  X("dc_roots_" TYPE_NAME, dc_roots, DcParams, C, C)                                          \
+  X("dc_zhat_" TYPE_NAME, dc_zhat, DcParams, C, C)                                            \
+  X("dc_vectors_" TYPE_NAME, dc_vectors, DcParams, C, C)                                      \
+  X("dc_apply_" TYPE_NAME, dc_apply, DcParams, C, C)                                          \
   X("krylov_start_" TYPE_NAME, krylov_start, KrylovParams, C, C)                              \
   X("krylov_orth_check_" TYPE_NAME, krylov_orth_check, KrylovParams, C, C)                    \
   X("krylov_normalize_" TYPE_NAME, krylov_normalize, KrylovParams, C, C)                      \

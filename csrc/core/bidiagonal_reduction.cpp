@@ -1,0 +1,152 @@
+#include "core/bidiagonal_reduction.h"
+
+#include "core/column_major.h"
+#include "core/errors.h"
+#include "core/workspace_kernels.h"
+#include "kernels/bidiagonal_reduction.h"
+
+namespace metalsvd {
+namespace {
+
+using kernels::kBrdCols;
+using kernels::kBrdPanel;
+using kernels::kBrdRows;
+using kernels::kBrdThreads;
+
+kernels::BidiagonalLayout layout_of(const BidiagonalReduction& r) {
+  return kernels::bidiagonal_layout(r.rows, r.cols, r.batch);
+}
+
+// A column-major view into one kind of array of the region (offset: of matrix 0's element).
+MatrixBatch region_matrix(const BidiagonalReduction& r, int64_t offset, int64_t batch_stride,
+                          uint32_t rows, uint32_t cols, uint32_t ld) {
+  return column_major(advanced(r.region, static_cast<uint64_t>(offset) * element_size(r.dtype)),
+                      r.dtype, r.batch, rows, cols, ld, batch_stride);
+}
+
+class ReductionLaunches {
+ public:
+  ReductionLaunches(Backend& backend, const BidiagonalReduction& r) : backend_(backend), r_(r) {
+    p_.q_t_batch_stride = r.q.triangles_batch_stride;
+    p_.p_t_batch_stride = r.p.triangles_batch_stride;
+    p_.batch = r.batch;
+    p_.rows = r.rows;
+    p_.cols = r.cols;
+    p_.threads = kBrdThreads;
+    buffers_.w0 = r.region;
+    buffers_.w1 = r.q.triangles;
+    buffers_.w2 = r.cols > 1 ? r.p.triangles : r.q.triangles;
+    scratch_bytes_ = kernels::brd_scratch_elements(kBrdThreads) * element_size(r.dtype);
+  }
+
+  void panel(uint32_t p0, uint32_t width) {
+    p_.panel = p0;
+    p_.width = width;
+    p_.step = 0;
+    p_.groups_per_matrix = kernels::brd_groups(r_.rows - p0, kBrdThreads);
+    launch("bidiagonal_panel_start", kernels::kSimdWidth * element_size(r_.dtype));
+    uint32_t previous_groups = p_.groups_per_matrix;
+    for (uint32_t i = 0; i < width; ++i) {
+      const uint32_t rows = r_.rows - p0;
+      const uint32_t cols = r_.cols - p0;
+      p_.step = i;
+      p_.partial_groups = previous_groups;
+      p_.groups_per_matrix = kernels::brd_groups(cols - i - 1, kBrdCols);
+      launch("bidiagonal_column", scratch_bytes_);
+      if (i + 1 >= cols) break;
+      p_.partial_groups = p_.groups_per_matrix;
+      p_.groups_per_matrix = kernels::brd_groups(rows - i - 1, kBrdRows);
+      launch("bidiagonal_row", scratch_bytes_);
+      previous_groups = p_.groups_per_matrix;
+    }
+  }
+
+ private:
+  void launch(const char* function, uint64_t scratch) {
+    launch_workspace_kernel(backend_, workspace_kernel_name(function, r_.dtype),
+                            r_.batch * p_.groups_per_matrix, kBrdThreads,
+                            static_cast<uint32_t>(scratch), p_, buffers_);
+  }
+
+  Backend& backend_;
+  const BidiagonalReduction& r_;
+  kernels::BidiagonalParams p_{};
+  WorkspaceBuffers buffers_;
+  uint64_t scratch_bytes_ = 0;
+};
+
+}  // namespace
+
+BidiagonalReduction bidiagonal_reduction_workspace(WorkspaceLayout& layout, ScalarType dtype,
+                                                   uint32_t batch, uint32_t rows, uint32_t cols,
+                                                   uint32_t q_apply_cols, uint32_t p_apply_cols) {
+  if (rows < cols || cols == 0)
+    throw Error("metalsvd: the bidiagonalisation needs rows >= cols > 0");
+  BidiagonalReduction r;
+  r.dtype = dtype;
+  r.batch = batch;
+  r.rows = rows;
+  r.cols = cols;
+  const kernels::BidiagonalLayout l = kernels::bidiagonal_layout(rows, cols, batch);
+  r.region = layout.take(static_cast<uint64_t>(l.total) * element_size(dtype));
+  r.q = householder_factors_for(layout, region_matrix(r, l.yq, l.yq_stride, rows, cols, rows),
+                                q_apply_cols);
+  if (cols > 1)
+    r.p = householder_factors_for(
+        layout, region_matrix(r, l.yp + 1, l.yp_stride, cols - 1, cols - 1, cols), p_apply_cols);
+  return r;
+}
+
+MatrixBatch bidiagonal_input(const BidiagonalReduction& r) {
+  const kernels::BidiagonalLayout l = layout_of(r);
+  return region_matrix(r, l.a, l.a_stride, r.rows, r.cols, r.rows);
+}
+
+BidiagonalDiagonals bidiagonal_diagonals(const BidiagonalReduction& r) {
+  const kernels::BidiagonalLayout l = layout_of(r);
+  BidiagonalDiagonals de;
+  de.data = advanced(r.region, static_cast<uint64_t>(l.de) * element_size(r.dtype));
+  de.batch_stride = l.de_stride;
+  de.e_offset = r.cols;
+  return de;
+}
+
+void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r) {
+  const kernels::BidiagonalLayout l = layout_of(r);
+  ReductionLaunches launches(backend, r);
+  for (uint32_t p0 = 0; p0 < r.cols; p0 += kBrdPanel) {
+    const uint32_t width = std::min(kBrdPanel, r.cols - p0);
+    launches.panel(p0, width);
+    const uint32_t done = p0 + width;
+    if (done >= r.cols) break;
+    // A[done.., done..] -= V Y^T + X U^T: the panel's reflectors V (in Yq) and U (in Yp) with
+    // the panel's X and Y (panel-local rows).
+    const uint32_t rows = r.rows - done;
+    const uint32_t cols = r.cols - done;
+    const MatrixBatch trailing =
+        region_matrix(r, l.a + int64_t{done} * r.rows + done, l.a_stride, rows, cols, r.rows);
+    const MatrixBatch v =
+        region_matrix(r, l.yq + int64_t{p0} * r.rows + done, l.yq_stride, rows, width, r.rows);
+    const MatrixBatch y = region_matrix(r, l.y + width, l.y_stride, cols, width, r.cols);
+    const MatrixBatch x = region_matrix(r, l.x + width, l.x_stride, rows, width, r.rows);
+    const MatrixBatch u =
+        region_matrix(r, l.yp + int64_t{p0} * r.cols + done, l.yp_stride, cols, width, r.cols);
+    backend.gemm({v, transposed(y), trailing, -1.0, 1.0});
+    backend.gemm({x, transposed(u), trailing, -1.0, 1.0});
+  }
+  enqueue_householder_triangles(backend, r.q);
+  if (r.cols > 1) enqueue_householder_triangles(backend, r.p);
+}
+
+void enqueue_apply_bidiagonal_q(Backend& backend, const BidiagonalReduction& r,
+                                const MatrixBatch& x) {
+  enqueue_apply_q(backend, r.q, x);
+}
+
+void enqueue_apply_bidiagonal_p(Backend& backend, const BidiagonalReduction& r,
+                                const MatrixBatch& w) {
+  if (r.cols < 2) return;  // P = I
+  enqueue_apply_q(backend, r.p, sub_block(w, 1, 0, r.cols - 1, w.cols));
+}
+
+}  // namespace metalsvd

@@ -1,0 +1,50 @@
+// Golub-Kahan bidiagonalisation A = Q B P^T of a batch of tall matrices on the device
+// (kernels/bidiagonal_reduction.h): two launches a column, the trailing matrix updated by two
+// backend GEMMs a panel, and Q and P kept as blocked Householder factors to apply later.
+#pragma once
+
+#include <cstdint>
+
+#include "backend.h"
+#include "core/householder_qr.h"
+#include "core/workspace_layout.h"
+#include "matrix_batch.h"
+
+namespace metalsvd {
+
+struct BidiagonalReduction {
+  ScalarType dtype = ScalarType::f32;  // compute type
+  uint32_t batch = 0, rows = 0, cols = 0;
+  Buffer region;         // kernels::bidiagonal_layout(rows, cols, batch)
+  HouseholderFactors q;  // rows x cols reflectors
+  HouseholderFactors p;  // (cols - 1) x (cols - 1), acting on rows 1 .. cols - 1
+};
+
+// Workspace for `batch` rows x cols (rows >= cols) problems; Q then applies to matrices of up
+// to q_apply_cols columns, P to (cols - 1)-row matrices of up to p_apply_cols columns.
+BidiagonalReduction bidiagonal_reduction_workspace(WorkspaceLayout& layout, ScalarType dtype,
+                                                   uint32_t batch, uint32_t rows, uint32_t cols,
+                                                   uint32_t q_apply_cols, uint32_t p_apply_cols);
+
+// Where the caller puts A (column-major, compute type); the reduction overwrites it.
+MatrixBatch bidiagonal_input(const BidiagonalReduction& r);
+
+// B's diagonal d (cols) and superdiagonal e (cols - 1) of every matrix.
+struct BidiagonalDiagonals {
+  Buffer data;           // matrix 0's d
+  int64_t batch_stride;  // elements between matrices
+  uint32_t e_offset;     // elements from a matrix's d to its e
+};
+BidiagonalDiagonals bidiagonal_diagonals(const BidiagonalReduction& r);
+
+// Enqueues the reduction of the loaded A and forms Q's and P's T factors.
+void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r);
+
+// x <- Q x (x: rows x up to q_apply_cols) and w <- P w (w: cols x up to p_apply_cols),
+// column-major compute-type matrices.
+void enqueue_apply_bidiagonal_q(Backend& backend, const BidiagonalReduction& r,
+                                const MatrixBatch& x);
+void enqueue_apply_bidiagonal_p(Backend& backend, const BidiagonalReduction& r,
+                                const MatrixBatch& w);
+
+}  // namespace metalsvd

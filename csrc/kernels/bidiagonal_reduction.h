@@ -1,0 +1,432 @@
+// Golub-Kahan bidiagonalisation A = Q B P^T of a batch of column-major m x n matrices,
+// m >= n: B upper bidiagonal (d, e), Q = H_0 .. H_{n-1}, P = G_0 .. G_{n-2}. Blocked as LAPACK's
+// xGEBRD / xLABRD: a panel of kBrdPanel columns accumulates X and Y so that the trailing
+// matrix is updated once, A -= V Y^T + X U^T (two backend GEMMs, core/bidiagonal_reduction.cpp),
+// while every panel column and row is brought up to date only as it is reached.
+//
+// Each column takes two launches, the launch boundary being the grid-wide barrier a Householder
+// reflector needs between its norm and its use:
+//   bidiagonal_column  groups over the trailing columns (kBrdCols each): the left reflector of
+//                      column k from the previous launch's sums, y = tau A^T v (the big GEMV)
+//                      with its panel corrections, row k brought up to date, and the sums the
+//                      right reflector needs
+//   bidiagonal_row     groups over the trailing rows (kBrdRows each): the right reflector,
+//                      x = tau A u (the other GEMV), column k + 1 brought up to date and the
+//                      sums for its reflector
+//   bidiagonal_panel_start   the sums of a panel's first column
+// A launch that needs a reflector reduces the previous launch's per-group sums itself (every
+// group, a few thousand values), so no launch exists for the reduction alone. The reflectors
+// go to separate matrices Yq (m x n) and Yp (n x n, reflector k in column k from row k + 1),
+// laid out as HouseholderFactors take them, and tau to their T factors' diagonals, so the core
+// applies Q and P with the QR path's blocked code.
+#pragma once
+
+#include "dialect.h"
+#include "group_reduce.h"
+#include "householder.h"
+#include "workspace_kernel.h"
+
+namespace metalsvd {
+namespace kernels {
+
+MSVD_CONSTANT constexpr uint32_t kBrdPanel = 32;  // a lane per panel column
+MSVD_CONSTANT constexpr uint32_t kBrdThreads = 256;
+MSVD_CONSTANT constexpr uint32_t kBrdCols = 32;  // trailing columns per bidiagonal_column group
+MSVD_CONSTANT constexpr uint32_t kBrdRows = 32;  // trailing rows per bidiagonal_row group
+// A group's sums: [alpha, |below|^2, dots with the panel's columns (kBrdPanel), dots with the
+// other panel operand (kBrdPanel)], padded.
+MSVD_CONSTANT constexpr uint32_t kBrdRecord = 2 * kBrdPanel + 4;
+MSVD_CONSTANT constexpr uint32_t kBrdDots = 2;               // first dot slot
+MSVD_CONSTANT constexpr uint32_t kBrdDots2 = 2 + kBrdPanel;  // first slot of the second dots
+
+struct BidiagonalParams {
+  int64_t q_t_batch_stride;  // w1: Q's T factors, per matrix
+  int64_t p_t_batch_stride;  // w2: P's T factors
+  uint32_t batch;
+  uint32_t rows;
+  uint32_t cols;
+  uint32_t panel;  // first column of the panel, p0
+  uint32_t width;  // columns in the panel
+  uint32_t step;   // column of the panel this launch reduces, i (k = p0 + i)
+  uint32_t groups_per_matrix;
+  uint32_t partial_groups;  // groups of the previous launch, whose sums this one reduces
+  uint32_t threads;
+  uint32_t unused;
+};
+
+// The reduction's region (w0), one block per kind of array with the batch's matrices
+// consecutive in it (so the GEMMs' operands never share an address range). Offsets and
+// strides in elements.
+struct BidiagonalLayout {
+  int64_t a, a_stride;    // A, m x n, leading dimension m
+  int64_t yq, yq_stride;  // Q's reflectors, m x n, ld m
+  int64_t yp, yp_stride;  // P's reflectors, n x n, ld n (reflector k from row k + 1)
+  int64_t x, x_stride;    // m x kBrdPanel, ld m (rows relative to the panel)
+  int64_t y, y_stride;    // n x kBrdPanel, ld n
+  int64_t column_partials, row_partials, partials_stride;  // the reflectors' group sums
+  int64_t row, row_stride;  // the current row, brought up to date (n)
+  int64_t de, de_stride;    // B: d (n), then e (n - 1) at offset n
+  int64_t total;
+};
+
+MSVD_HOST_DEVICE uint32_t brd_groups(uint32_t count, uint32_t per_group) {
+  return count == 0 ? 1u : (count + per_group - 1) / per_group;
+}
+
+MSVD_HOST_DEVICE BidiagonalLayout bidiagonal_layout(uint32_t rows, uint32_t cols, uint32_t batch) {
+  const int64_t m = rows;
+  const int64_t n = cols;
+  const int64_t b = batch;
+  const uint32_t row_groups = brd_groups(rows, kBrdRows);
+  const uint32_t col_groups = brd_groups(cols, kBrdCols);
+  BidiagonalLayout l;
+  l.a_stride = m * n;
+  l.yq_stride = m * n;
+  l.yp_stride = n * n;
+  l.x_stride = m * kBrdPanel;
+  l.y_stride = n * kBrdPanel;
+  l.partials_stride =
+      static_cast<int64_t>(row_groups > col_groups ? row_groups : col_groups) * kBrdRecord;
+  l.row_stride = n;
+  l.de_stride = 2 * n;
+  l.a = 0;
+  l.yq = l.a + b * l.a_stride;
+  l.yp = l.yq + b * l.yq_stride;
+  l.x = l.yp + b * l.yp_stride;
+  l.y = l.x + b * l.x_stride;
+  l.column_partials = l.y + b * l.y_stride;
+  l.row_partials = l.column_partials + b * l.partials_stride;
+  l.row = l.row_partials + b * l.partials_stride;
+  l.de = l.row + b * l.row_stride;
+  l.total = l.de + b * l.de_stride;
+  return l;
+}
+
+// One matrix's view of the region, in the coordinates of the panel starting at p0: local row
+// r is row p0 + r of A, local column c column p0 + c; X and Y are panel-local already.
+template <typename C>
+struct BrdMatrix {
+  MSVD_DEVICE C* a_panel;   // A at (p0, p0)
+  MSVD_DEVICE C* yq_panel;  // Yq at (p0, p0)
+  MSVD_DEVICE C* yp_panel;  // Yp at (p0, p0)
+  MSVD_DEVICE C* x_panel;
+  MSVD_DEVICE C* y_panel;
+  MSVD_DEVICE C* yq_all;  // Yq, Yp, the up-to-date row and d / e of the matrix, unshifted
+  MSVD_DEVICE C* yp_all;
+  MSVD_DEVICE C* row;
+  MSVD_DEVICE C* de;
+  MSVD_DEVICE C* column_partials;
+  MSVD_DEVICE C* row_partials;
+  uint32_t m, n;
+  MSVD_INLINE MSVD_DEVICE C& a(uint32_t r, uint32_t c) const {
+    return a_panel[static_cast<int64_t>(c) * m + r];
+  }
+  MSVD_INLINE MSVD_DEVICE C& yq(uint32_t r, uint32_t j) const {
+    return yq_panel[static_cast<int64_t>(j) * m + r];
+  }
+  MSVD_INLINE MSVD_DEVICE C& yp(uint32_t c, uint32_t j) const {
+    return yp_panel[static_cast<int64_t>(j) * n + c];
+  }
+  MSVD_INLINE MSVD_DEVICE C& x(uint32_t r, uint32_t j) const {
+    return x_panel[static_cast<int64_t>(j) * m + r];
+  }
+  MSVD_INLINE MSVD_DEVICE C& y(uint32_t c, uint32_t j) const {
+    return y_panel[static_cast<int64_t>(j) * n + c];
+  }
+};
+
+template <typename P, typename C>
+MSVD_INLINE BrdMatrix<C> brd_matrix(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0, uint32_t matrix) {
+  const BidiagonalLayout l = bidiagonal_layout(p.rows, p.cols, p.batch);
+  const int64_t b = matrix;
+  const int64_t corner = static_cast<int64_t>(p.panel) * p.rows + p.panel;
+  BrdMatrix<C> v;
+  v.yq_all = w0 + l.yq + b * l.yq_stride;
+  v.yp_all = w0 + l.yp + b * l.yp_stride;
+  v.a_panel = w0 + l.a + b * l.a_stride + corner;
+  v.yq_panel = v.yq_all + corner;
+  v.yp_panel = v.yp_all + static_cast<int64_t>(p.panel) * p.cols + p.panel;
+  v.x_panel = w0 + l.x + b * l.x_stride;
+  v.y_panel = w0 + l.y + b * l.y_stride;
+  v.row = w0 + l.row + b * l.row_stride;
+  v.de = w0 + l.de + b * l.de_stride;
+  v.column_partials = w0 + l.column_partials + b * l.partials_stride;
+  v.row_partials = w0 + l.row_partials + b * l.partials_stride;
+  v.m = p.rows;
+  v.n = p.cols;
+  return v;
+}
+
+// out[0, kBrdRecord) = the sum of records[0, count): SIMD group w adds records w, w + warps, ..,
+// each lane three slots; then the groups' sums are added. warp_sums: warps x kBrdRecord.
+template <typename C>
+MSVD_INLINE void brd_reduce_records(MSVD_DEVICE const C* records, uint32_t count,
+                                    MSVD_THREADGROUP C* warp_sums, MSVD_THREADGROUP C* out,
+                                    ThreadContext ctx, uint32_t threads) {
+  const uint32_t warps = threads / kSimdWidth;
+  C acc[3];
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < 3; ++q) acc[q] = C(0);
+  for (uint32_t g = ctx.simd_group; g < count; g += warps) {
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < 3; ++q) {
+      const uint32_t slot = ctx.lane + kSimdWidth * q;
+      if (slot < kBrdRecord) acc[q] += records[static_cast<int64_t>(g) * kBrdRecord + slot];
+    }
+  }
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < 3; ++q) {
+    const uint32_t slot = ctx.lane + kSimdWidth * q;
+    if (slot < kBrdRecord) warp_sums[ctx.simd_group * kBrdRecord + slot] = acc[q];
+  }
+  group_barrier();
+  for (uint32_t slot = ctx.thread_index; slot < kBrdRecord; slot += threads) {
+    C sum = C(0);
+    for (uint32_t w = 0; w < warps; ++w) sum += warp_sums[w * kBrdRecord + slot];
+    out[slot] = sum;
+  }
+  group_barrier();
+}
+
+// The sums of a panel's first column as it is (the panel has no X, Y yet): alpha and the
+// squared norm below it. Groups: batch x groups_per_matrix, kBrdThreads rows each.
+template <typename P, typename T, typename C>
+MSVD_INLINE void bidiagonal_panel_start(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                        MSVD_DEVICE C*, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
+                                        MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
+                                        ThreadContext ctx) {
+  const uint32_t matrix = ctx.group / p.groups_per_matrix;
+  const uint32_t group = ctx.group % p.groups_per_matrix;
+  const BrdMatrix<C> v = brd_matrix(p, w0, matrix);
+  const uint32_t rows = p.rows - p.panel;
+  const uint32_t r = group * p.threads + ctx.thread_index;
+  const C x = r < rows ? v.a(r, 0) : C(0);
+  const C below = group_reduce_sum(r > 0 ? x * x : C(0), scratch, ctx, p.threads);
+  const C head = group_reduce_sum(r == 0 ? x : C(0), scratch, ctx, p.threads);
+  MSVD_DEVICE C* record = v.column_partials + int64_t{group} * kBrdRecord;
+  for (uint32_t slot = ctx.thread_index; slot < kBrdRecord; slot += p.threads)
+    record[slot] = slot == 0 ? head : (slot == 1 ? below : C(0));
+}
+
+// Threadgroup memory of bidiagonal_column and bidiagonal_row, in elements.
+MSVD_HOST_DEVICE uint32_t brd_scratch_elements(uint32_t threads) {
+  return (threads / kSimdWidth + 1) * kBrdRecord + 4 * kBrdPanel + threads;
+}
+
+// Step i of the panel: column k = p0 + i's reflector, then the trailing columns (see the top).
+// Groups: batch x groups_per_matrix, kBrdCols trailing columns each (at least one group).
+template <typename P, typename T, typename C>
+MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                   MSVD_DEVICE C* w1, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
+                                   MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
+                                   ThreadContext ctx) {
+  const uint32_t matrix = ctx.group / p.groups_per_matrix;
+  const uint32_t group = ctx.group % p.groups_per_matrix;
+  const uint32_t tid = ctx.thread_index;
+  const uint32_t lane = ctx.lane;
+  const uint32_t warps = p.threads / kSimdWidth;
+  const BrdMatrix<C> v = brd_matrix(p, w0, matrix);
+  const uint32_t i = p.step;
+  const uint32_t k = p.panel + i;
+  const uint32_t rows = p.rows - p.panel;  // M
+  const uint32_t cols = p.cols - p.panel;  // N
+  MSVD_THREADGROUP C* warp_sums = scratch;
+  MSVD_THREADGROUP C* sums = scratch + warps * kBrdRecord;
+  MSVD_THREADGROUP C* t1 = sums + kBrdRecord;
+  MSVD_THREADGROUP C* t2 = t1 + kBrdPanel;
+
+  brd_reduce_records(v.column_partials, p.partial_groups, warp_sums, sums, ctx, p.threads);
+  const Reflector<C> h = householder_reflector(sums[0], sums[1]);
+  // t1 = V^T v and t2 = X^T v over rows i.. (the panel's earlier reflectors), from the sums.
+  if (tid < i) {
+    t1[tid] = v.yq(i, tid) + h.scale * sums[kBrdDots + tid];
+    t2[tid] = v.x(i, tid) + h.scale * sums[kBrdDots2 + tid];
+  }
+  if (group == 0 && tid == 0) {
+    v.de[k] = h.beta;
+    w1[static_cast<int64_t>(matrix) * p.q_t_batch_stride + householder_tau_index(k, p.cols)] =
+        h.tau;
+  }
+  // v into Yq's column k (zeros above the diagonal), every group a share of the rows.
+  const uint32_t share = (p.rows + p.groups_per_matrix - 1) / p.groups_per_matrix;
+  const uint32_t end = (group + 1) * share < p.rows ? (group + 1) * share : p.rows;
+  MSVD_DEVICE C* yq_k = v.yq_all + static_cast<int64_t>(k) * p.rows;
+  MSVD_DEVICE const C* a_k = v.a_panel + static_cast<int64_t>(i) * p.rows - p.panel;
+  for (uint32_t r = group * share + tid; r < end; r += p.threads)
+    yq_k[r] = r < k ? C(0) : (r == k ? C(1) : h.scale * a_k[r]);
+  group_barrier();
+  if (i + 1 >= cols) return;  // the last column: nothing to its right
+
+  // Lane j holds the panel's j-th entries of the corrections.
+  const bool earlier = lane < i;
+  const C t1_j = earlier ? t1[lane] : C(0);
+  const C t2_j = earlier ? t2[lane] : C(0);
+  const C head_j = earlier ? v.yq(i, lane) : C(0);  // row i of the earlier reflectors
+  const C x_ij = earlier ? v.x(i, lane) : C(0);
+  C alpha = C(0);
+  C below = C(0);
+  C dots = C(0);   // sum over c of Y[c, lane] a_ic (lane <= i)
+  C dots2 = C(0);  // sum over c of Yp[c, lane] a_ic (lane < i)
+  const uint32_t first = i + 1 + group * kBrdCols + ctx.simd_group * 4;
+  C acc[4];
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < 4; ++q) acc[q] = C(0);
+  for (uint32_t r = i + lane; r < rows; r += kSimdWidth) {
+    const C vr = r == i ? C(1) : h.scale * v.a(r, i);
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < 4; ++q)
+      if (first + q < cols) acc[q] += v.a(r, first + q) * vr;
+  }
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < 4; ++q) {
+    const uint32_t c = first + q;
+    const C dot = simd_reduce_sum(acc[q]);
+    if (c >= cols) continue;
+    const C y_cj = earlier ? v.y(c, lane) : C(0);
+    const C yp_cj = earlier ? v.yp(c, lane) : C(0);
+    const C y_c = h.tau * (dot - simd_reduce_sum(y_cj * t1_j + yp_cj * t2_j));
+    // Row i of column c: A[i, c] - Y[c, 0..i] (row i of V) - Yp[c, 0..i-1] X[i, 0..i-1].
+    const C a_ic = v.a(i, c) - simd_reduce_sum(y_cj * head_j + yp_cj * x_ij) - y_c;
+    if (lane == 0) {
+      v.y(c, i) = y_c;
+      v.row[c] = a_ic;
+    }
+    if (c == i + 1) {
+      alpha += a_ic;
+    } else {
+      below += a_ic * a_ic;
+      dots += (lane == i ? y_c : y_cj) * a_ic;
+      dots2 += yp_cj * a_ic;
+    }
+  }
+  // The group's record: its SIMD groups' sums added.
+  if (lane == 0) {
+    warp_sums[ctx.simd_group * kBrdRecord + 0] = alpha;
+    warp_sums[ctx.simd_group * kBrdRecord + 1] = below;
+  }
+  warp_sums[ctx.simd_group * kBrdRecord + kBrdDots + lane] = lane <= i ? dots : C(0);
+  warp_sums[ctx.simd_group * kBrdRecord + kBrdDots2 + lane] = dots2;
+  if (lane < kBrdRecord - kBrdDots2 - kBrdPanel)
+    warp_sums[ctx.simd_group * kBrdRecord + kBrdDots2 + kBrdPanel + lane] = C(0);
+  group_barrier();
+  MSVD_DEVICE C* record = v.row_partials + int64_t{group} * kBrdRecord;
+  for (uint32_t slot = tid; slot < kBrdRecord; slot += p.threads) {
+    C sum = C(0);
+    for (uint32_t w = 0; w < warps; ++w) sum += warp_sums[w * kBrdRecord + slot];
+    record[slot] = sum;
+  }
+}
+
+// Step i's row reflector and x, then column i + 1 (see the top). Groups: batch x
+// groups_per_matrix, kBrdRows trailing rows each. Runs only when column k has a right neighbour.
+template <typename P, typename T, typename C>
+MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                MSVD_DEVICE C*, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
+                                MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
+                                ThreadContext ctx) {
+  const uint32_t matrix = ctx.group / p.groups_per_matrix;
+  const uint32_t group = ctx.group % p.groups_per_matrix;
+  const uint32_t tid = ctx.thread_index;
+  const uint32_t lane = ctx.lane;
+  const uint32_t warps = p.threads / kSimdWidth;
+  const BrdMatrix<C> v = brd_matrix(p, w0, matrix);
+  const uint32_t i = p.step;
+  const uint32_t k = p.panel + i;
+  const uint32_t rows = p.rows - p.panel;
+  const uint32_t cols = p.cols - p.panel;
+  MSVD_THREADGROUP C* warp_sums = scratch;
+  MSVD_THREADGROUP C* sums = scratch + warps * kBrdRecord;
+  MSVD_THREADGROUP C* t3 = sums + kBrdRecord;
+  MSVD_THREADGROUP C* t4 = t3 + kBrdPanel;
+  MSVD_THREADGROUP C* xs = t4 + kBrdPanel;  // this group's rows: x, then the new column
+  MSVD_THREADGROUP C* column = xs + kBrdPanel;
+  MSVD_THREADGROUP C* partial = column + kBrdPanel;  // threads: the dot products by SIMD group
+
+  brd_reduce_records(v.row_partials, p.partial_groups, warp_sums, sums, ctx, p.threads);
+  const Reflector<C> h = householder_reflector(sums[0], sums[1]);
+  MSVD_DEVICE const C* row = v.row;  // row i brought up to date, local columns
+  // t3 = Y^T u (j <= i) and t4 = U_panel u (j < i), u = (1 at i + 1, scale * row beyond).
+  if (tid <= i) t3[tid] = v.y(i + 1, tid) + h.scale * sums[kBrdDots + tid];
+  if (tid < i) t4[tid] = v.yp(i + 1, tid) + h.scale * sums[kBrdDots2 + tid];
+  if (group == 0 && tid == 0) {
+    v.de[p.cols + k] = h.beta;
+    w2[static_cast<int64_t>(matrix) * p.p_t_batch_stride + householder_tau_index(k, p.cols - 1)] =
+        h.tau;
+  }
+  // u into Yp's column k: zeros up to row k, 1 at k + 1.
+  const uint32_t share = (p.cols + p.groups_per_matrix - 1) / p.groups_per_matrix;
+  const uint32_t end = (group + 1) * share < p.cols ? (group + 1) * share : p.cols;
+  MSVD_DEVICE C* yp_k = v.yp_all + static_cast<int64_t>(k) * p.cols;
+  for (uint32_t c = group * share + tid; c < end; c += p.threads)
+    yp_k[c] = c <= k ? C(0) : (c == k + 1 ? C(1) : h.scale * row[c - p.panel]);
+  group_barrier();
+
+  // x = tau (A u - V t3 - X t4) for this group's rows: lanes are rows, SIMD groups share the
+  // columns.
+  const uint32_t r = i + 1 + group * kBrdRows + lane;
+  const bool mine = r < rows;
+  C acc = C(0);
+  for (uint32_t c = i + 1 + ctx.simd_group; c < cols; c += warps) {
+    const C u_c = c == i + 1 ? C(1) : h.scale * row[c];
+    if (mine) acc += v.a(r, c) * u_c;
+  }
+  partial[ctx.simd_group * kSimdWidth + lane] = acc;
+  group_barrier();
+  const bool next_column = i + 1 < p.width;
+  if (ctx.simd_group == 0) {
+    C dot = C(0);
+    for (uint32_t w = 0; w < warps; ++w) dot += partial[w * kSimdWidth + lane];
+    C x = C(0);
+    C col = C(0);
+    if (mine) {
+      C correction = C(0);
+      for (uint32_t j = 0; j <= i; ++j) correction += v.yq(r, j) * t3[j];
+      for (uint32_t j = 0; j < i; ++j) correction += v.x(r, j) * t4[j];
+      x = h.tau * (dot - correction);
+      v.x(r, i) = x;
+      if (next_column) {
+        // Column i + 1: A[r, i + 1] - V[r, 0..i] Y[i + 1, 0..i] - X[r, 0..i] Yp[i + 1, 0..i],
+        // with Yp[i + 1, i] = 1 (this launch writes it).
+        col = v.a(r, i + 1) - x;
+        for (uint32_t j = 0; j <= i; ++j) col -= v.yq(r, j) * v.y(i + 1, j);
+        for (uint32_t j = 0; j < i; ++j) col -= v.x(r, j) * v.yp(i + 1, j);
+        v.a(r, i + 1) = col;
+      }
+    }
+    xs[lane] = x;
+    column[lane] = mine ? col : C(0);
+  }
+  group_barrier();
+  if (!next_column) return;
+  // The record for column i + 1's reflector: alpha (row i + 1), the norm below it, and its dots
+  // with V and X over the rows below, every SIMD group a share of the panel columns.
+  const C col = column[lane];
+  const bool below_head = mine && r > i + 1;
+  MSVD_DEVICE C* record = v.column_partials + int64_t{group} * kBrdRecord;
+  if (ctx.simd_group == 0) {
+    const C alpha = simd_reduce_sum(mine && r == i + 1 ? col : C(0));
+    const C below = simd_reduce_sum(below_head ? col * col : C(0));
+    if (lane == 0) {
+      record[0] = alpha;
+      record[1] = below;
+    }
+  }
+  for (uint32_t j = ctx.simd_group; j < kBrdPanel; j += warps) {
+    C dot1 = C(0);
+    C dot2 = C(0);
+    if (j <= i && below_head) {
+      dot1 = v.yq(r, j) * col;
+      dot2 = (j < i ? v.x(r, j) : xs[lane]) * col;
+    }
+    dot1 = simd_reduce_sum(dot1);
+    dot2 = simd_reduce_sum(dot2);
+    if (lane == 0) {
+      record[kBrdDots + j] = dot1;
+      record[kBrdDots2 + j] = dot2;
+    }
+  }
+  if (tid < kBrdRecord - kBrdDots2 - kBrdPanel) record[kBrdDots2 + kBrdPanel + tid] = C(0);
+}
+
+}  // namespace kernels
+}  // namespace metalsvd
