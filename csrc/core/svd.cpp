@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "core/bidiagonal_svd.h"
 #include "core/column_major.h"
 #include "core/errors.h"
 #include "core/householder_qr.h"
@@ -54,11 +55,16 @@ class SvdWalk {
     const MatrixBatch& a = t_.a;
     full_ = t_.u.cols > a.cols;
     fused_ = plan_jacobi_small(backend.limits(), a.dtype, a.batch, a.rows, a.cols, tuning.jacobi);
+    // Divide and conquer where its kernels fit the device (every real GPU; not the emulator
+    // shrunk to a few KiB to test the Jacobi paths), the blocked Jacobi otherwise.
+    const bool dc_fits =
+        bidiagonal_svd_threadgroup_bytes(c_) <= backend.limits().threadgroup_memory_bytes;
+    const SvdAlgorithm large = dc_fits ? SvdAlgorithm::bidiagonal_dc : SvdAlgorithm::blocked_jacobi;
     SvdAlgorithm algorithm = tuning.algorithm;
     if (algorithm == SvdAlgorithm::automatic)
       algorithm = fused_                                    ? SvdAlgorithm::fused_jacobi
                   : a.rows >= kQrPreconditionRatio * a.cols ? SvdAlgorithm::qr_jacobi
-                                                            : SvdAlgorithm::blocked_jacobi;
+                                                            : large;
     algorithm_ = algorithm;
     if (algorithm == SvdAlgorithm::fused_jacobi && !fused_) {
       const uint64_t needed = jacobi_small_threadgroup_bytes(a.dtype, a.rows, a.cols, false);
@@ -70,10 +76,14 @@ class SvdWalk {
     }
     if (algorithm == SvdAlgorithm::qr_jacobi) {
       r_fused_ = plan_jacobi_small(backend.limits(), c_, a.batch, a.cols, a.cols, tuning.jacobi);
-      if (!r_fused_)
+      if (!r_fused_ && dc_fits)
+        bidiagonal_ = plan_bidiagonal_svd(backend.limits(), c_, tuning.bidiagonal);
+      else if (!r_fused_)
         block_ = plan_block_jacobi(backend.limits(), c_, a.batch, a.cols, a.cols, tuning.block);
     } else if (algorithm == SvdAlgorithm::blocked_jacobi) {
       block_ = plan_block_jacobi(backend.limits(), c_, a.batch, a.rows, a.cols, tuning.block);
+    } else if (algorithm == SvdAlgorithm::bidiagonal_dc) {
+      bidiagonal_ = plan_bidiagonal_svd(backend.limits(), c_, tuning.bidiagonal);
     }
   }
 
@@ -115,6 +125,19 @@ class SvdWalk {
     const Buffer state = layout.take(uint64_t{a.batch} * state_stride() * 4);
     const Buffer partial_max = layout.take(scale_exponent_scratch_bytes(a));
     if (run) enqueue_scale_exponent(backend_, a, state, state_stride(), partial_max);
+    if (algorithm_ == SvdAlgorithm::bidiagonal_dc) {
+      const BidiagonalSvdWorkspace ws = bidiagonal_svd_workspace(layout, c_, a.batch, m, n);
+      if (run) {
+        enqueue_load(backend_, a, bidiagonal_svd_input(ws), state, state_stride(), kTransferScaled);
+        const BidiagonalSvdResult r =
+            enqueue_bidiagonal_svd(backend_, *bidiagonal_, ws, state, state_stride());
+        enqueue_store(backend_, r.u, u_thin, state, state_stride(), kTransferNanIfNonFinite);
+        store_s_v(r.s, r.v, state);
+        enqueue_status_to_info(backend_, c_, a.batch, state, state_stride(), info);
+      }
+      if (full_) complete_u(layout, run, &ws.u, state);
+      return;
+    }
     const MatrixBatch s_c = workspace_matrix(layout, 1, n);
     const MatrixBatch v_c = workspace_matrix(layout, n, n);
     if (algorithm_ == SvdAlgorithm::blocked_jacobi) {
@@ -143,7 +166,6 @@ class SvdWalk {
       enqueue_householder_qr(backend_, x, factors);
       enqueue_set_identity(backend_, xu, full_ ? 0 : static_cast<int32_t>(m));
     }
-    const MatrixBatch xu_thin = sub_block(xu, 0, 0, m, n);
     if (r_fused_) {
       const Buffer v_workspace = fused_workspace(layout, *r_fused_);
       if (run) {
@@ -152,14 +174,25 @@ class SvdWalk {
         launch_fused(*r_fused_, r, sub_block(xu, 0, 0, n, n), v_c, s_flat, info, v_workspace);
         store_s_v(s_c, v_c, state);
       }
-    } else {
+    } else if (block_) {
       const BlockJacobiWorkspace ws = block_jacobi_workspace(layout, *block_, c_, a.batch, n, n);
       if (run) {
         const MatrixBatch g = block_jacobi_input(*block_, ws, c_, a.batch, n);
         enqueue_load(backend_, r_view, g, state, state_stride(), kTransferUpperTriangle);
-        const BlockJacobiResult res =
-            enqueue_block_jacobi(backend_, *block_, ws, c_, a.batch, n, n, xu_thin, state, info);
+        const BlockJacobiResult res = enqueue_block_jacobi(backend_, *block_, ws, c_, a.batch, n, n,
+                                                           sub_block(xu, 0, 0, m, n), state, info);
         store_s_v(res.s, res.v, state);
+      }
+    } else {
+      const BidiagonalSvdWorkspace ws = bidiagonal_svd_workspace(layout, c_, a.batch, n, n);
+      if (run) {
+        enqueue_load(backend_, r_view, bidiagonal_svd_input(ws), state, state_stride(),
+                     kTransferUpperTriangle);
+        const BidiagonalSvdResult res =
+            enqueue_bidiagonal_svd(backend_, *bidiagonal_, ws, state, state_stride());
+        enqueue_load(backend_, res.u, sub_block(xu, 0, 0, n, n), {}, 0, 0);
+        store_s_v(res.s, res.v, state);
+        enqueue_status_to_info(backend_, c_, a.batch, state, state_stride(), info);
       }
     }
     if (run) {
@@ -240,6 +273,7 @@ class SvdWalk {
   std::optional<JacobiSmallPlan> fused_;
   std::optional<JacobiSmallPlan> r_fused_;
   std::optional<BlockJacobiPlan> block_;
+  std::optional<BidiagonalSvdPlan> bidiagonal_;
 };
 
 void check_outputs(const MatrixBatch& a, bool full_matrices, const SvdOutputs& out) {

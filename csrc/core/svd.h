@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "backend.h"
+#include "core/bidiagonal_svd.h"
 #include "core/block_jacobi.h"
 #include "core/jacobi_small_plan.h"
 #include "matrix_batch.h"
@@ -19,12 +20,13 @@ enum class SvdAlgorithm {
   automatic,
   fused_jacobi,    // one threadgroup per matrix, the whole matrix in threadgroup memory
   blocked_jacobi,  // blocked one-sided Jacobi on the matrix itself
-  qr_jacobi,       // Householder QR, then the SVD of R (fused if R fits, else blocked)
+  qr_jacobi,       // Householder QR, then the SVD of R (fused if R fits, else divide and conquer)
+  bidiagonal_dc,   // bidiagonalisation and divide and conquer on the matrix itself
 };
 
-// Tall matrices with at least this many rows per column are QR-preconditioned: the Jacobi
-// sweeps then run on the n x n factor R instead of the m x n matrix, and Jacobi converges
-// faster on a triangular factor (Drmac and Veselic 2008).
+// Tall matrices with at least this many rows per column are QR-preconditioned: the SVD then
+// runs on the n x n factor R instead of the m x n matrix (LAPACK's xGESDD does the same from
+// about 1.6 rows per column).
 constexpr uint32_t kQrPreconditionRatio = 2;
 
 // Knobs for measuring alternatives; the defaults are what the plan picks.
@@ -32,6 +34,7 @@ struct SvdTuning {
   SvdAlgorithm algorithm = SvdAlgorithm::automatic;
   JacobiSmallTuning jacobi;
   BlockJacobiTuning block;
+  BidiagonalSvdTuning bidiagonal;
 };
 
 struct SvdOutputs {

@@ -48,7 +48,7 @@ def _needs_autograd(A: torch.Tensor) -> bool:
     return torch.autograd.forward_ad.unpack_dual(A).tangent is not None
 
 
-_ALGORITHMS = ("auto", "jacobi", "blocked", "qr")
+_ALGORITHMS = ("auto", "jacobi", "blocked", "qr", "dc")
 
 
 def _check_algorithm(algorithm, function):
@@ -95,9 +95,12 @@ def svd(A: torch.Tensor, full_matrices: bool = False, *, algorithm: str = "auto"
         algorithm: ``"auto"`` (the default) lets the plan choose; ``"jacobi"`` forces the
             fused one-sided Jacobi kernel (the whole matrix in threadgroup memory: small
             matrices; ValueError beyond the device's limit), ``"blocked"`` the blocked
-            one-sided Jacobi, ``"qr"`` Householder QR then the SVD of R (for tall or wide
+            one-sided Jacobi, ``"dc"`` Golub-Kahan bidiagonalisation and divide and conquer
+            (LAPACK's gesdd), ``"qr"`` Householder QR then the SVD of R (for tall or wide
             matrices). ``"auto"`` picks the fused kernel when the matrix fits, QR when one
-            side is at least twice the other, else blocked (docs/architecture.md says why).
+            side is at least twice the other, else ``"dc"`` (docs/architecture.md says why).
+            The Jacobi methods determine small singular values of column-graded matrices to
+            high relative accuracy; ``"dc"`` to the usual normwise accuracy, much faster.
 
     Returns:
         ``SVDResult(U, S, V)``: S of shape ``(*, k)``, descending and non-negative; U and V

@@ -15,11 +15,13 @@ from reference import (
 
 
 def tuned(A, algorithm, full_matrices=False, block=0, inner_sweeps=0, eigen_threads=0,
-          row_tile=0, gemm_sweeps=-1, refine_sigma=-1, polish_sweeps=-1, max_sweeps=0):
-    """metalsvd's operator with the algorithm and blocked-Jacobi knobs set by hand."""
+          row_tile=0, gemm_sweeps=-1, refine_sigma=-1, polish_sweeps=-1, max_sweeps=0,
+          dc_gemm_rows=0):
+    """metalsvd's operator with the algorithm and the blocked-Jacobi and divide-and-conquer
+    knobs set by hand."""
     return torch.ops.metalsvd._svd_ex_with_tuning(
         A, full_matrices, 0, 0, algorithm, block, inner_sweeps, max_sweeps, eigen_threads,
-        row_tile, gemm_sweeps, refine_sigma, polish_sweeps,
+        row_tile, gemm_sweeps, refine_sigma, polish_sweeps, dc_gemm_rows,
     )
 
 
@@ -194,13 +196,15 @@ def test_qr_panels_spread_over_groups(device, full_matrices):
 
 
 def test_qr_with_blocked_r(small_threadgroup_memory):
+    """With 4 KiB neither the fused kernel nor the divide and conquer fit: R is factored by the
+    blocked Jacobi."""
     A = gaussian(2, 120, 40, device="cpu", seed=4)
     U, S, V, info = metalsvd.svd_ex(A)
     assert info.tolist() == [0, 0]
     assert_contract(A, (U, S, V), FP32)
 
 
-@pytest.mark.parametrize("algorithm", ["jacobi", "blocked", "qr"])
+@pytest.mark.parametrize("algorithm", ["jacobi", "blocked", "qr", "dc"])
 @pytest.mark.parametrize("shape", [(30, 12), (12, 30)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_full_matrices_every_path(device, algorithm, shape):
     A = gaussian(2, *shape, device=device, seed=6)
@@ -218,7 +222,7 @@ def test_full_matrices_every_path(device, algorithm, shape):
 
 
 @pytest.mark.parametrize("kind", ["rank_deficient", "zero_block", "graded"])
-def test_matrix_classes_blocked(device, kind):
+def test_matrix_classes(device, kind):
     n = 36
     A = gaussian(48, n, device=device, seed=7).double()
     if kind == "rank_deficient":
@@ -230,29 +234,30 @@ def test_matrix_classes_blocked(device, kind):
             48, n, graded_spectrum(n, 6), torch.Generator().manual_seed(9)
         ).to(device)
     A = A.float()
-    for algorithm in ("blocked", "qr"):
-        U, S, V, info = tuned(A, algorithm, block=4)
+    for algorithm in ("blocked", "qr", "dc"):
+        U, S, V, info = tuned(A, algorithm, block=4, dc_gemm_rows=8)
         assert info.item() == 0, algorithm
         assert_contract(A, (U, S, V), FP32, f"{kind} {algorithm}")
 
 
-@pytest.mark.parametrize("algorithm", ["blocked", "qr"])
+@pytest.mark.parametrize("algorithm", ["blocked", "qr", "dc"])
 def test_float64(device, algorithm):
     A = gaussian(2, 50, 30, device=device, seed=10, dtype=torch.float64)
-    U, S, V, info = tuned(A, algorithm, block=4)
+    U, S, V, info = tuned(A, algorithm, block=4, dc_gemm_rows=8)
     assert info.tolist() == [0, 0]
     assert_contract(A, (U, S, V), FP64, algorithm)
 
 
+@pytest.mark.parametrize("algorithm", ["blocked", "dc"])
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_half_precision_blocked(device, dtype):
+def test_half_precision(device, dtype, algorithm):
     A = gaussian(40, 30, device=device, seed=11, dtype=dtype)
-    U, S, V, info = tuned(A, "blocked", block=4)
+    U, S, V, info = tuned(A, algorithm, block=4)
     assert U.dtype == dtype and info.item() == 0
     assert_contract(A, (U, S, V), CONTRACT[dtype])
 
 
-@pytest.mark.parametrize("algorithm", ["blocked", "qr"])
+@pytest.mark.parametrize("algorithm", ["blocked", "qr", "dc"])
 def test_non_finite_input(device, algorithm):
     A = gaussian(3, 30, 20, device=device, seed=12)
     A[1, 3, 4] = math.nan
@@ -291,12 +296,17 @@ def test_unknown_algorithm_is_a_clear_error(device):
         tuned(torch.ones(3, 3, device=device), "lapack")
 
 
+def test_forcing_dc_beyond_its_limit_names_the_limit(small_threadgroup_memory):
+    with pytest.raises(NotImplementedError, match="threadgroup memory"):
+        tuned(torch.ones(64, 64), "dc")
+
+
 def test_forcing_the_fused_kernel_beyond_its_limit_names_the_limit(small_threadgroup_memory):
     with pytest.raises(ValueError, match="threadgroup memory"):
         tuned(torch.ones(64, 64), "jacobi")
 
 
-@pytest.mark.parametrize("algorithm", ["auto", "jacobi", "blocked", "qr"])
+@pytest.mark.parametrize("algorithm", ["auto", "jacobi", "blocked", "qr", "dc"])
 def test_public_algorithm_argument(device, algorithm):
     A = gaussian(2, 24, 10, device=device, seed=14)
     U, S, V = metalsvd.svd(A, algorithm=algorithm)
@@ -311,6 +321,21 @@ def test_public_algorithm_argument_keeps_gradients():
     S.sum().backward()
     # d(sum sigma)/dA = U V^T, PyTorch's formula through the blocked factors.
     torch.testing.assert_close(A.grad, (U @ V.mT).detach(), rtol=1e-10, atol=1e-10)
+
+
+def test_dc_knob_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="dc_gemm_rows"):
+        tuned(gaussian(40, 30, device="cpu"), "dc", dc_gemm_rows=-1)
+
+
+def test_dc_under_shuffled_schedules(emulator_seed):
+    """Bidiagonalisation (two panels) and divide and conquer, the top levels' vectors by GEMM,
+    a batch with a rank-deficient matrix beside a Gaussian one, under shuffled schedules."""
+    A = gaussian(2, 60, 40, device="cpu", seed=emulator_seed)
+    A[1, :, 20:] = A[1, :, :20] @ gaussian(20, 20, device="cpu", seed=emulator_seed + 1) / 5
+    U, S, V, info = tuned(A, "dc", full_matrices=True, dc_gemm_rows=8)
+    assert info.tolist() == [0, 0]
+    assert_contract(A, (U, S, V), FP32, f"dc seed {emulator_seed}")
 
 
 def test_qr_path_and_completion_under_shuffled_schedules(emulator_seed):

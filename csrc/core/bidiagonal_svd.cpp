@@ -1,0 +1,67 @@
+#include "core/bidiagonal_svd.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/column_major.h"
+#include "core/errors.h"
+#include "core/workspace_kernels.h"
+#include "kernels/bidiagonal_reduction.h"
+#include "kernels/dc_apply.h"
+
+namespace metalsvd {
+
+uint32_t bidiagonal_svd_threadgroup_bytes(ScalarType dtype) {
+  const uint32_t c = element_size(dtype);
+  const uint32_t apply = 2 * kernels::kDcApplyTile * kernels::kDcApplyTileLd * c;
+  const uint32_t reduction = kernels::brd_scratch_elements(kernels::kBrdThreads) * c;
+  return std::max(apply, reduction);
+}
+
+BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dtype,
+                                      const BidiagonalSvdTuning& tuning) {
+  const uint32_t needed = bidiagonal_svd_threadgroup_bytes(dtype);
+  if (needed > limits.threadgroup_memory_bytes)
+    throw NotImplemented("metalsvd.svd: algorithm='dc' needs " + std::to_string(needed) +
+                         " bytes of threadgroup memory, the device has " +
+                         std::to_string(limits.threadgroup_memory_bytes));
+  BidiagonalSvdPlan plan;
+  if (tuning.gemm_rows != 0) plan.gemm_rows = tuning.gemm_rows;
+  return plan;
+}
+
+BidiagonalSvdWorkspace bidiagonal_svd_workspace(WorkspaceLayout& layout, ScalarType dtype,
+                                                uint32_t batch, uint32_t rows, uint32_t cols) {
+  BidiagonalSvdWorkspace ws;
+  ws.reduction = bidiagonal_reduction_workspace(layout, dtype, batch, rows, cols, cols, cols);
+  ws.dc = dc_workspace(layout, dtype, batch, cols);
+  ws.u = take_matrix(layout, dtype, batch, rows, cols);
+  ws.v = take_matrix(layout, dtype, batch, cols, cols);
+  return ws;
+}
+
+MatrixBatch bidiagonal_svd_input(const BidiagonalSvdWorkspace& ws) {
+  return bidiagonal_input(ws.reduction);
+}
+
+BidiagonalSvdResult enqueue_bidiagonal_svd(Backend& backend, const BidiagonalSvdPlan& plan,
+                                           const BidiagonalSvdWorkspace& ws, Buffer state,
+                                           uint32_t state_stride) {
+  const BidiagonalReduction& r = ws.reduction;
+  enqueue_bidiagonal_reduction(backend, r);
+  const BidiagonalDiagonals de = bidiagonal_diagonals(r);
+  DcInput input;
+  input.d = de.data;
+  input.batch_stride = de.batch_stride;
+  input.e_offset = de.e_offset;
+  const DcResult b = enqueue_bidiagonal_dc(backend, ws.dc, r.dtype, r.batch, r.cols, input, state,
+                                           state_stride, plan.gemm_rows);
+  // U = Q [U_B; 0] and V = P W_B.
+  enqueue_load(backend, b.u, ws.u, {}, 0, 0);
+  enqueue_apply_bidiagonal_q(backend, r, ws.u);
+  enqueue_load(backend, b.w, ws.v, {}, 0, 0);
+  enqueue_apply_bidiagonal_p(backend, r, ws.v);
+  return {ws.u, b.sigma, ws.v};
+}
+
+}  // namespace metalsvd

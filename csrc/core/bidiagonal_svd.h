@@ -1,0 +1,59 @@
+// The SVD by Golub-Kahan bidiagonalisation and divide and conquer, LAPACK's xGESDD on the
+// device: A = Q B P^T (core/bidiagonal_reduction.h), B = U_B diag(sigma) W_B^T
+// (core/bidiagonal_dc.h), then U = Q [U_B; 0] and V = P W_B by the blocked reflectors. GEMM-rich
+// and a fixed amount of work: no sweeps, no convergence test beyond the root finder's.
+#pragma once
+
+#include <cstdint>
+
+#include "backend.h"
+#include "core/bidiagonal_dc.h"
+#include "core/bidiagonal_reduction.h"
+#include "core/workspace_layout.h"
+#include "matrix_batch.h"
+
+namespace metalsvd {
+
+struct BidiagonalSvdTuning {
+  // Rows from which a divide-and-conquer node forms its vectors with the backend's GEMM;
+  // 0: the plan's (kDcGemmRows).
+  uint32_t gemm_rows = 0;
+};
+
+struct BidiagonalSvdPlan {
+  uint32_t gemm_rows = kDcGemmRows;
+};
+
+// Threadgroup memory the path's kernels need at most, for compute type `dtype`.
+uint32_t bidiagonal_svd_threadgroup_bytes(ScalarType dtype);
+
+// A plan for compute type `dtype`; throws NotImplemented where the device's threadgroup memory
+// is too small for the kernels.
+BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dtype,
+                                      const BidiagonalSvdTuning& tuning = {});
+
+struct BidiagonalSvdWorkspace {
+  BidiagonalReduction reduction;
+  DcWorkspace dc;
+  MatrixBatch u;  // rows x cols
+  MatrixBatch v;  // cols x cols
+};
+
+BidiagonalSvdWorkspace bidiagonal_svd_workspace(WorkspaceLayout& layout, ScalarType dtype,
+                                                uint32_t batch, uint32_t rows, uint32_t cols);
+
+// Where the caller loads A (column-major, compute type, rows >= cols).
+MatrixBatch bidiagonal_svd_input(const BidiagonalSvdWorkspace& ws);
+
+struct BidiagonalSvdResult {
+  MatrixBatch u;  // rows x cols
+  MatrixBatch s;  // 1 x cols, descending
+  MatrixBatch v;  // cols x cols
+};
+
+// Enqueues the SVD of the loaded matrices; state as enqueue_bidiagonal_dc takes it.
+BidiagonalSvdResult enqueue_bidiagonal_svd(Backend& backend, const BidiagonalSvdPlan& plan,
+                                           const BidiagonalSvdWorkspace& ws, Buffer state,
+                                           uint32_t state_stride);
+
+}  // namespace metalsvd

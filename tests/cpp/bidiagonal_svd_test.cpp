@@ -1,0 +1,289 @@
+// The bidiagonal divide and conquer on its own (against Eigen on the bidiagonal matrix), and
+// the whole SVD by bidiagonalisation and divide and conquer through the plan, on the cpu
+// backend (threadgroup emulator) under several schedules.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/bidiagonal_dc.h"
+#include "core/column_major.h"
+#include "kernels/dc_tree.h"
+#include "kernels/workspace_kernel.h"
+#include "svd_runner.h"
+
+namespace metalsvd {
+namespace {
+
+using testing::expect_accurate;
+using testing::expect_fp32_contract;
+using testing::kTolF64;
+using testing::MatrixXd;
+using testing::run_svd;
+using testing::SvdRun;
+using testing::VectorXd;
+
+// An upper bidiagonal matrix by its diagonal and superdiagonal.
+struct Bidiagonal {
+  std::vector<double> d, e;
+  MatrixXd dense() const {
+    const int n = static_cast<int>(d.size());
+    MatrixXd b = MatrixXd::Zero(n, n);
+    for (int i = 0; i < n; ++i) {
+      b(i, i) = d[i];
+      if (i + 1 < n) b(i, i + 1) = e[i];
+    }
+    return b;
+  }
+};
+
+Bidiagonal random_bidiagonal(int n, std::mt19937_64& rng) {
+  std::normal_distribution<double> normal;
+  Bidiagonal b;
+  for (int i = 0; i < n; ++i) b.d.push_back(normal(rng));
+  for (int i = 0; i + 1 < n; ++i) b.e.push_back(normal(rng));
+  return b;
+}
+
+// Reads column-major n x n matrix `which` of a batch from host memory.
+template <typename C>
+MatrixXd read_matrix(const MatrixBatch& m, uint32_t matrix) {
+  const C* base =
+      reinterpret_cast<const C*>(static_cast<const char*>(m.data.handle) + m.data.offset) +
+      matrix * m.batch_stride;
+  MatrixXd out(m.rows, m.cols);
+  for (uint32_t j = 0; j < m.cols; ++j)
+    for (uint32_t i = 0; i < m.rows; ++i)
+      out(i, j) = static_cast<double>(base[i * m.row_stride + j * m.col_stride]);
+  return out;
+}
+
+struct DcRun {
+  MatrixXd u, w;
+  VectorXd sigma;
+  int32_t status;
+};
+
+// The D&C of every matrix (all of one size) in one call.
+template <typename C>
+std::vector<DcRun> run_dc(const std::vector<Bidiagonal>& inputs, uint64_t seed,
+                          uint32_t gemm_rows = kDcGemmRows) {
+  const uint32_t batch = static_cast<uint32_t>(inputs.size());
+  const uint32_t n = static_cast<uint32_t>(inputs[0].d.size());
+  const ScalarType type = std::is_same<C, double>::value ? ScalarType::f64 : ScalarType::f32;
+  std::vector<C> de(size_t{batch} * 2 * n, C(0));
+  for (uint32_t b = 0; b < batch; ++b)
+    for (uint32_t i = 0; i < n; ++i) {
+      de[b * 2 * n + i] = static_cast<C>(inputs[b].d[i]);
+      if (i + 1 < n) de[b * 2 * n + n + i] = static_cast<C>(inputs[b].e[i]);
+    }
+  const uint32_t state_stride = kernels::kStatePairFlags;
+  std::vector<int32_t> state(size_t{batch} * state_stride, 0);
+  WorkspaceLayout sizing;
+  dc_workspace(sizing, type, batch, n);
+  std::vector<unsigned char> workspace(sizing.bytes() + 1);
+  WorkspaceLayout layout(Buffer{workspace.data(), 0});
+  const DcWorkspace ws = dc_workspace(layout, type, batch, n);
+  emu::EmulatorOptions options;
+  options.schedule_seed = seed;
+  CpuBackend backend(options);
+  DcInput input;
+  input.d = Buffer{de.data(), 0};
+  input.batch_stride = 2 * n;
+  input.e_offset = n;
+  const DcResult r = enqueue_bidiagonal_dc(backend, ws, type, batch, n, input,
+                                           Buffer{state.data(), 0}, state_stride, gemm_rows);
+  std::vector<DcRun> runs(batch);
+  for (uint32_t b = 0; b < batch; ++b) {
+    runs[b].u = read_matrix<C>(r.u, b);
+    runs[b].w = read_matrix<C>(r.w, b);
+    runs[b].sigma = read_matrix<C>(r.sigma, b).row(0).transpose();
+    runs[b].status = state[b * state_stride + kernels::kStateStatus];
+  }
+  return runs;
+}
+
+// The singular values of b from Eigen's Jacobi SVD in long double: in double it is off by
+// 2e-14 on the all-ones bidiagonal of 48 rows (its exact values are 2 cos(k pi / (2n + 1))),
+// more than the float64 D&C's error.
+VectorXd reference_singular_values(const MatrixXd& b) {
+  using MatrixXld = Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic>;
+  const Eigen::JacobiSVD<MatrixXld> svd(b.cast<long double>());
+  return svd.singularValues().cast<double>();
+}
+
+void expect_dc_accurate(const Bidiagonal& input, const DcRun& run, double tol,
+                        const std::string& what) {
+  const MatrixXd b = input.dense();
+  const testing::SvdErrors e = testing::svd_errors(b, run.u, run.sigma, run.w);
+  const VectorXd reference = reference_singular_values(b);
+  const double scale = reference(0) > 0 ? reference(0) : 1.0;
+  const double sigma_error = (run.sigma - reference).cwiseAbs().maxCoeff() / scale;
+  EXPECT_EQ(run.status, kernels::kSvdConverged) << what;
+  EXPECT_TRUE(e.sorted) << what;
+  EXPECT_LE(sigma_error, tol) << what;
+  EXPECT_LE(e.u_orthogonality, tol * 4) << what;
+  EXPECT_LE(e.v_orthogonality, tol * 4) << what;
+  EXPECT_LE(e.reconstruction, tol * 4) << what;
+}
+
+// float32: a few ulps of the largest singular value (the merges' deflation tolerance is 8
+// unit roundoffs); float64 likewise.
+constexpr double kDcTolF32 = 1e-6;
+constexpr double kDcTolF64 = 2e-15;
+
+class DcSchedules : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(DcSchedules, RandomBidiagonalsOfEverySmallSize) {
+  std::mt19937_64 rng(101);
+  for (int n : {1, 2, 3, 4, 5, 6, 7, 8, 13, 16, 31, 32, 33, 64, 100}) {
+    const std::vector<Bidiagonal> in = {random_bidiagonal(n, rng), random_bidiagonal(n, rng)};
+    const auto runs = run_dc<float>(in, GetParam());
+    for (size_t b = 0; b < in.size(); ++b)
+      expect_dc_accurate(in[b], runs[b], kDcTolF32, "n " + std::to_string(n));
+  }
+}
+
+// Deflation of every kind: zeros on the diagonal (zero singular values, z entries that vanish),
+// a zero superdiagonal (the matrix splits), all singular values equal (every d deflates by
+// rotation), a zero matrix, a graded one, and a cluster closer than the tolerance.
+TEST_P(DcSchedules, DeflationCases) {
+  std::mt19937_64 rng(103);
+  const int n = 48;
+  std::vector<Bidiagonal> cases;
+  Bidiagonal zero_diagonal = random_bidiagonal(n, rng);
+  for (int i = 0; i < n; i += 3) zero_diagonal.d[i] = 0.0;
+  cases.push_back(zero_diagonal);
+  Bidiagonal split = random_bidiagonal(n, rng);
+  for (int i = 0; i + 1 < n; i += 4) split.e[i] = 0.0;
+  cases.push_back(split);
+  cases.push_back({std::vector<double>(n, 1.0), std::vector<double>(n - 1, 0.0)});
+  cases.push_back({std::vector<double>(n, 0.0), std::vector<double>(n - 1, 0.0)});
+  Bidiagonal graded;
+  for (int i = 0; i < n; ++i) graded.d.push_back(std::pow(10.0, -12.0 * i / (n - 1)));
+  for (int i = 0; i + 1 < n; ++i) graded.e.push_back(0.5 * graded.d[i + 1]);
+  cases.push_back(graded);
+  cases.push_back({std::vector<double>(n, 1.0), std::vector<double>(n - 1, 1.0)});
+  Bidiagonal cluster;
+  std::normal_distribution<double> normal;
+  for (int i = 0; i < n; ++i) cluster.d.push_back(1.0 + 1e-9 * normal(rng));
+  for (int i = 0; i + 1 < n; ++i) cluster.e.push_back(1e-8 * normal(rng));
+  cases.push_back(cluster);
+  const char* names[] = {"zero diagonal", "split", "identity", "zero", "graded", "ones", "cluster"};
+  for (size_t c = 0; c < cases.size(); ++c) {
+    expect_dc_accurate(cases[c], run_dc<float>({cases[c]}, GetParam())[0], kDcTolF32, names[c]);
+    expect_dc_accurate(cases[c], run_dc<double>({cases[c]}, GetParam())[0], kDcTolF64,
+                       std::string(names[c]) + " f64");
+  }
+}
+
+// Nodes large enough take their vectors from the backend's GEMM: with the threshold at 8 rows
+// the top levels of a 100 x 100 problem do.
+TEST_P(DcSchedules, GemmLevelsMeetTheContract) {
+  std::mt19937_64 rng(107);
+  const std::vector<Bidiagonal> in = {random_bidiagonal(100, rng), random_bidiagonal(100, rng)};
+  const auto gemm = run_dc<float>(in, GetParam(), 8);
+  const auto kernel = run_dc<double>(in, GetParam(), 8);
+  for (size_t b = 0; b < in.size(); ++b) {
+    expect_dc_accurate(in[b], gemm[b], kDcTolF32, "gemm levels");
+    expect_dc_accurate(in[b], kernel[b], kDcTolF64, "gemm levels f64");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, DcSchedules, ::testing::Values(1u, 2u, 3u));
+
+TEST(DcTree, ColumnsOfEveryLevelPartitionTheMatrix) {
+  for (uint32_t n : {1u, 2u, 3u, 10u, 33u, 100u}) {
+    const uint32_t levels = kernels::dc_levels(n);
+    for (uint32_t level = 0; level < levels; ++level) {
+      std::vector<int> owner(n, -1);
+      for (uint32_t index = 0; index < (1u << level); ++index) {
+        const kernels::DcNode node = kernels::dc_node_at(n, level, index);
+        EXPECT_LE(node.rows, kernels::dc_max_rows(n, level));
+        for (uint32_t c = node.r0; c < node.r0 + kernels::dc_columns(node); ++c) {
+          ASSERT_LT(c, n);
+          EXPECT_EQ(owner[c], -1) << "column " << c << " twice at level " << level;
+          owner[c] = static_cast<int>(index);
+          const kernels::DcColumnOwner found = kernels::dc_node_of_column(n, level, c);
+          EXPECT_EQ(found.index, index);
+        }
+      }
+      for (uint32_t c = 0; c < n; ++c) EXPECT_NE(owner[c], -1) << "column " << c << " unowned";
+    }
+    // The deepest level has only nodes of at most one row.
+    EXPECT_LE(kernels::dc_max_rows(n, levels - 1), 1u);
+  }
+}
+
+// The whole SVD by divide and conquer beyond what the shared any-size tests cover
+// (jacobi_small_test.cpp): panels of 32 columns, so 33 and 65 columns cross a panel boundary,
+// tiny and vector shapes, repeated values, a zero column block and the identity (every value
+// deflates), with the vectors of large nodes by GEMM (gemm_rows 16), under each schedule.
+TEST(DcSvd, PanelBoundariesVectorsAndDeflatingMatrices) {
+  std::mt19937_64 rng(109);
+  SvdTuning t;
+  t.algorithm = SvdAlgorithm::bidiagonal_dc;
+  t.bidiagonal.gemm_rows = 16;
+  VectorXd repeated(36);
+  for (int i = 0; i < 36; ++i) repeated(i) = 3.0 - i / 12;
+  MatrixXd zero_block = testing::gaussian(50, 40, rng);
+  zero_block.middleCols(10, 12).setZero();
+  const std::vector<std::pair<std::string, MatrixXd>> cases = {
+      {"65x33", testing::gaussian(65, 33, rng)},
+      {"33x65", testing::gaussian(33, 65, rng)},
+      {"1x1", testing::gaussian(1, 1, rng)},
+      {"5x1", testing::gaussian(5, 1, rng)},
+      {"1x5", testing::gaussian(1, 5, rng)},
+      {"repeated", testing::with_singular_values(36, 36, repeated, rng)},
+      {"zero column block", zero_block},
+      {"identity", MatrixXd::Identity(25, 25)}};
+  for (uint64_t seed : {1u, 2u, 3u})
+    for (const auto& [what, a] : cases)
+      expect_fp32_contract(run_svd<float>({a}, seed, 32 * 1024, t)[0],
+                           what + " seed " + std::to_string(seed));
+}
+
+TEST(DcSvd, HalfAndBfloat16ComputeInFp32) {
+  std::mt19937_64 rng(131);
+  const MatrixXd a = testing::gaussian(40, 34, rng);
+  SvdTuning t;
+  t.algorithm = SvdAlgorithm::bidiagonal_dc;
+  expect_accurate(run_svd<kernels::half_t>({a}, 1, 32 * 1024, t)[0], 2e-3, 4e-3, 4e-3, "f16");
+  expect_accurate(run_svd<kernels::bfloat16_t>({a}, 1, 32 * 1024, t)[0], 2e-2, 3e-2, 3e-2, "bf16");
+}
+
+TEST(DcSvd, NonFiniteInputGivesNanOnlyForThatMatrix) {
+  std::mt19937_64 rng(137);
+  MatrixXd bad = testing::gaussian(40, 36, rng);
+  bad(3, 4) = std::numeric_limits<double>::quiet_NaN();
+  MatrixXd infinite = testing::gaussian(40, 36, rng);
+  infinite(0, 0) = std::numeric_limits<double>::infinity();
+  SvdTuning t;
+  t.algorithm = SvdAlgorithm::bidiagonal_dc;
+  const auto runs =
+      run_svd<float>({testing::gaussian(40, 36, rng), bad, infinite}, 1, 32 * 1024, t);
+  expect_fp32_contract(runs[0], "finite neighbour");
+  for (int b : {1, 2}) {
+    EXPECT_EQ(runs[b].info, kernels::kSvdNonFiniteInput);
+    EXPECT_TRUE(runs[b].s.array().isNaN().all());
+    EXPECT_TRUE(runs[b].u.array().isNaN().all());
+    EXPECT_TRUE(runs[b].v.array().isNaN().all());
+  }
+}
+
+// The plan's choice beyond the fused kernel: divide and conquer on the matrix, or on R after a
+// QR when there are at least twice as many rows as columns.
+TEST(DcSvd, ThePlanTakesItBeyondTheFusedKernel) {
+  std::mt19937_64 rng(139);
+  expect_fp32_contract(run_svd<float>({testing::gaussian(100, 96, rng)}, 2)[0], "100x96");
+  expect_fp32_contract(run_svd<float>({testing::gaussian(260, 100, rng)}, 2)[0], "260x100 QR");
+  SvdTuning qr;
+  qr.algorithm = SvdAlgorithm::qr_jacobi;
+  const SvdRun r = run_svd<double>({testing::gaussian(230, 100, rng)}, 3, 32 * 1024, qr)[0];
+  expect_accurate(r, kTolF64, kTolF64, kTolF64, "230x100 QR f64");
+}
+
+}  // namespace
+}  // namespace metalsvd
