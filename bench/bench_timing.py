@@ -18,6 +18,22 @@ import torch
 Timer = Callable[[Callable[[Any], Any], Any], tuple[float | None, float]]
 
 
+def median_call_ms(fn: Callable[[], Any], device: torch.device, repeats: int = 3) -> float:
+    """Median wall time of `repeats` calls of fn() after one warm-up call, the device drained
+    around each (the tuning scripts' timer)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append((time.perf_counter() - start) * 1e3)
+    return sorted(times)[len(times) // 2]
+
+
 def time_cpu(fn: Callable[[Any], Any], x: Any) -> tuple[float | None, float]:
     """Wall clock of a synchronous CPU call."""
     t0 = time.perf_counter()

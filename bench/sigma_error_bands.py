@@ -1,11 +1,12 @@
-"""Where the singular-value error of metalsvd's plan sits in the spectrum, and what the float64
-Rayleigh quotient ||A v_j|| / ||v_j|| would make of it at each floor (the blocked path's
-refinement replaces the values of at least floor * sigma_max; see docs/architecture.md).
+"""Where the singular-value error of the blocked Jacobi sits in the spectrum, and what the
+float64 Rayleigh quotient ||A v_j|| / ||v_j|| would make of it at each floor (the blocked
+path's refinement replaces the values of at least floor * sigma_max; see
+docs/architecture.md).
 
     python bench/sigma_error_bands.py [--device cuda] [--sizes 4096,8192]
 
-For each n x n float32 Gaussian (seed n): metalsvd's values without the refinement, the max
-error max |sigma - sigma_ref| / sigma_max with the quotient taken at each floor, and the
+For each n x n float32 Gaussian (seed n): the blocked path's values without the refinement,
+the max error max |sigma - sigma_ref| / sigma_max with the quotient taken at each floor, and the
 unrefined error per band of sigma / sigma_max. Reference: float64 svdvals on the same device."""
 
 import argparse
@@ -30,7 +31,7 @@ def main():
         g = torch.Generator().manual_seed(n)
         A = torch.randn(n, n, generator=g, dtype=torch.float64).float().to(device)
         start = time.perf_counter()
-        _, S, V, info = torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, "auto", 0, 0, 0, 0,
+        _, S, V, info = torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, "blocked", 0, 0, 0, 0,
                                                               0, -1, 0)
         if device.type == "cuda":
             torch.cuda.synchronize()

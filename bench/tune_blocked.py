@@ -15,11 +15,11 @@ matrix reports convergence (info 0; polish sweeps come after it)."""
 
 import argparse
 import itertools
-import time
 
 import torch
 
 import metalsvd  # noqa: F401  (registers torch.ops.metalsvd)
+from bench_timing import median_call_ms
 
 
 def run(A, algorithm, block, inner, max_sweeps=0, eigen_threads=0, row_tile=0, gemm_sweeps=-1,
@@ -31,20 +31,6 @@ def run(A, algorithm, block, inner, max_sweeps=0, eigen_threads=0, row_tile=0, g
 
 def ints(text):
     return [int(x) for x in text.split(",")]
-
-
-def median_ms(fn, device, repeats=3):
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1e3)
-    return sorted(times)[len(times) // 2]
 
 
 def orthogonality(Q):
@@ -92,7 +78,7 @@ def main():
                         ints(args.polish_sweeps)):
                     def call():
                         return run(A, args.algorithm, block, inner, 0, threads, tile, gemm, polish)
-                    ms = median_ms(call, device)
+                    ms = median_call_ms(call, device)
                     U, S, V, _ = call()
                     err = ((S.double().cpu() - ref).abs().max() / ref[0]).item()
                     sweeps = (None if args.no_sweeps

@@ -1,0 +1,76 @@
+"""Times the bidiagonalisation and divide-and-conquer SVD (algorithm "dc") and its knob, on one
+device, with its accuracy against float64 singular values, beside torch.linalg.svd's default
+and gesvda drivers on the same input.
+
+    python bench/tune_dc.py [--device cuda] [--sizes 1024x1024,4096x4096]
+                            [--gemm-rows 0,256,1024] [--peers default,gesvda] [--repeats 3]
+
+For each shape and setting: the median time of the full call, the sigma error
+max |sigma - sigma_ref| / sigma_max, the largest entries of |U^T U - I| and |V^T V - I| and the
+reconstruction error ||A - U S V^T||_F / ||A||_F. 0 stands for the plan's choice. The reference
+is float64 svdvals on the same device (cuSOLVER on CUDA, LAPACK on the CPU)."""
+
+import argparse
+
+import torch
+
+import metalsvd  # noqa: F401  (registers torch.ops.metalsvd)
+from bench_timing import median_call_ms
+
+
+def dc(A, gemm_rows):
+    return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, "dc", 0, 0, 0, 0, 0, -1, -1, -1,
+                                                  gemm_rows)
+
+
+def errors(A, U, S, V, ref):
+    Ad, Ud, Sd, Vd = A.double(), U.double(), S.double(), V.double()
+    eye = torch.eye(Sd.shape[-1], dtype=torch.float64, device=A.device)
+    sigma = ((Sd - ref).abs().max() / ref[0]).item()
+    u_orth = (Ud.mT @ Ud - eye).abs().max().item()
+    v_orth = (Vd.mT @ Vd - eye).abs().max().item()
+    recon = (torch.linalg.norm(Ad - Ud * Sd @ Vd.mT) / torch.linalg.norm(Ad)).item()
+    return sigma, u_orth, v_orth, recon
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--sizes", default="1024x1024,2048x2048,4096x4096")
+    p.add_argument("--gemm-rows", default="0")
+    p.add_argument("--peers", default="default,gesvda",
+                   help="torch.linalg.svd drivers to time beside it (CUDA only; '' for none)")
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args()
+    torch.backends.cuda.matmul.allow_tf32 = False
+    device = torch.device(args.device)
+    print(f"{'shape':>11} {'setting':>16} {'ms':>9} {'sigma err':>10} {'U orth':>9} "
+          f"{'V orth':>9} {'recon':>9}", flush=True)
+    for text in args.sizes.split(","):
+        m, n = (int(x) for x in text.split("x"))
+        g = torch.Generator().manual_seed(m * 7919 + n)
+        A = torch.randn(m, n, generator=g, dtype=torch.float64).float().to(device)
+        ref = torch.linalg.svdvals(A.double())
+        for rows in (int(x) for x in args.gemm_rows.split(",")):
+            ms = median_call_ms(lambda: dc(A, rows), device, args.repeats)
+            U, S, V, info = dc(A, rows)
+            e = errors(A, U, S, V, ref)
+            print(f"{text:>11} {f'dc gemm_rows={rows}':>16} {ms:>9.2f} {e[0]:>10.1e} {e[1]:>9.1e} "
+                  f"{e[2]:>9.1e} {e[3]:>9.1e}  info {info.item()}", flush=True)
+        if device.type != "cuda":
+            continue
+        for driver in (d for d in args.peers.split(",") if d):
+            name = None if driver == "default" else driver
+
+            def peer():
+                return torch.linalg.svd(A, full_matrices=False, driver=name)
+
+            ms = median_call_ms(peer, device, args.repeats)
+            U, S, Vh = peer()
+            e = errors(A, U, S, Vh.mT, ref)
+            print(f"{text:>11} {'torch ' + driver:>16} {ms:>9.2f} {e[0]:>10.1e} {e[1]:>9.1e} "
+                  f"{e[2]:>9.1e} {e[3]:>9.1e}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
