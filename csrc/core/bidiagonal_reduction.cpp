@@ -24,19 +24,21 @@ MatrixBatch region_matrix(const BidiagonalReduction& r, int64_t offset, int64_t 
                       r.dtype, r.batch, rows, cols, ld, batch_stride);
 }
 
+// From this many trailing elements (4 MiB of float32) the GEMVs take kBrdMaxThreads.
+constexpr uint64_t kWideTrailing = uint64_t{1} << 20;
+
 class ReductionLaunches {
  public:
-  ReductionLaunches(Backend& backend, const BidiagonalReduction& r) : backend_(backend), r_(r) {
+  ReductionLaunches(Backend& backend, const BidiagonalReduction& r, uint32_t threads)
+      : backend_(backend), r_(r), threads_(threads) {
     p_.q_t_batch_stride = r.q.triangles_batch_stride;
     p_.p_t_batch_stride = r.p.triangles_batch_stride;
     p_.batch = r.batch;
     p_.rows = r.rows;
     p_.cols = r.cols;
-    p_.threads = kBrdThreads;
     buffers_.w0 = r.region;
     buffers_.w1 = r.q.triangles;
     buffers_.w2 = r.cols > 1 ? r.p.triangles : r.q.triangles;
-    scratch_bytes_ = kernels::brd_scratch_elements(kBrdThreads) * element_size(r.dtype);
   }
 
   void panel(uint32_t p0, uint32_t width) {
@@ -44,35 +46,38 @@ class ReductionLaunches {
     p_.width = width;
     p_.step = 0;
     p_.groups_per_matrix = kernels::brd_groups(r_.rows - p0, kBrdThreads);
-    launch("bidiagonal_panel_start", kernels::kSimdWidth * element_size(r_.dtype));
+    p_.threads = kBrdThreads;
+    launch("bidiagonal_panel_start", kernels::kSimdWidth);
     uint32_t previous_groups = p_.groups_per_matrix;
     for (uint32_t i = 0; i < width; ++i) {
       const uint32_t rows = r_.rows - p0;
       const uint32_t cols = r_.cols - p0;
       p_.step = i;
+      p_.threads = threads_ != 0 ? threads_ : bidiagonal_threads(uint64_t{rows - i} * (cols - i));
+      const uint32_t scratch = kernels::brd_scratch_elements(p_.threads);
       p_.partial_groups = previous_groups;
       p_.groups_per_matrix = kernels::brd_groups(cols - i - 1, kBrdCols);
-      launch("bidiagonal_column", scratch_bytes_);
+      launch("bidiagonal_column", scratch);
       if (i + 1 >= cols) break;
       p_.partial_groups = p_.groups_per_matrix;
       p_.groups_per_matrix = kernels::brd_groups(rows - i - 1, kBrdRows);
-      launch("bidiagonal_row", scratch_bytes_);
+      launch("bidiagonal_row", scratch);
       previous_groups = p_.groups_per_matrix;
     }
   }
 
  private:
-  void launch(const char* function, uint64_t scratch) {
+  void launch(const char* function, uint32_t scratch_elements) {
     launch_workspace_kernel(backend_, workspace_kernel_name(function, r_.dtype),
-                            r_.batch * p_.groups_per_matrix, kBrdThreads,
-                            static_cast<uint32_t>(scratch), p_, buffers_);
+                            r_.batch * p_.groups_per_matrix, p_.threads,
+                            scratch_elements * element_size(r_.dtype), p_, buffers_);
   }
 
   Backend& backend_;
   const BidiagonalReduction& r_;
+  uint32_t threads_;
   kernels::BidiagonalParams p_{};
   WorkspaceBuffers buffers_;
-  uint64_t scratch_bytes_ = 0;
 };
 
 }  // namespace
@@ -111,9 +116,14 @@ BidiagonalDiagonals bidiagonal_diagonals(const BidiagonalReduction& r) {
   return de;
 }
 
-void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r) {
+uint32_t bidiagonal_threads(uint64_t elements) {
+  return elements >= kWideTrailing ? kernels::kBrdMaxThreads : kBrdThreads;
+}
+
+void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r,
+                                  uint32_t threads) {
   const kernels::BidiagonalLayout l = layout_of(r);
-  ReductionLaunches launches(backend, r);
+  ReductionLaunches launches(backend, r, threads);
   for (uint32_t p0 = 0; p0 < r.cols; p0 += kBrdPanel) {
     const uint32_t width = std::min(kBrdPanel, r.cols - p0);
     launches.panel(p0, width);

@@ -37,8 +37,14 @@ struct BidiagonalDiagonals {
 };
 BidiagonalDiagonals bidiagonal_diagonals(const BidiagonalReduction& r);
 
-// Enqueues the reduction of the loaded A and forms Q's and P's T factors.
-void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r);
+// Threads of the column and row kernels for a trailing matrix of `elements`: many where the
+// GEMVs are large (their loads in flight decide their speed), few where they are small.
+uint32_t bidiagonal_threads(uint64_t elements);
+
+// Enqueues the reduction of the loaded A and forms Q's and P's T factors. threads: the column
+// and row kernels' (256, 512 or 1024), or 0 for bidiagonal_threads' choice at every step.
+void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r,
+                                  uint32_t threads = 0);
 
 // x <- Q x (x: rows x up to q_apply_cols) and w <- P w (w: cols x up to p_apply_cols),
 // column-major compute-type matrices.

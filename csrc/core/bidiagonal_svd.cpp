@@ -14,7 +14,7 @@ namespace metalsvd {
 uint32_t bidiagonal_svd_threadgroup_bytes(ScalarType dtype) {
   const uint32_t c = element_size(dtype);
   const uint32_t apply = 2 * kernels::kDcApplyTile * kernels::kDcApplyTileLd * c;
-  const uint32_t reduction = kernels::brd_scratch_elements(kernels::kBrdThreads) * c;
+  const uint32_t reduction = kernels::brd_scratch_elements(kernels::kBrdMaxThreads) * c;
   return std::max(apply, reduction);
 }
 
@@ -25,8 +25,12 @@ BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dty
     throw NotImplemented("metalsvd.svd: algorithm='dc' needs " + std::to_string(needed) +
                          " bytes of threadgroup memory, the device has " +
                          std::to_string(limits.threadgroup_memory_bytes));
+  const uint32_t t = tuning.reduction_threads;
+  if (t != 0 && t != 256 && t != 512 && t != 1024)
+    throw InvalidArgument("metalsvd: the bidiagonalisation's threads must be 256, 512 or 1024");
   BidiagonalSvdPlan plan;
   if (tuning.gemm_rows != 0) plan.gemm_rows = tuning.gemm_rows;
+  plan.reduction_threads = t;
   return plan;
 }
 
@@ -48,7 +52,7 @@ BidiagonalSvdResult enqueue_bidiagonal_svd(Backend& backend, const BidiagonalSvd
                                            const BidiagonalSvdWorkspace& ws, Buffer state,
                                            uint32_t state_stride) {
   const BidiagonalReduction& r = ws.reduction;
-  enqueue_bidiagonal_reduction(backend, r);
+  enqueue_bidiagonal_reduction(backend, r, plan.reduction_threads);
   const BidiagonalDiagonals de = bidiagonal_diagonals(r);
   DcInput input;
   input.d = de.data;

@@ -18,10 +18,14 @@ struct BidiagonalSvdTuning {
   // Rows from which a divide-and-conquer node forms its vectors with the backend's GEMM;
   // 0: the plan's (kDcGemmRows).
   uint32_t gemm_rows = 0;
+  // Threads of the bidiagonalisation's column and row kernels (256, 512 or 1024); 0: the
+  // plan's, by the size of the trailing matrix (bidiagonal_threads).
+  uint32_t reduction_threads = 0;
 };
 
 struct BidiagonalSvdPlan {
   uint32_t gemm_rows = kDcGemmRows;
+  uint32_t reduction_threads = 0;
 };
 
 // Threadgroup memory the path's kernels need at most, for compute type `dtype`.

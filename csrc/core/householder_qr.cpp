@@ -86,7 +86,8 @@ void enqueue_panel_triangle(Backend& backend, const HouseholderFactors& f, uint3
   b.w2 = f.triangles;
   launch_workspace_kernel(backend, workspace_kernel_name("householder_triangle", f.y.dtype),
                           f.y.batch, kTriangleThreads,
-                          static_cast<uint32_t>(kernels::kHouseholderMaxPanel * c_size), p, b);
+                          static_cast<uint32_t>(kernels::householder_triangle_scratch() * c_size),
+                          p, b);
 }
 
 }  // namespace

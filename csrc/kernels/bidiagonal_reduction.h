@@ -30,9 +30,15 @@ namespace metalsvd {
 namespace kernels {
 
 MSVD_CONSTANT constexpr uint32_t kBrdPanel = 32;  // a lane per panel column
+// Threads of the column and row kernels: any multiple of kBrdColumnSets SIMD groups up to 1024.
+// The GEMVs are bound by how many loads a multiprocessor keeps in flight, so large trailing
+// matrices take 1024 (core/bidiagonal_reduction.cpp).
 MSVD_CONSTANT constexpr uint32_t kBrdThreads = 256;
+MSVD_CONSTANT constexpr uint32_t kBrdMaxThreads = 1024;
 MSVD_CONSTANT constexpr uint32_t kBrdCols = 32;  // trailing columns per bidiagonal_column group
-MSVD_CONSTANT constexpr uint32_t kBrdRows = 32;  // trailing rows per bidiagonal_row group
+MSVD_CONSTANT constexpr uint32_t kBrdColumnSets = kBrdCols / 4;  // 4 columns a SIMD group
+MSVD_CONSTANT constexpr uint32_t kBrdRows = 32;   // trailing rows per bidiagonal_row group
+MSVD_CONSTANT constexpr uint32_t kBrdUnroll = 4;  // bidiagonal_row: columns a lane loads at once
 // A group's sums: [alpha, |below|^2, dots with the panel's columns (kBrdPanel), dots with the
 // other panel operand (kBrdPanel)], padded.
 MSVD_CONSTANT constexpr uint32_t kBrdRecord = 2 * kBrdPanel + 4;
@@ -263,56 +269,73 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   const C t2_j = earlier ? t2[lane] : C(0);
   const C head_j = earlier ? v.yq(i, lane) : C(0);  // row i of the earlier reflectors
   const C x_ij = earlier ? v.x(i, lane) : C(0);
-  C alpha = C(0);
-  C below = C(0);
-  C dots = C(0);   // sum over c of Y[c, lane] a_ic (lane <= i)
-  C dots2 = C(0);  // sum over c of Yp[c, lane] a_ic (lane < i)
-  const uint32_t first = i + 1 + group * kBrdCols + ctx.simd_group * 4;
+  // The dots A[i.., c]^T v: SIMD group w takes 4 of the group's columns (w % kBrdColumnSets)
+  // over every (warps / kBrdColumnSets)-th 32 rows, so that many loads are in flight.
+  const uint32_t column_set = ctx.simd_group % kBrdColumnSets;
+  const uint32_t row_split = ctx.simd_group / kBrdColumnSets;
+  const uint32_t row_splits = warps / kBrdColumnSets;
+  const uint32_t first = i + 1 + group * kBrdCols + column_set * 4;
   C acc[4];
   MSVD_UNROLL
   for (uint32_t q = 0; q < 4; ++q) acc[q] = C(0);
-  for (uint32_t r = i + lane; r < rows; r += kSimdWidth) {
+  for (uint32_t r = i + row_split * kSimdWidth + lane; r < rows; r += row_splits * kSimdWidth) {
     const C vr = r == i ? C(1) : h.scale * v.a(r, i);
     MSVD_UNROLL
     for (uint32_t q = 0; q < 4; ++q)
       if (first + q < cols) acc[q] += v.a(r, first + q) * vr;
   }
+  MSVD_THREADGROUP C* split_dots = t2 + kBrdPanel;  // row_splits x kBrdCols
   MSVD_UNROLL
   for (uint32_t q = 0; q < 4; ++q) {
-    const uint32_t c = first + q;
     const C dot = simd_reduce_sum(acc[q]);
-    if (c >= cols) continue;
-    const C y_cj = earlier ? v.y(c, lane) : C(0);
-    const C yp_cj = earlier ? v.yp(c, lane) : C(0);
-    const C y_c = h.tau * (dot - simd_reduce_sum(y_cj * t1_j + yp_cj * t2_j));
-    // Row i of column c: A[i, c] - Y[c, 0..i] (row i of V) - Yp[c, 0..i-1] X[i, 0..i-1].
-    const C a_ic = v.a(i, c) - simd_reduce_sum(y_cj * head_j + yp_cj * x_ij) - y_c;
-    if (lane == 0) {
-      v.y(c, i) = y_c;
-      v.row[c] = a_ic;
-    }
-    if (c == i + 1) {
-      alpha += a_ic;
-    } else {
-      below += a_ic * a_ic;
-      dots += (lane == i ? y_c : y_cj) * a_ic;
-      dots2 += yp_cj * a_ic;
-    }
+    if (lane == 0) split_dots[row_split * kBrdCols + column_set * 4 + q] = dot;
   }
-  // The group's record: its SIMD groups' sums added.
-  if (lane == 0) {
-    warp_sums[ctx.simd_group * kBrdRecord + 0] = alpha;
-    warp_sums[ctx.simd_group * kBrdRecord + 1] = below;
-  }
-  warp_sums[ctx.simd_group * kBrdRecord + kBrdDots + lane] = lane <= i ? dots : C(0);
-  warp_sums[ctx.simd_group * kBrdRecord + kBrdDots2 + lane] = dots2;
-  if (lane < kBrdRecord - kBrdDots2 - kBrdPanel)
-    warp_sums[ctx.simd_group * kBrdRecord + kBrdDots2 + kBrdPanel + lane] = C(0);
   group_barrier();
+  // Row split 0 finishes its columns: y, the row brought up to date, and the sums.
+  C alpha = C(0);
+  C below = C(0);
+  C dots = C(0);   // sum over c of Y[c, lane] a_ic (lane <= i)
+  C dots2 = C(0);  // sum over c of Yp[c, lane] a_ic (lane < i)
+  if (row_split == 0) {
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < 4; ++q) {
+      const uint32_t c = first + q;
+      C dot = C(0);
+      for (uint32_t split = 0; split < row_splits; ++split)
+        dot += split_dots[split * kBrdCols + column_set * 4 + q];
+      if (c >= cols) continue;
+      const C y_cj = earlier ? v.y(c, lane) : C(0);
+      const C yp_cj = earlier ? v.yp(c, lane) : C(0);
+      const C y_c = h.tau * (dot - simd_reduce_sum(y_cj * t1_j + yp_cj * t2_j));
+      // Row i of column c: A[i, c] - Y[c, 0..i] (row i of V) - Yp[c, 0..i-1] X[i, 0..i-1].
+      const C a_ic = v.a(i, c) - simd_reduce_sum(y_cj * head_j + yp_cj * x_ij) - y_c;
+      if (lane == 0) {
+        v.y(c, i) = y_c;
+        v.row[c] = a_ic;
+      }
+      if (c == i + 1) {
+        alpha += a_ic;
+      } else {
+        below += a_ic * a_ic;
+        dots += (lane == i ? y_c : y_cj) * a_ic;
+        dots2 += yp_cj * a_ic;
+      }
+    }
+    if (lane == 0) {
+      warp_sums[column_set * kBrdRecord + 0] = alpha;
+      warp_sums[column_set * kBrdRecord + 1] = below;
+    }
+    warp_sums[column_set * kBrdRecord + kBrdDots + lane] = lane <= i ? dots : C(0);
+    warp_sums[column_set * kBrdRecord + kBrdDots2 + lane] = dots2;
+    if (lane < kBrdRecord - kBrdDots2 - kBrdPanel)
+      warp_sums[column_set * kBrdRecord + kBrdDots2 + kBrdPanel + lane] = C(0);
+  }
+  group_barrier();
+  // The group's record: the sums of its column sets added.
   MSVD_DEVICE C* record = v.row_partials + int64_t{group} * kBrdRecord;
   for (uint32_t slot = tid; slot < kBrdRecord; slot += p.threads) {
     C sum = C(0);
-    for (uint32_t w = 0; w < warps; ++w) sum += warp_sums[w * kBrdRecord + slot];
+    for (uint32_t w = 0; w < kBrdColumnSets; ++w) sum += warp_sums[w * kBrdRecord + slot];
     record[slot] = sum;
   }
 }
@@ -362,15 +385,25 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
   group_barrier();
 
   // x = tau (A u - V t3 - X t4) for this group's rows: lanes are rows, SIMD groups share the
-  // columns.
+  // columns, kBrdUnroll at a time each so that many loads are in flight.
   const uint32_t r = i + 1 + group * kBrdRows + lane;
   const bool mine = r < rows;
-  C acc = C(0);
-  for (uint32_t c = i + 1 + ctx.simd_group; c < cols; c += warps) {
-    const C u_c = c == i + 1 ? C(1) : h.scale * row[c];
-    if (mine) acc += v.a(r, c) * u_c;
+  const uint32_t r_safe = mine ? r : i + 1;  // rows beyond read a valid row, unused
+  C acc[kBrdUnroll];
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < kBrdUnroll; ++q) acc[q] = C(0);
+  const uint32_t stride = warps * kBrdUnroll;
+  for (uint32_t c0 = i + 1 + ctx.simd_group; c0 < cols; c0 += stride) {
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < kBrdUnroll; ++q) {
+      const uint32_t c = c0 + q * warps;
+      if (c < cols) acc[q] += v.a(r_safe, c) * (c == i + 1 ? C(1) : h.scale * row[c]);
+    }
   }
-  partial[ctx.simd_group * kSimdWidth + lane] = acc;
+  C dot_part = C(0);
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < kBrdUnroll; ++q) dot_part += acc[q];
+  partial[ctx.simd_group * kSimdWidth + lane] = mine ? dot_part : C(0);
   group_barrier();
   const bool next_column = i + 1 < p.width;
   if (ctx.simd_group == 0) {

@@ -276,7 +276,14 @@ MSVD_INLINE void householder_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
 }
 
 // T upper triangular with H_k .. H_{k+w-1} = I - Y T Y^T (forward, columnwise):
-// T[0:j, j] = -tau_j T[0:j, 0:j] S[0:j, j], S = Y^T Y. One group per matrix.
+// T[0:j, j] = -tau_j T[0:j, 0:j] S[0:j, j], S = Y^T Y. One group per matrix, of at least
+// kHouseholderMaxPanel threads. T's columns depend on each other one after the other, so T and
+// S are worked on in threadgroup memory (householder_triangle_scratch elements) and T is
+// written once at the end: in device memory every step would wait for the last's stores.
+MSVD_HOST_DEVICE uint32_t householder_triangle_scratch() {
+  return 2 * kHouseholderMaxPanel * kHouseholderMaxPanel;
+}
+
 template <typename P, typename T, typename C>
 MSVD_INLINE void householder_triangle(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C*,
                                       MSVD_DEVICE C*, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
@@ -287,20 +294,23 @@ MSVD_INLINE void householder_triangle(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, 
   MSVD_DEVICE C* t = base + p.t_offset;
   MSVD_DEVICE const C* s = base + p.s_offset;
   const uint32_t w = p.width;
-  for (uint32_t idx = tid; idx < w * w; idx += p.threads)
-    if (idx % w > idx / w) t[idx] = C(0);  // below the diagonal (column-major: row > col)
-  group_barrier_with_device_memory();
-  for (uint32_t j = 1; j < w; ++j) {
-    const C tau = t[j * w + j];
-    if (tid < j) {
-      C sum = C(0);
-      for (uint32_t l = tid; l < j; ++l) sum += t[l * w + tid] * s[j * w + l];
-      scratch[tid] = -tau * sum;
-    }
-    group_barrier();
-    if (tid < j) t[j * w + tid] = scratch[tid];
-    group_barrier_with_device_memory();
+  MSVD_THREADGROUP C* ts = scratch;  // T, w x w, leading dimension w
+  MSVD_THREADGROUP C* ss = scratch + kHouseholderMaxPanel * kHouseholderMaxPanel;  // S
+  for (uint32_t idx = tid; idx < w * w; idx += p.threads) {
+    // Column-major: row idx % w, column idx / w. tau on the diagonal, zeros elsewhere.
+    ts[idx] = idx % w == idx / w ? t[idx] : C(0);
+    ss[idx] = s[idx];
   }
+  group_barrier();
+  for (uint32_t j = 1; j < w; ++j) {
+    // Thread i < j: T[i, j] = -tau_j sum_{l = i}^{j - 1} T[i, l] S[l, j] (T upper triangular).
+    C sum = C(0);
+    if (tid < j)
+      for (uint32_t l = tid; l < j; ++l) sum += ts[l * w + tid] * ss[j * w + l];
+    if (tid < j) ts[j * w + tid] = -ts[j * w + j] * sum;
+    group_barrier();
+  }
+  for (uint32_t idx = tid; idx < w * w; idx += p.threads) t[idx] = ts[idx];
 }
 
 }  // namespace kernels

@@ -10,6 +10,7 @@
 
 #include "core/bidiagonal_dc.h"
 #include "core/column_major.h"
+#include "core/errors.h"
 #include "kernels/dc_tree.h"
 #include "kernels/workspace_kernel.h"
 #include "svd_runner.h"
@@ -243,6 +244,26 @@ TEST(DcSvd, PanelBoundariesVectorsAndDeflatingMatrices) {
     for (const auto& [what, a] : cases)
       expect_fp32_contract(run_svd<float>({a}, seed, 32 * 1024, t)[0],
                            what + " seed " + std::to_string(seed));
+}
+
+// The bidiagonalisation's GEMV kernels split their columns or rows over however many SIMD
+// groups they have (the plan takes 1024 threads for large trailing matrices): every count
+// gives the contract.
+TEST(DcSvd, ReductionAtEveryThreadCount) {
+  std::mt19937_64 rng(149);
+  const MatrixXd a = testing::gaussian(70, 50, rng);
+  for (uint32_t threads : {256u, 512u, 1024u}) {
+    SvdTuning t;
+    t.algorithm = SvdAlgorithm::bidiagonal_dc;
+    t.bidiagonal.reduction_threads = threads;
+    for (uint64_t seed : {1u, 2u})
+      expect_fp32_contract(run_svd<float>({a}, seed, 32 * 1024, t)[0],
+                           std::to_string(threads) + " threads, seed " + std::to_string(seed));
+  }
+  SvdTuning bad;
+  bad.algorithm = SvdAlgorithm::bidiagonal_dc;
+  bad.bidiagonal.reduction_threads = 384;
+  EXPECT_THROW(run_svd<float>({a}, 1, 32 * 1024, bad), InvalidArgument);
 }
 
 TEST(DcSvd, HalfAndBfloat16ComputeInFp32) {
