@@ -400,29 +400,48 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
       if (c < cols) acc[q] += v.a(r_safe, c) * (c == i + 1 ? C(1) : h.scale * row[c]);
     }
   }
-  C dot_part = C(0);
-  MSVD_UNROLL
-  for (uint32_t q = 0; q < kBrdUnroll; ++q) dot_part += acc[q];
-  partial[ctx.simd_group * kSimdWidth + lane] = mine ? dot_part : C(0);
-  group_barrier();
+  // Each SIMD group also takes its share of the panel columns j <= i of the corrections:
+  // x's, V t3 + X t4, goes with its part of the dot; column i + 1's,
+  // V[r, 0..i] Y[i + 1, 0..i] + X[r, 0..i-1] Yp[i + 1, 0..i-1], goes beside it (in warp_sums,
+  // free since the records were reduced). Spread so, the loads of a row's corrections are in
+  // flight together rather than one after another in one SIMD group.
   const bool next_column = i + 1 < p.width;
+  MSVD_THREADGROUP C* column_parts = warp_sums;
+  C x_part = C(0);
+  C column_part = C(0);
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < kBrdUnroll; ++q) x_part += acc[q];
+  if (mine) {
+    for (uint32_t j = ctx.simd_group; j <= i; j += warps) {
+      const C yq_rj = v.yq(r, j);
+      x_part -= yq_rj * t3[j];
+      column_part += yq_rj * v.y(i + 1, j);
+      if (j < i) {
+        const C x_rj = v.x(r, j);
+        x_part -= x_rj * t4[j];
+        column_part += x_rj * v.yp(i + 1, j);
+      }
+    }
+  }
+  partial[ctx.simd_group * kSimdWidth + lane] = mine ? x_part : C(0);
+  column_parts[ctx.simd_group * kSimdWidth + lane] = column_part;
+  group_barrier();
   if (ctx.simd_group == 0) {
-    C dot = C(0);
-    for (uint32_t w = 0; w < warps; ++w) dot += partial[w * kSimdWidth + lane];
+    C x_sum = C(0);
+    C column_sum = C(0);
+    for (uint32_t w = 0; w < warps; ++w) {
+      x_sum += partial[w * kSimdWidth + lane];
+      column_sum += column_parts[w * kSimdWidth + lane];
+    }
     C x = C(0);
     C col = C(0);
     if (mine) {
-      C correction = C(0);
-      for (uint32_t j = 0; j <= i; ++j) correction += v.yq(r, j) * t3[j];
-      for (uint32_t j = 0; j < i; ++j) correction += v.x(r, j) * t4[j];
-      x = h.tau * (dot - correction);
+      x = h.tau * x_sum;
       v.x(r, i) = x;
       if (next_column) {
         // Column i + 1: A[r, i + 1] - V[r, 0..i] Y[i + 1, 0..i] - X[r, 0..i] Yp[i + 1, 0..i],
-        // with Yp[i + 1, i] = 1 (this launch writes it).
-        col = v.a(r, i + 1) - x;
-        for (uint32_t j = 0; j <= i; ++j) col -= v.yq(r, j) * v.y(i + 1, j);
-        for (uint32_t j = 0; j < i; ++j) col -= v.x(r, j) * v.yp(i + 1, j);
+        // the last term with Yp[i + 1, i] = 1 (this launch writes it).
+        col = v.a(r, i + 1) - column_sum - x;
         v.a(r, i + 1) = col;
       }
     }
