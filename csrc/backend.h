@@ -64,6 +64,12 @@ class Backend {
   virtual void launch(const KernelLaunch& launch) = 0;
   // Enqueues c = alpha * a * b + beta * c for every matrix of the batch (see Gemm).
   virtual void gemm(const Gemm& gemm) = 0;
+  // The most threads a group of kernel `name` may have: the device's limit, or less where the
+  // kernel's own resources decide it (a Metal pipeline's maxTotalThreadsPerThreadgroup).
+  virtual uint32_t max_threads_for(const std::string& name) {
+    (void)name;
+    return limits().max_threads_per_group;
+  }
 };
 
 }  // namespace metalsvd

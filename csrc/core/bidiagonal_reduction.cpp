@@ -1,5 +1,8 @@
 #include "core/bidiagonal_reduction.h"
 
+#include <algorithm>
+#include <string>
+
 #include "core/column_major.h"
 #include "core/errors.h"
 #include "core/workspace_kernels.h"
@@ -31,6 +34,18 @@ class ReductionLaunches {
  public:
   ReductionLaunches(Backend& backend, const BidiagonalReduction& r, uint32_t threads)
       : backend_(backend), r_(r), threads_(threads) {
+    // The GEMV kernels' thread counts within what their compiled form allows (a Metal pipeline
+    // may take fewer than the device's 1024): the column kernel in whole sets of 256.
+    const uint32_t column_limit =
+        backend.max_threads_for(workspace_kernel_name("bidiagonal_column", r.dtype));
+    const uint32_t row_limit =
+        backend.max_threads_for(workspace_kernel_name("bidiagonal_row", r.dtype));
+    column_limit_ = column_limit / kBrdThreads * kBrdThreads;
+    row_limit_ = row_limit / kernels::kSimdWidth * kernels::kSimdWidth;
+    if (column_limit_ == 0 || row_limit_ < kBrdThreads)
+      throw NotImplemented("metalsvd: the bidiagonalisation kernels need " +
+                           std::to_string(kBrdThreads) + " threads a group, the device allows " +
+                           std::to_string(std::min(column_limit, row_limit)));
     p_.q_t_batch_stride = r.q.triangles_batch_stride;
     p_.p_t_batch_stride = r.p.triangles_batch_stride;
     p_.batch = r.batch;
@@ -53,15 +68,17 @@ class ReductionLaunches {
       const uint32_t rows = r_.rows - p0;
       const uint32_t cols = r_.cols - p0;
       p_.step = i;
-      p_.threads = threads_ != 0 ? threads_ : bidiagonal_threads(uint64_t{rows - i} * (cols - i));
-      const uint32_t scratch = kernels::brd_scratch_elements(p_.threads);
+      const uint32_t wanted =
+          threads_ != 0 ? threads_ : bidiagonal_threads(uint64_t{rows - i} * (cols - i));
+      p_.threads = std::min(wanted, column_limit_);
       p_.partial_groups = previous_groups;
       p_.groups_per_matrix = kernels::brd_groups(cols - i - 1, kBrdCols);
-      launch("bidiagonal_column", scratch);
+      launch("bidiagonal_column", kernels::brd_scratch_elements(p_.threads));
       if (i + 1 >= cols) break;
+      p_.threads = std::min(wanted, row_limit_);
       p_.partial_groups = p_.groups_per_matrix;
       p_.groups_per_matrix = kernels::brd_groups(rows - i - 1, kBrdRows);
-      launch("bidiagonal_row", scratch);
+      launch("bidiagonal_row", kernels::brd_scratch_elements(p_.threads));
       previous_groups = p_.groups_per_matrix;
     }
   }
@@ -76,6 +93,8 @@ class ReductionLaunches {
   Backend& backend_;
   const BidiagonalReduction& r_;
   uint32_t threads_;
+  uint32_t column_limit_ = 0;
+  uint32_t row_limit_ = 0;
   kernels::BidiagonalParams p_{};
   WorkspaceBuffers buffers_;
 };

@@ -42,7 +42,8 @@ BidiagonalDiagonals bidiagonal_diagonals(const BidiagonalReduction& r);
 uint32_t bidiagonal_threads(uint64_t elements);
 
 // Enqueues the reduction of the loaded A and forms Q's and P's T factors. threads: the column
-// and row kernels' (256, 512 or 1024), or 0 for bidiagonal_threads' choice at every step.
+// and row kernels' (256, 512 or 1024), or 0 for bidiagonal_threads' choice at every step; at
+// most what each kernel allows (Backend::max_threads_for).
 void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r,
                                   uint32_t threads = 0);
 

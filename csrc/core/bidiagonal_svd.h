@@ -18,8 +18,8 @@ struct BidiagonalSvdTuning {
   // Rows from which a divide-and-conquer node forms its vectors with the backend's GEMM;
   // 0: the plan's (kDcGemmRows).
   uint32_t gemm_rows = 0;
-  // Threads of the bidiagonalisation's column and row kernels (256, 512 or 1024); 0: the
-  // plan's, by the size of the trailing matrix (bidiagonal_threads).
+  // Threads of the bidiagonalisation's column and row kernels (256, 512 or 1024, at most what
+  // each kernel allows); 0: the plan's, by the size of the trailing matrix (bidiagonal_threads).
   uint32_t reduction_threads = 0;
 };
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -264,6 +265,67 @@ TEST(DcSvd, ReductionAtEveryThreadCount) {
   bad.algorithm = SvdAlgorithm::bidiagonal_dc;
   bad.bidiagonal.reduction_threads = 384;
   EXPECT_THROW(run_svd<float>({a}, 1, 32 * 1024, bad), InvalidArgument);
+}
+
+// A backend whose kernels may have fewer threads than the device (as a Metal pipeline's
+// maxTotalThreadsPerThreadgroup can say): the cpu emulator underneath, with a limit per kernel
+// name, recording the most threads each kernel was launched with.
+class LimitedBackend final : public Backend {
+ public:
+  explicit LimitedBackend(std::map<std::string, uint32_t> limits) : limits_(std::move(limits)) {}
+  const char* name() const override { return "limited cpu"; }
+  const DeviceLimits& limits() const override { return cpu_.limits(); }
+  void launch(const KernelLaunch& launch) override {
+    uint32_t& most = launched_[launch.name];
+    most = std::max(most, launch.threads_per_group);
+    cpu_.launch(launch);
+  }
+  void gemm(const Gemm& gemm) override { cpu_.gemm(gemm); }
+  uint32_t max_threads_for(const std::string& kernel) override {
+    const auto it = limits_.find(kernel);
+    return it == limits_.end() ? cpu_.max_threads_for(kernel) : it->second;
+  }
+  uint32_t launched(const std::string& kernel) const {
+    const auto it = launched_.find(kernel);
+    return it == launched_.end() ? 0 : it->second;
+  }
+
+ private:
+  CpuBackend cpu_;
+  std::map<std::string, uint32_t> limits_;
+  std::map<std::string, uint32_t> launched_;
+};
+
+// The bidiagonalisation takes its GEMV kernels' threads within their limits, 1024 asked for:
+// the column kernel in whole sets of 256 (600 -> 512), the row kernel in SIMD groups.
+TEST(DcSvd, ReductionThreadsStayWithinTheKernelsLimits) {
+  std::mt19937_64 rng(151);
+  const uint32_t m = 70, n = 50;
+  const MatrixXd a = testing::gaussian(static_cast<int>(m), static_cast<int>(n), rng);
+  std::vector<float> in(size_t{m} * n), u(size_t{m} * n), s(n), v(size_t{n} * n);
+  for (uint32_t i = 0; i < m; ++i)
+    for (uint32_t j = 0; j < n; ++j) in[i * n + j] = static_cast<float>(a(i, j));
+  std::vector<int32_t> info(1, -1);
+  LimitedBackend backend({{"bidiagonal_column_f32", 600}, {"bidiagonal_row_f32", 320}});
+  const MatrixBatch input = testing::row_major_batch(in.data(), ScalarType::f32, 1, m, n);
+  SvdOutputs out;
+  out.u = testing::row_major_batch(u.data(), ScalarType::f32, 1, m, n);
+  out.v = testing::row_major_batch(v.data(), ScalarType::f32, 1, n, n);
+  out.s = {Buffer{s.data(), 0}, ScalarType::f32, 1, n, n, 1};
+  out.info = Buffer{info.data(), 0};
+  SvdTuning t;
+  t.algorithm = SvdAlgorithm::bidiagonal_dc;
+  t.bidiagonal.reduction_threads = 1024;
+  std::vector<unsigned char> workspace(svd_workspace_bytes(backend, input, false, t) + 1);
+  svd(backend, input, false, out, Buffer{workspace.data(), 0}, t);
+  EXPECT_EQ(backend.launched("bidiagonal_column_f32"), 512u);
+  EXPECT_EQ(backend.launched("bidiagonal_row_f32"), 320u);
+  EXPECT_EQ(info[0], kernels::kSvdConverged);
+  const MatrixXd rounded = a.cast<float>().cast<double>();
+  const VectorXd reference = Eigen::JacobiSVD<MatrixXd>(rounded).singularValues();
+  double error = 0;
+  for (uint32_t j = 0; j < n; ++j) error = std::max(error, std::abs(s[j] - reference(j)));
+  EXPECT_LE(error / reference(0), testing::kSigmaTolF32);
 }
 
 TEST(DcSvd, HalfAndBfloat16ComputeInFp32) {

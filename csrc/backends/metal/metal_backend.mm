@@ -66,6 +66,12 @@ class MetalBackend final : public Backend {
     });
   }
 
+  uint32_t max_threads_for(const std::string& kernel) override {
+    const NSUInteger pipeline_threads = library_.pipeline(kernel).maxTotalThreadsPerThreadgroup;
+    return static_cast<uint32_t>(
+        std::min<NSUInteger>(pipeline_threads, limits_.max_threads_per_group));
+  }
+
   void gemm(const Gemm& gemm) override {
     check_gemm(gemm, name());
     // MPSMatrixMultiplication's documentation does not promise that beta = 0 leaves the result
