@@ -1,7 +1,7 @@
 """`python -m metalsvd selftest`: runs every algorithm of this build on a set of shapes and
-dtypes on one device (the full SVD, randomized_svd and lanczos_svd), checks each result against
-LAPACK in float64, prints a table with the
-device and versions, and exits non-zero on any failure. Shapes beyond a documented limit of the
+dtypes on one device (the full SVD as the plan chooses it and forced to the divide and conquer
+and the blocked Jacobi, randomized_svd and lanczos_svd), checks each result against LAPACK in
+float64, prints a table with the device and versions, and exits non-zero on any failure. Shapes beyond a documented limit of the
 build (NotImplementedError) are listed as n/a, not failures. Paste its output into a bug
 report."""
 
@@ -55,6 +55,15 @@ CASES: List[Case] = [
     Case("rank 6 of 20", _rank_deficient(24, 20, 6)),
     Case("zero 9x5", lambda g: torch.zeros(9, 5, dtype=torch.float64)),
 ]
+
+
+# Beyond the fused kernel's threadgroup memory on every device (32 KiB on Apple GPUs): the two
+# large-matrix algorithms, forced, so every device runs them whatever the plan would pick.
+DC_CASES: List[Case] = [
+    Case("gaussian 100x90", _gaussian(100, 90)),
+    Case("graded 96x80, cond 1e6", _with_spectrum(96, 80, torch.logspace(0, -6, 80).double())),
+]
+BLOCKED_CASES: List[Case] = [Case("gaussian 72x64", _gaussian(72, 64))]
 
 
 # Truncated SVDs: (case, k); a fast-decaying spectrum, so both reach the full-SVD contract.
@@ -119,13 +128,15 @@ def run(device=None) -> int:
     unsupported = 0
     generator = torch.Generator().manual_seed(0)
     runs = [("svd", case) for case in CASES]
+    runs += [("svd dc", case) for case in DC_CASES]
+    runs += [("svd blocked", case) for case in BLOCKED_CASES]
     runs += [(name, case) for name in ("randomized", "lanczos") for case in TRUNCATED_CASES]
     for dtype in _dtypes(device):
         for algorithm, case in runs:
             A = case.make(generator).to(device=device, dtype=dtype)
             try:
-                if algorithm == "svd":
-                    U, S, V, info = svd_ex(A)
+                if algorithm.startswith("svd"):
+                    U, S, V, info = svd_ex(A, algorithm=algorithm[4:] or "auto")
                     errors: Errors = svd_errors(A, U, S, V)
                 else:
                     U, S, V, info, errors = _run_truncated(algorithm, A)

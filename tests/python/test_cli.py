@@ -13,7 +13,9 @@ def test_selftest_passes_and_reports_every_case(capsys):
     out = capsys.readouterr().out
     assert "selftest on cpu" in out and "torch " + torch.__version__ in out
     rows = [line for line in out.splitlines() if line.startswith("svd ")]
-    assert len(rows) == len(selftest.CASES) * 4  # float32, float16, bfloat16, float64
+    full = len(selftest.CASES) + len(selftest.DC_CASES) + len(selftest.BLOCKED_CASES)
+    assert len(rows) == full * 4  # float32, float16, bfloat16, float64
+    assert sum(line.startswith("svd dc ") for line in rows) == len(selftest.DC_CASES) * 4
     for algorithm in ("randomized ", "lanczos "):
         truncated = [line for line in out.splitlines() if line.startswith(algorithm)]
         assert len(truncated) == len(selftest.TRUNCATED_CASES) * 4
