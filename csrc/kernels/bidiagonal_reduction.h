@@ -219,6 +219,24 @@ MSVD_HOST_DEVICE uint32_t brd_scratch_elements(uint32_t threads) {
   return (threads / kSimdWidth + 1) * kBrdRecord + 4 * kBrdPanel + threads;
 }
 
+// What a column or row launch's group works on: its matrix, its index among the matrix's groups,
+// the matrix's view and the panel's trailing extent.
+template <typename C>
+struct BrdStep {
+  uint32_t matrix, group, rows, cols;
+  BrdMatrix<C> v;
+};
+template <typename P, typename C>
+MSVD_INLINE BrdStep<C> brd_step(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0, ThreadContext ctx) {
+  BrdStep<C> s;
+  s.matrix = ctx.group / p.groups_per_matrix;
+  s.group = ctx.group % p.groups_per_matrix;
+  s.rows = p.rows - p.panel;
+  s.cols = p.cols - p.panel;
+  s.v = brd_matrix(p, w0, s.matrix);
+  return s;
+}
+
 // Step i of the panel: column k = p0 + i's reflector, then the trailing columns (see the top).
 // Groups: batch x groups_per_matrix, kBrdCols trailing columns each (at least one group).
 template <typename P, typename T, typename C>
@@ -226,16 +244,17 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
                                    MSVD_DEVICE C* w1, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
                                    MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
                                    ThreadContext ctx) {
-  const uint32_t matrix = ctx.group / p.groups_per_matrix;
-  const uint32_t group = ctx.group % p.groups_per_matrix;
+  const BrdStep<C> st = brd_step(p, w0, ctx);
+  const uint32_t matrix = st.matrix;
+  const uint32_t group = st.group;
   const uint32_t tid = ctx.thread_index;
   const uint32_t lane = ctx.lane;
   const uint32_t warps = p.threads / kSimdWidth;
-  const BrdMatrix<C> v = brd_matrix(p, w0, matrix);
+  const BrdMatrix<C> v = st.v;
   const uint32_t i = p.step;
   const uint32_t k = p.panel + i;
-  const uint32_t rows = p.rows - p.panel;  // M
-  const uint32_t cols = p.cols - p.panel;  // N
+  const uint32_t rows = st.rows;  // M, trailing rows from the panel on
+  const uint32_t cols = st.cols;  // N
   MSVD_THREADGROUP C* warp_sums = scratch;
   MSVD_THREADGROUP C* sums = scratch + warps * kBrdRecord;
   MSVD_THREADGROUP C* t1 = sums + kBrdRecord;
@@ -347,16 +366,17 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
                                 MSVD_DEVICE C*, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
                                 MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
                                 ThreadContext ctx) {
-  const uint32_t matrix = ctx.group / p.groups_per_matrix;
-  const uint32_t group = ctx.group % p.groups_per_matrix;
+  const BrdStep<C> st = brd_step(p, w0, ctx);
+  const uint32_t matrix = st.matrix;
+  const uint32_t group = st.group;
   const uint32_t tid = ctx.thread_index;
   const uint32_t lane = ctx.lane;
   const uint32_t warps = p.threads / kSimdWidth;
-  const BrdMatrix<C> v = brd_matrix(p, w0, matrix);
+  const BrdMatrix<C> v = st.v;
   const uint32_t i = p.step;
   const uint32_t k = p.panel + i;
-  const uint32_t rows = p.rows - p.panel;
-  const uint32_t cols = p.cols - p.panel;
+  const uint32_t rows = st.rows;  // M, trailing rows from the panel on
+  const uint32_t cols = st.cols;  // N
   MSVD_THREADGROUP C* warp_sums = scratch;
   MSVD_THREADGROUP C* sums = scratch + warps * kBrdRecord;
   MSVD_THREADGROUP C* t3 = sums + kBrdRecord;

@@ -139,6 +139,14 @@ inline void expect_accurate(const SvdRun& run, double sigma_tol, double orthogon
   EXPECT_LE(e.reconstruction, reconstruction_tol) << what;
 }
 
+// A matrix that held inf or nan: info 2 and nan in every factor.
+inline void expect_nan_factors(const SvdRun& run, const std::string& what) {
+  EXPECT_EQ(run.info, kernels::kSvdNonFiniteInput) << what;
+  EXPECT_TRUE(run.s.array().isNaN().all()) << what;
+  EXPECT_TRUE(run.u.array().isNaN().all()) << what;
+  EXPECT_TRUE(run.v.array().isNaN().all()) << what;
+}
+
 inline void expect_fp32_contract(const SvdRun& run, const std::string& what) {
   expect_accurate(run, kSigmaTolF32, kOrthogonalityTolF32, kReconstructionTolF32, what);
 }
