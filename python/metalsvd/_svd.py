@@ -73,9 +73,10 @@ def svd_ex(
 ) -> SVDExResult:
     """Like :func:`svd`, and also returns ``info`` without synchronising with the device.
 
-    ``info[...]`` is 0 where the matrix converged, 1 where the sweep limit was reached first
-    (the factors are still orthogonal, only less accurate), and 2 where the input held inf or
-    nan (then S, U and V are nan for that matrix).
+    ``info[...]`` is 0 where the matrix converged, 1 where the Jacobi sweep limit was reached
+    first or a divide-and-conquer root reached its iteration cap (the factors are still
+    orthogonal, only less accurate), and 2 where the input held inf or nan (then S, U and V
+    are nan for that matrix).
     """
     _check_input(A, "metalsvd.svd_ex")
     _check_algorithm(algorithm, "metalsvd.svd_ex")
