@@ -84,10 +84,10 @@ void enqueue_panel_triangle(Backend& backend, const HouseholderFactors& f, uint3
   backend.gemm({transposed(y_panel), y_panel, s, 1.0, 0.0});
   WorkspaceBuffers b;
   b.w2 = f.triangles;
-  launch_workspace_kernel(backend, workspace_kernel_name("householder_triangle", f.y.dtype),
-                          f.y.batch, kTriangleThreads,
-                          static_cast<uint32_t>(kernels::householder_triangle_scratch() * c_size),
-                          p, b);
+  launch_workspace_kernel(
+      backend, workspace_kernel_name("householder_triangle", f.y.dtype), f.y.batch,
+      kTriangleThreads,
+      static_cast<uint32_t>(kernels::householder_triangle_scratch(width) * c_size), p, b);
 }
 
 }  // namespace

@@ -276,13 +276,11 @@ MSVD_INLINE void householder_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
 }
 
 // T upper triangular with H_k .. H_{k+w-1} = I - Y T Y^T (forward, columnwise):
-// T[0:j, j] = -tau_j T[0:j, 0:j] S[0:j, j], S = Y^T Y. One group per matrix, of at least
-// kHouseholderMaxPanel threads. T's columns depend on each other one after the other, so T and
-// S are worked on in threadgroup memory (householder_triangle_scratch elements) and T is
-// written once at the end: in device memory every step would wait for the last's stores.
-MSVD_HOST_DEVICE uint32_t householder_triangle_scratch() {
-  return 2 * kHouseholderMaxPanel * kHouseholderMaxPanel;
-}
+// T[0:j, j] = -tau_j T[0:j, 0:j] S[0:j, j], S = Y^T Y. One group per matrix, of at least `width`
+// threads. T's columns depend on each other one after the other, so T is worked on in
+// threadgroup memory (householder_triangle_scratch elements) and written once at the end: in
+// device memory every step would wait for the last's stores. S is only read.
+MSVD_HOST_DEVICE uint32_t householder_triangle_scratch(uint32_t width) { return width * width; }
 
 template <typename P, typename T, typename C>
 MSVD_INLINE void householder_triangle(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C*,
@@ -295,18 +293,15 @@ MSVD_INLINE void householder_triangle(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, 
   MSVD_DEVICE const C* s = base + p.s_offset;
   const uint32_t w = p.width;
   MSVD_THREADGROUP C* ts = scratch;  // T, w x w, leading dimension w
-  MSVD_THREADGROUP C* ss = scratch + kHouseholderMaxPanel * kHouseholderMaxPanel;  // S
-  for (uint32_t idx = tid; idx < w * w; idx += p.threads) {
-    // Column-major: row idx % w, column idx / w. tau on the diagonal, zeros elsewhere.
+  // Column-major: row idx % w, column idx / w. tau on the diagonal, zeros elsewhere.
+  for (uint32_t idx = tid; idx < w * w; idx += p.threads)
     ts[idx] = idx % w == idx / w ? t[idx] : C(0);
-    ss[idx] = s[idx];
-  }
   group_barrier();
   for (uint32_t j = 1; j < w; ++j) {
     // Thread i < j: T[i, j] = -tau_j sum_{l = i}^{j - 1} T[i, l] S[l, j] (T upper triangular).
     C sum = C(0);
     if (tid < j)
-      for (uint32_t l = tid; l < j; ++l) sum += ts[l * w + tid] * ss[j * w + l];
+      for (uint32_t l = tid; l < j; ++l) sum += ts[l * w + tid] * s[j * w + l];
     if (tid < j) ts[j * w + tid] = -ts[j * w + j] * sum;
     group_barrier();
   }
