@@ -85,8 +85,13 @@ class GroupScheduler {
  public:
   GroupScheduler(uint32_t threads, uint32_t arena_bytes, uint64_t seed)
       : fibers_(threads), arena_(arena_bytes ? arena_bytes : 1), seed_(seed) {
-    for (Fiber& f : fibers_) f.stack = std::make_unique<FiberStack>(kFiberStackBytes);
+    for (Fiber& f : fibers_) f.stack = FiberStackPool::take(kFiberStackBytes);
   }
+  ~GroupScheduler() {
+    for (Fiber& f : fibers_) FiberStackPool::give(std::move(f.stack));
+  }
+  GroupScheduler(const GroupScheduler&) = delete;
+  GroupScheduler& operator=(const GroupScheduler&) = delete;
 
   void run(uint32_t group, const KernelThread& body) {
     group_ = group;

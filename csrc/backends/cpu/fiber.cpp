@@ -3,7 +3,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/errors.h"
 
@@ -23,6 +25,42 @@ FiberStack::FiberStack(std::size_t usable_bytes) {
 }
 
 FiberStack::~FiberStack() { munmap(mapping_, mapping_size_); }
+
+namespace {
+
+// Two host workers' groups of 1024 threads, twice over.
+constexpr std::size_t kMaxPooledStacks = 4096;
+
+std::mutex& pool_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+std::vector<std::unique_ptr<FiberStack>>& pooled() {
+  static std::vector<std::unique_ptr<FiberStack>> stacks;
+  return stacks;
+}
+
+}  // namespace
+
+std::unique_ptr<FiberStack> FiberStackPool::take(std::size_t usable_bytes) {
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex());
+    auto& stacks = pooled();
+    for (std::size_t i = stacks.size(); i-- > 0;) {
+      if (stacks[i]->size() < usable_bytes) continue;
+      std::unique_ptr<FiberStack> stack = std::move(stacks[i]);
+      stacks.erase(stacks.begin() + static_cast<std::ptrdiff_t>(i));
+      return stack;
+    }
+  }
+  return std::make_unique<FiberStack>(usable_bytes);
+}
+
+void FiberStackPool::give(std::unique_ptr<FiberStack> stack) {
+  std::lock_guard<std::mutex> lock(pool_mutex());
+  if (pooled().size() < kMaxPooledStacks) pooled().push_back(std::move(stack));
+}
 
 void prepare_fiber(ExecutionContext& fiber, FiberStack& stack, void (*entry)(),
                    ExecutionContext& on_return) {

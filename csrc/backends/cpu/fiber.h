@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
 #if defined(__APPLE__) && !defined(_XOPEN_SOURCE)
 #define _XOPEN_SOURCE 700  // ucontext is behind it on macOS
@@ -30,6 +31,15 @@ class FiberStack {
   std::size_t mapping_size_ = 0;
   void* usable_ = nullptr;
   std::size_t usable_size_ = 0;
+};
+
+// Stacks kept for the next launch: mapping a stack and faulting its pages in costs more than
+// most emulated kernels, and every launch needs one per thread of a group per host worker.
+// Thread-safe; at most kMaxPooledStacks are kept.
+class FiberStackPool {
+ public:
+  static std::unique_ptr<FiberStack> take(std::size_t usable_bytes);
+  static void give(std::unique_ptr<FiberStack> stack);
 };
 
 // Makes `fiber` start `entry` on `stack` when first switched to; when `entry` returns,
