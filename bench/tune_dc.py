@@ -4,13 +4,14 @@ and gesvda drivers on the same input.
 
     python bench/tune_dc.py [--device cuda] [--sizes 1024x1024,4096x4096]
                             [--gemm-rows 0,256,1024] [--threads 0,256,1024]
-                            [--peers default,gesvda] [--repeats 3]
+                            [--groups 0,64,256] [--peers default,gesvda] [--repeats 3]
 
 For each shape and setting: the median time of the full call, the sigma error
 max |sigma - sigma_ref| / sigma_max, the largest entries of |U^T U - I| and |V^T V - I| and the
 reconstruction error ||A - U S V^T||_F / ||A||_F. --gemm-rows: the nodes from which the divide
-and conquer's vectors are GEMMs; --threads: the bidiagonalisation's GEMV kernels' threads; 0
-stands for the plan's choice. The reference
+and conquer's vectors are GEMMs; --threads: the bidiagonalisation's GEMV kernels' threads;
+--groups: the groups its launches should have at least; 0 stands for the plan's choice. The
+reference
 is float64 svdvals on the same device (cuSOLVER on CUDA, LAPACK on the CPU)."""
 
 import argparse
@@ -21,9 +22,9 @@ import metalsvd  # noqa: F401  (registers torch.ops.metalsvd)
 from bench_timing import median_call_ms
 
 
-def dc(A, gemm_rows, threads):
+def dc(A, gemm_rows, threads, groups):
     return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, "dc", 0, 0, 0, 0, 0, -1, -1, -1,
-                                                  gemm_rows, threads)
+                                                  gemm_rows, threads, groups)
 
 
 def errors(A, U, S, V, ref):
@@ -42,13 +43,14 @@ def main():
     p.add_argument("--sizes", default="1024x1024,2048x2048,4096x4096")
     p.add_argument("--gemm-rows", default="0")
     p.add_argument("--threads", default="0")
+    p.add_argument("--groups", default="0")
     p.add_argument("--peers", default="default,gesvda",
                    help="torch.linalg.svd drivers to time beside it (CUDA only; '' for none)")
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     device = torch.device(args.device)
-    print("setting dc R/T: gemm_rows R, threads T (0: the plan's)")
+    print("setting dc R/T/G: gemm_rows R, threads T, groups G (0: the plan's)")
     print(f"{'shape':>11} {'setting':>16} {'ms':>9} {'sigma err':>10} {'U orth':>9} "
           f"{'V orth':>9} {'recon':>9}", flush=True)
     for text in args.sizes.split(","):
@@ -56,13 +58,13 @@ def main():
         g = torch.Generator().manual_seed(m * 7919 + n)
         A = torch.randn(m, n, generator=g, dtype=torch.float64).float().to(device)
         ref = torch.linalg.svdvals(A.double())
-        settings = [(int(r), int(t)) for r in args.gemm_rows.split(",")
-                    for t in args.threads.split(",")]
-        for rows, threads in settings:
-            ms = median_call_ms(lambda: dc(A, rows, threads), device, args.repeats)
-            U, S, V, info = dc(A, rows, threads)
+        settings = [(int(r), int(t), int(gr)) for r in args.gemm_rows.split(",")
+                    for t in args.threads.split(",") for gr in args.groups.split(",")]
+        for rows, threads, groups in settings:
+            ms = median_call_ms(lambda: dc(A, rows, threads, groups), device, args.repeats)
+            U, S, V, info = dc(A, rows, threads, groups)
             e = errors(A, U, S, V, ref)
-            label = f"dc {rows}/{threads}"
+            label = f"dc {rows}/{threads}/{groups}"
             print(f"{text:>11} {label:>16} {ms:>9.2f} {e[0]:>10.1e} {e[1]:>9.1e} "
                   f"{e[2]:>9.1e} {e[3]:>9.1e}  info {info.item()}", flush=True)
         if device.type != "cuda":

@@ -11,9 +11,7 @@
 namespace metalsvd {
 namespace {
 
-using kernels::kBrdCols;
 using kernels::kBrdPanel;
-using kernels::kBrdRows;
 using kernels::kBrdThreads;
 
 kernels::BidiagonalLayout layout_of(const BidiagonalReduction& r) {
@@ -27,13 +25,17 @@ MatrixBatch region_matrix(const BidiagonalReduction& r, int64_t offset, int64_t 
                       r.dtype, r.batch, rows, cols, ld, batch_stride);
 }
 
-// From this many trailing elements (4 MiB of float32) the GEMVs take kBrdMaxThreads.
-constexpr uint64_t kWideTrailing = uint64_t{1} << 20;
+// From this many elements a group (32 a thread of kBrdMaxThreads) the GEMVs take kBrdMaxThreads.
+constexpr uint64_t kWideGroup = uint64_t{1} << 15;
 
 class ReductionLaunches {
  public:
-  ReductionLaunches(Backend& backend, const BidiagonalReduction& r, uint32_t threads)
-      : backend_(backend), r_(r), threads_(threads) {
+  ReductionLaunches(Backend& backend, const BidiagonalReduction& r,
+                    const BidiagonalLaunchShape& shape)
+      : backend_(backend),
+        r_(r),
+        threads_(shape.threads),
+        groups_(shape.groups != 0 ? shape.groups : kBidiagonalGroups) {
     // The GEMV kernels' thread counts within what their compiled form allows (a Metal pipeline
     // may take fewer than the device's 1024): the column kernel in whole sets of 256.
     const uint32_t column_limit =
@@ -67,23 +69,32 @@ class ReductionLaunches {
     for (uint32_t i = 0; i < width; ++i) {
       const uint32_t rows = r_.rows - p0;
       const uint32_t cols = r_.cols - p0;
+      const uint64_t trailing = uint64_t{rows - i} * (cols - i) * r_.batch;
       p_.step = i;
-      const uint32_t wanted =
-          threads_ != 0 ? threads_ : bidiagonal_threads(uint64_t{rows - i} * (cols - i));
-      p_.threads = std::min(wanted, column_limit_);
       p_.partial_groups = previous_groups;
-      p_.groups_per_matrix = kernels::brd_groups(cols - i - 1, kBrdCols);
+      p_.extent = bidiagonal_group_extent(cols - i - 1, r_.batch, kernels::kBrdMaxCols,
+                                          kernels::kBrdMinCols, groups_);
+      p_.groups_per_matrix = kernels::brd_groups(cols - i - 1, p_.extent);
+      p_.threads = threads_for(trailing, column_limit_);
       launch("bidiagonal_column", kernels::brd_scratch_elements(p_.threads));
       if (i + 1 >= cols) break;
-      p_.threads = std::min(wanted, row_limit_);
       p_.partial_groups = p_.groups_per_matrix;
-      p_.groups_per_matrix = kernels::brd_groups(rows - i - 1, kBrdRows);
+      p_.extent = bidiagonal_group_extent(rows - i - 1, r_.batch, kernels::kBrdMaxRows,
+                                          kernels::kBrdMinRows, groups_);
+      p_.groups_per_matrix = kernels::brd_groups(rows - i - 1, p_.extent);
+      p_.threads = threads_for(trailing, row_limit_);
       launch("bidiagonal_row", kernels::brd_scratch_elements(p_.threads));
       previous_groups = p_.groups_per_matrix;
     }
   }
 
  private:
+  // The threads of a launch of p_.groups_per_matrix groups a matrix over `trailing` elements.
+  uint32_t threads_for(uint64_t trailing, uint32_t limit) const {
+    const uint64_t groups = uint64_t{p_.groups_per_matrix} * r_.batch;
+    return std::min(threads_ != 0 ? threads_ : bidiagonal_threads(trailing / groups), limit);
+  }
+
   void launch(const char* function, uint32_t scratch_elements) {
     launch_workspace_kernel(backend_, workspace_kernel_name(function, r_.dtype),
                             r_.batch * p_.groups_per_matrix, p_.threads,
@@ -93,6 +104,7 @@ class ReductionLaunches {
   Backend& backend_;
   const BidiagonalReduction& r_;
   uint32_t threads_;
+  uint32_t groups_;
   uint32_t column_limit_ = 0;
   uint32_t row_limit_ = 0;
   kernels::BidiagonalParams p_{};
@@ -136,13 +148,21 @@ BidiagonalDiagonals bidiagonal_diagonals(const BidiagonalReduction& r) {
 }
 
 uint32_t bidiagonal_threads(uint64_t elements) {
-  return elements >= kWideTrailing ? kernels::kBrdMaxThreads : kBrdThreads;
+  return elements >= kWideGroup ? kernels::kBrdMaxThreads : kBrdThreads;
+}
+
+uint32_t bidiagonal_group_extent(uint32_t count, uint32_t batch, uint32_t largest,
+                                 uint32_t smallest, uint32_t groups) {
+  uint32_t extent = largest;
+  while (extent > smallest && uint64_t{batch} * kernels::brd_groups(count, extent) < groups)
+    extent /= 2;
+  return extent;
 }
 
 void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r,
-                                  uint32_t threads) {
+                                  const BidiagonalLaunchShape& shape) {
   const kernels::BidiagonalLayout l = layout_of(r);
-  ReductionLaunches launches(backend, r, threads);
+  ReductionLaunches launches(backend, r, shape);
   for (uint32_t p0 = 0; p0 < r.cols; p0 += kBrdPanel) {
     const uint32_t width = std::min(kBrdPanel, r.cols - p0);
     launches.panel(p0, width);

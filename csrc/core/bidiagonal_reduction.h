@@ -37,15 +37,31 @@ struct BidiagonalDiagonals {
 };
 BidiagonalDiagonals bidiagonal_diagonals(const BidiagonalReduction& r);
 
-// Threads of the column and row kernels for a trailing matrix of `elements`: many where the
-// GEMVs are large (their loads in flight decide their speed), few where they are small.
+// How the column and row kernels are launched; 0 leaves a choice to the plan.
+struct BidiagonalLaunchShape {
+  // Threads a group (256, 512 or 1024, at most what each kernel allows,
+  // Backend::max_threads_for); 0: bidiagonal_threads' choice at every step.
+  uint32_t threads = 0;
+  // Groups a launch should have at least: a group's extent (kernels/bidiagonal_reduction.h)
+  // halves, down to the smallest, while a launch has fewer; 0: kBidiagonalGroups.
+  uint32_t groups = 0;
+};
+
+// Enough groups to occupy every multiprocessor of a large GPU (an H200 has 132) once.
+constexpr uint32_t kBidiagonalGroups = 128;
+
+// Threads of the column and row kernels for groups of `elements` trailing elements each: many
+// where a group's GEMV is large (its loads in flight decide its speed), few where it is small.
 uint32_t bidiagonal_threads(uint64_t elements);
 
-// Enqueues the reduction of the loaded A and forms Q's and P's T factors. threads: the column
-// and row kernels' (256, 512 or 1024), or 0 for bidiagonal_threads' choice at every step; at
-// most what each kernel allows (Backend::max_threads_for).
+// The extent of a group (largest .. smallest, powers of two) over `count` trailing columns or
+// rows of each of `batch` matrices: the largest that gives at least `groups` groups.
+uint32_t bidiagonal_group_extent(uint32_t count, uint32_t batch, uint32_t largest,
+                                 uint32_t smallest, uint32_t groups);
+
+// Enqueues the reduction of the loaded A and forms Q's and P's T factors.
 void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r,
-                                  uint32_t threads = 0);
+                                  const BidiagonalLaunchShape& shape = {});
 
 // x <- Q x (x: rows x up to q_apply_cols) and w <- P w (w: cols x up to p_apply_cols),
 // column-major compute-type matrices.

@@ -30,7 +30,8 @@ BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dty
     throw InvalidArgument("metalsvd: the bidiagonalisation's threads must be 256, 512 or 1024");
   BidiagonalSvdPlan plan;
   if (tuning.gemm_rows != 0) plan.gemm_rows = tuning.gemm_rows;
-  plan.reduction_threads = t;
+  plan.reduction.threads = t;
+  plan.reduction.groups = tuning.reduction_groups;
   return plan;
 }
 
@@ -52,7 +53,7 @@ BidiagonalSvdResult enqueue_bidiagonal_svd(Backend& backend, const BidiagonalSvd
                                            const BidiagonalSvdWorkspace& ws, Buffer state,
                                            uint32_t state_stride) {
   const BidiagonalReduction& r = ws.reduction;
-  enqueue_bidiagonal_reduction(backend, r, plan.reduction_threads);
+  enqueue_bidiagonal_reduction(backend, r, plan.reduction);
   const BidiagonalDiagonals de = bidiagonal_diagonals(r);
   DcInput input;
   input.d = de.data;

@@ -19,13 +19,16 @@ struct BidiagonalSvdTuning {
   // 0: the plan's (kDcGemmRows).
   uint32_t gemm_rows = 0;
   // Threads of the bidiagonalisation's column and row kernels (256, 512 or 1024, at most what
-  // each kernel allows); 0: the plan's, by the size of the trailing matrix (bidiagonal_threads).
+  // each kernel allows); 0: the plan's, by the size of their groups (bidiagonal_threads).
   uint32_t reduction_threads = 0;
+  // Groups the bidiagonalisation's launches should have at least (BidiagonalLaunchShape);
+  // 0: the plan's (kBidiagonalGroups).
+  uint32_t reduction_groups = 0;
 };
 
 struct BidiagonalSvdPlan {
   uint32_t gemm_rows = kDcGemmRows;
-  uint32_t reduction_threads = 0;
+  BidiagonalLaunchShape reduction;
 };
 
 // Threadgroup memory the path's kernels need at most, for compute type `dtype`.

@@ -6,11 +6,11 @@
 //
 // Each column takes two launches, the launch boundary being the grid-wide barrier a Householder
 // reflector needs between its norm and its use:
-//   bidiagonal_column  groups over the trailing columns (kBrdCols each): the left reflector of
+//   bidiagonal_column  groups over the trailing columns (p.extent each): the left reflector of
 //                      column k from the previous launch's sums, y = tau A^T v (the big GEMV)
 //                      with its panel corrections, row k brought up to date, and the sums the
 //                      right reflector needs
-//   bidiagonal_row     groups over the trailing rows (kBrdRows each): the right reflector,
+//   bidiagonal_row     groups over the trailing rows (p.extent each): the right reflector,
 //                      x = tau A u (the other GEMV), column k + 1 brought up to date and the
 //                      sums for its reflector
 //   bidiagonal_panel_start   the sums of a panel's first column
@@ -30,15 +30,21 @@ namespace metalsvd {
 namespace kernels {
 
 MSVD_CONSTANT constexpr uint32_t kBrdPanel = 32;  // a lane per panel column
-// Threads of the column and row kernels: any multiple of kBrdColumnSets SIMD groups up to 1024.
+// Threads of the column and row kernels: any multiple of kBrdMaxCols / 4 SIMD groups up to 1024.
 // The GEMVs are bound by how many loads a multiprocessor keeps in flight, so large trailing
 // matrices take 1024 (core/bidiagonal_reduction.cpp).
 MSVD_CONSTANT constexpr uint32_t kBrdThreads = 256;
 MSVD_CONSTANT constexpr uint32_t kBrdMaxThreads = 1024;
-MSVD_CONSTANT constexpr uint32_t kBrdCols = 32;  // trailing columns per bidiagonal_column group
-MSVD_CONSTANT constexpr uint32_t kBrdColumnSets = kBrdCols / 4;  // 4 columns a SIMD group
-MSVD_CONSTANT constexpr uint32_t kBrdRows = 32;   // trailing rows per bidiagonal_row group
-MSVD_CONSTANT constexpr uint32_t kBrdUnroll = 4;  // bidiagonal_row: columns a lane loads at once
+// A group's extent: the trailing columns of a bidiagonal_column group (whole sets of 4, one set
+// a SIMD group) or the trailing rows of a bidiagonal_row group (a SIMD group spans them and
+// kSimdWidth / extent columns), a power of two. The core narrows groups as the trailing matrix
+// shrinks, so that a launch still has enough of them to fill the device: each GEMV is a few
+// dependent loads per lane, not a loop, once its extent is small.
+MSVD_CONSTANT constexpr uint32_t kBrdMaxCols = 32;
+MSVD_CONSTANT constexpr uint32_t kBrdMinCols = 4;
+MSVD_CONSTANT constexpr uint32_t kBrdMaxRows = 32;
+MSVD_CONSTANT constexpr uint32_t kBrdMinRows = 8;  // 8 float32 rows: one 32-byte memory sector
+MSVD_CONSTANT constexpr uint32_t kBrdUnroll = 8;   // bidiagonal_row: columns a lane loads at once
 // A group's sums: [alpha, |below|^2, dots with the panel's columns (kBrdPanel), dots with the
 // other panel operand (kBrdPanel)], padded.
 MSVD_CONSTANT constexpr uint32_t kBrdRecord = 2 * kBrdPanel + 4;
@@ -57,7 +63,7 @@ struct BidiagonalParams {
   uint32_t groups_per_matrix;
   uint32_t partial_groups;  // groups of the previous launch, whose sums this one reduces
   uint32_t threads;
-  uint32_t unused;
+  uint32_t extent;  // columns (bidiagonal_column) or rows (bidiagonal_row) of a group
 };
 
 // The reduction's region (w0), one block per kind of array with the batch's matrices
@@ -83,8 +89,8 @@ MSVD_HOST_DEVICE BidiagonalLayout bidiagonal_layout(uint32_t rows, uint32_t cols
   const int64_t m = rows;
   const int64_t n = cols;
   const int64_t b = batch;
-  const uint32_t row_groups = brd_groups(rows, kBrdRows);
-  const uint32_t col_groups = brd_groups(cols, kBrdCols);
+  const uint32_t row_groups = brd_groups(rows, kBrdMinRows);
+  const uint32_t col_groups = brd_groups(cols, kBrdMinCols);
   BidiagonalLayout l;
   l.a_stride = m * n;
   l.yq_stride = m * n;
@@ -173,7 +179,18 @@ MSVD_INLINE void brd_reduce_records(MSVD_DEVICE const C* records, uint32_t count
   C acc[3];
   MSVD_UNROLL
   for (uint32_t q = 0; q < 3; ++q) acc[q] = C(0);
-  for (uint32_t g = ctx.simd_group; g < count; g += warps) {
+  // Two records at a time, so that six loads a lane are in flight.
+  uint32_t g = ctx.simd_group;
+  for (; g + warps < count; g += 2 * warps) {
+    MSVD_DEVICE const C* first = records + static_cast<int64_t>(g) * kBrdRecord;
+    MSVD_DEVICE const C* second = first + static_cast<int64_t>(warps) * kBrdRecord;
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < 3; ++q) {
+      const uint32_t slot = ctx.lane + kSimdWidth * q;
+      if (slot < kBrdRecord) acc[q] += first[slot] + second[slot];
+    }
+  }
+  if (g < count) {
     MSVD_UNROLL
     for (uint32_t q = 0; q < 3; ++q) {
       const uint32_t slot = ctx.lane + kSimdWidth * q;
@@ -238,7 +255,7 @@ MSVD_INLINE BrdStep<C> brd_step(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0, Thr
 }
 
 // Step i of the panel: column k = p0 + i's reflector, then the trailing columns (see the top).
-// Groups: batch x groups_per_matrix, kBrdCols trailing columns each (at least one group).
+// Groups: batch x groups_per_matrix, p.extent trailing columns each (at least one group).
 template <typename P, typename T, typename C>
 MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
                                    MSVD_DEVICE C* w1, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
@@ -288,26 +305,37 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   const C t2_j = earlier ? t2[lane] : C(0);
   const C head_j = earlier ? v.yq(i, lane) : C(0);  // row i of the earlier reflectors
   const C x_ij = earlier ? v.x(i, lane) : C(0);
-  // The dots A[i.., c]^T v: SIMD group w takes 4 of the group's columns (w % kBrdColumnSets)
-  // over every (warps / kBrdColumnSets)-th 32 rows, so that many loads are in flight.
-  const uint32_t column_set = ctx.simd_group % kBrdColumnSets;
-  const uint32_t row_split = ctx.simd_group / kBrdColumnSets;
-  const uint32_t row_splits = warps / kBrdColumnSets;
-  const uint32_t first = i + 1 + group * kBrdCols + column_set * 4;
+  // The dots A[i.., c]^T v: SIMD group w takes 4 of the group's columns (w % column_sets)
+  // over every (warps / column_sets)-th 32 rows, two such row blocks at a time, so that many
+  // loads are in flight.
+  const uint32_t column_sets = p.extent / 4;
+  const uint32_t column_set = ctx.simd_group % column_sets;
+  const uint32_t row_split = ctx.simd_group / column_sets;
+  const uint32_t row_splits = warps / column_sets;
+  const uint32_t first = i + 1 + group * p.extent + column_set * 4;
+  const uint32_t row_step = row_splits * kSimdWidth;
   C acc[4];
   MSVD_UNROLL
   for (uint32_t q = 0; q < 4; ++q) acc[q] = C(0);
-  for (uint32_t r = i + row_split * kSimdWidth + lane; r < rows; r += row_splits * kSimdWidth) {
+  uint32_t r = i + row_split * kSimdWidth + lane;
+  for (; r + row_step < rows; r += 2 * row_step) {
+    const C vr = r == i ? C(1) : h.scale * v.a(r, i);
+    const C vr2 = h.scale * v.a(r + row_step, i);  // below row i
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < 4; ++q)
+      if (first + q < cols) acc[q] += v.a(r, first + q) * vr + v.a(r + row_step, first + q) * vr2;
+  }
+  if (r < rows) {
     const C vr = r == i ? C(1) : h.scale * v.a(r, i);
     MSVD_UNROLL
     for (uint32_t q = 0; q < 4; ++q)
       if (first + q < cols) acc[q] += v.a(r, first + q) * vr;
   }
-  MSVD_THREADGROUP C* split_dots = t2 + kBrdPanel;  // row_splits x kBrdCols
+  MSVD_THREADGROUP C* split_dots = t2 + kBrdPanel;  // row_splits x extent
   MSVD_UNROLL
   for (uint32_t q = 0; q < 4; ++q) {
     const C dot = simd_reduce_sum(acc[q]);
-    if (lane == 0) split_dots[row_split * kBrdCols + column_set * 4 + q] = dot;
+    if (lane == 0) split_dots[row_split * p.extent + column_set * 4 + q] = dot;
   }
   group_barrier();
   // Row split 0 finishes its columns: y, the row brought up to date, and the sums.
@@ -321,7 +349,7 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
       const uint32_t c = first + q;
       C dot = C(0);
       for (uint32_t split = 0; split < row_splits; ++split)
-        dot += split_dots[split * kBrdCols + column_set * 4 + q];
+        dot += split_dots[split * p.extent + column_set * 4 + q];
       if (c >= cols) continue;
       const C y_cj = earlier ? v.y(c, lane) : C(0);
       const C yp_cj = earlier ? v.yp(c, lane) : C(0);
@@ -354,13 +382,13 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   MSVD_DEVICE C* record = v.row_partials + int64_t{group} * kBrdRecord;
   for (uint32_t slot = tid; slot < kBrdRecord; slot += p.threads) {
     C sum = C(0);
-    for (uint32_t w = 0; w < kBrdColumnSets; ++w) sum += warp_sums[w * kBrdRecord + slot];
+    for (uint32_t w = 0; w < column_sets; ++w) sum += warp_sums[w * kBrdRecord + slot];
     record[slot] = sum;
   }
 }
 
 // Step i's row reflector and x, then column i + 1 (see the top). Groups: batch x
-// groups_per_matrix, kBrdRows trailing rows each. Runs only when column k has a right neighbour.
+// groups_per_matrix, p.extent trailing rows each. Runs only when column k has a right neighbour.
 template <typename P, typename T, typename C>
 MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
                                 MSVD_DEVICE C*, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
@@ -404,23 +432,29 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
     yp_k[c] = c <= k ? C(0) : (c == k + 1 ? C(1) : h.scale * row[c - p.panel]);
   group_barrier();
 
-  // x = tau (A u - V t3 - X t4) for this group's rows: lanes are rows, SIMD groups share the
-  // columns, kBrdUnroll at a time each so that many loads are in flight.
-  const uint32_t r = i + 1 + group * kBrdRows + lane;
+  // x = tau (A u - V t3 - X t4) for this group's rows: a SIMD group spans the group's
+  // p.extent rows and kSimdWidth / p.extent columns (lane = row + extent * column), the SIMD
+  // groups share the columns, kBrdUnroll at a time each so that many loads are in flight.
+  const uint32_t extent = p.extent;
+  const uint32_t row_lane = lane % extent;
+  const uint32_t column_lane = lane / extent;
+  const uint32_t across = warps * (kSimdWidth / extent);  // columns a pass of the group takes
+  const uint32_t base = i + 1 + group * extent;           // the group's first row
+  const uint32_t r = base + row_lane;
   const bool mine = r < rows;
   const uint32_t r_safe = mine ? r : i + 1;  // rows beyond read a valid row, unused
   C acc[kBrdUnroll];
   MSVD_UNROLL
   for (uint32_t q = 0; q < kBrdUnroll; ++q) acc[q] = C(0);
-  const uint32_t stride = warps * kBrdUnroll;
-  for (uint32_t c0 = i + 1 + ctx.simd_group; c0 < cols; c0 += stride) {
+  const uint32_t slot = ctx.simd_group * (kSimdWidth / extent) + column_lane;
+  for (uint32_t c0 = i + 1 + slot; c0 < cols; c0 += across * kBrdUnroll) {
     MSVD_UNROLL
     for (uint32_t q = 0; q < kBrdUnroll; ++q) {
-      const uint32_t c = c0 + q * warps;
+      const uint32_t c = c0 + q * across;
       if (c < cols) acc[q] += v.a(r_safe, c) * (c == i + 1 ? C(1) : h.scale * row[c]);
     }
   }
-  // Each SIMD group also takes its share of the panel columns j <= i of the corrections:
+  // Each lane also takes its share of the panel columns j <= i of the corrections:
   // x's, V t3 + X t4, goes with its part of the dot; column i + 1's,
   // V[r, 0..i] Y[i + 1, 0..i] + X[r, 0..i-1] Yp[i + 1, 0..i-1], goes beside it (in warp_sums,
   // free since the records were reduced). Spread so, the loads of a row's corrections are in
@@ -432,7 +466,7 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
   MSVD_UNROLL
   for (uint32_t q = 0; q < kBrdUnroll; ++q) x_part += acc[q];
   if (mine) {
-    for (uint32_t j = ctx.simd_group; j <= i; j += warps) {
+    for (uint32_t j = slot; j <= i; j += across) {
       const C yq_rj = v.yq(r, j);
       x_part -= yq_rj * t3[j];
       column_part += yq_rj * v.y(i + 1, j);
@@ -443,40 +477,50 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
       }
     }
   }
-  partial[ctx.simd_group * kSimdWidth + lane] = mine ? x_part : C(0);
-  column_parts[ctx.simd_group * kSimdWidth + lane] = column_part;
+  // The lanes of one row add their columns' parts.
+  for (uint32_t mask = extent; mask < kSimdWidth; mask <<= 1) {
+    x_part += shuffle_xor(x_part, mask);
+    column_part += shuffle_xor(column_part, mask);
+  }
+  if (column_lane == 0) {
+    partial[ctx.simd_group * extent + row_lane] = mine ? x_part : C(0);
+    column_parts[ctx.simd_group * extent + row_lane] = column_part;
+  }
   group_barrier();
+  // From here a lane is a row: lane < extent, row base + lane.
+  const uint32_t own_row = base + lane;
+  const bool owned = lane < extent && own_row < rows;
   if (ctx.simd_group == 0) {
-    C x_sum = C(0);
-    C column_sum = C(0);
-    for (uint32_t w = 0; w < warps; ++w) {
-      x_sum += partial[w * kSimdWidth + lane];
-      column_sum += column_parts[w * kSimdWidth + lane];
-    }
     C x = C(0);
     C col = C(0);
-    if (mine) {
+    if (owned) {
+      C x_sum = C(0);
+      C column_sum = C(0);
+      for (uint32_t w = 0; w < warps; ++w) {
+        x_sum += partial[w * extent + lane];
+        column_sum += column_parts[w * extent + lane];
+      }
       x = h.tau * x_sum;
-      v.x(r, i) = x;
+      v.x(own_row, i) = x;
       if (next_column) {
         // Column i + 1: A[r, i + 1] - V[r, 0..i] Y[i + 1, 0..i] - X[r, 0..i] Yp[i + 1, 0..i],
         // the last term with Yp[i + 1, i] = 1 (this launch writes it).
-        col = v.a(r, i + 1) - column_sum - x;
-        v.a(r, i + 1) = col;
+        col = v.a(own_row, i + 1) - column_sum - x;
+        v.a(own_row, i + 1) = col;
       }
     }
     xs[lane] = x;
-    column[lane] = mine ? col : C(0);
+    column[lane] = col;
   }
   group_barrier();
   if (!next_column) return;
   // The record for column i + 1's reflector: alpha (row i + 1), the norm below it, and its dots
   // with V and X over the rows below, every SIMD group a share of the panel columns.
   const C col = column[lane];
-  const bool below_head = mine && r > i + 1;
+  const bool below_head = owned && own_row > i + 1;
   MSVD_DEVICE C* record = v.column_partials + int64_t{group} * kBrdRecord;
   if (ctx.simd_group == 0) {
-    const C alpha = simd_reduce_sum(mine && r == i + 1 ? col : C(0));
+    const C alpha = simd_reduce_sum(owned && own_row == i + 1 ? col : C(0));
     const C below = simd_reduce_sum(below_head ? col * col : C(0));
     if (lane == 0) {
       record[0] = alpha;
@@ -487,8 +531,8 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
     C dot1 = C(0);
     C dot2 = C(0);
     if (j <= i && below_head) {
-      dot1 = v.yq(r, j) * col;
-      dot2 = (j < i ? v.x(r, j) : xs[lane]) * col;
+      dot1 = v.yq(own_row, j) * col;
+      dot2 = (j < i ? v.x(own_row, j) : xs[lane]) * col;
     }
     dot1 = simd_reduce_sum(dot1);
     dot2 = simd_reduce_sum(dot2);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/bidiagonal_dc.h"
+#include "core/bidiagonal_reduction.h"
 #include "core/column_major.h"
 #include "core/errors.h"
 #include "kernels/dc_tree.h"
@@ -248,23 +249,43 @@ TEST(DcSvd, PanelBoundariesVectorsAndDeflatingMatrices) {
 }
 
 // The bidiagonalisation's GEMV kernels split their columns or rows over however many SIMD
-// groups they have (the plan takes 1024 threads for large trailing matrices): every count
-// gives the contract.
-TEST(DcSvd, ReductionAtEveryThreadCount) {
+// groups they have (the plan takes 1024 threads for large groups), and their groups narrow as
+// the trailing matrix shrinks: every thread count with groups of the largest extent
+// throughout (1 group asked for), of every extent in turn (4 asked for: 50 columns take 16
+// each, then 8, then 4) and of the smallest (the plan's 128 at this size) gives the contract.
+TEST(DcSvd, ReductionAtEveryThreadCountAndGroupExtent) {
   std::mt19937_64 rng(149);
   const MatrixXd a = testing::gaussian(70, 50, rng);
-  for (uint32_t threads : {256u, 512u, 1024u}) {
-    SvdTuning t;
-    t.algorithm = SvdAlgorithm::bidiagonal_dc;
-    t.bidiagonal.reduction_threads = threads;
-    for (uint64_t seed : {1u, 2u})
+  uint64_t seed = 0;  // a different schedule for every setting
+  for (uint32_t threads : {256u, 512u, 1024u})
+    for (uint32_t groups : {1u, 4u, 0u}) {
+      SvdTuning t;
+      t.algorithm = SvdAlgorithm::bidiagonal_dc;
+      t.bidiagonal.reduction_threads = threads;
+      t.bidiagonal.reduction_groups = groups;
+      ++seed;
       expect_fp32_contract(run_svd<float>({a}, seed, 32 * 1024, t)[0],
-                           std::to_string(threads) + " threads, seed " + std::to_string(seed));
-  }
+                           std::to_string(threads) + " threads, " + std::to_string(groups) +
+                               " groups, seed " + std::to_string(seed));
+    }
   SvdTuning bad;
   bad.algorithm = SvdAlgorithm::bidiagonal_dc;
   bad.bidiagonal.reduction_threads = 384;
   EXPECT_THROW(run_svd<float>({a}, 1, 32 * 1024, bad), InvalidArgument);
+}
+
+// A group's extent halves until a launch has the groups asked for, and no further than the
+// smallest; a batch counts every matrix's groups.
+TEST(DcSvd, GroupExtentsFillTheLaunch) {
+  EXPECT_EQ(bidiagonal_group_extent(4096, 1, 32, 4, 128), 32u);  // 128 groups of 32
+  EXPECT_EQ(bidiagonal_group_extent(4095, 1, 32, 4, 128), 32u);
+  EXPECT_EQ(bidiagonal_group_extent(2048, 1, 32, 4, 128), 16u);
+  EXPECT_EQ(bidiagonal_group_extent(1024, 1, 32, 4, 128), 8u);
+  EXPECT_EQ(bidiagonal_group_extent(100, 1, 32, 4, 128), 4u);  // 25 groups: the smallest
+  EXPECT_EQ(bidiagonal_group_extent(100, 1, 32, 8, 128), 8u);
+  EXPECT_EQ(bidiagonal_group_extent(0, 1, 32, 8, 128), 8u);
+  EXPECT_EQ(bidiagonal_group_extent(1024, 4, 32, 4, 128), 32u);  // 4 x 32 groups
+  EXPECT_EQ(bidiagonal_group_extent(1024, 1, 32, 4, 1), 32u);
 }
 
 // A backend whose kernels may have fewer threads than the device (as a Metal pipeline's

@@ -16,12 +16,12 @@ from reference import (
 
 def tuned(A, algorithm, full_matrices=False, block=0, inner_sweeps=0, eigen_threads=0,
           row_tile=0, gemm_sweeps=-1, refine_sigma=-1, polish_sweeps=-1, max_sweeps=0,
-          dc_gemm_rows=0, dc_threads=0):
+          dc_gemm_rows=0, dc_threads=0, dc_groups=0):
     """metalsvd's operator with the algorithm and the blocked-Jacobi and divide-and-conquer
     knobs set by hand."""
     return torch.ops.metalsvd._svd_ex_with_tuning(
         A, full_matrices, 0, 0, algorithm, block, inner_sweeps, max_sweeps, eigen_threads,
-        row_tile, gemm_sweeps, refine_sigma, polish_sweeps, dc_gemm_rows, dc_threads,
+        row_tile, gemm_sweeps, refine_sigma, polish_sweeps, dc_gemm_rows, dc_threads, dc_groups,
     )
 
 
@@ -323,7 +323,8 @@ def test_public_algorithm_argument_keeps_gradients():
     torch.testing.assert_close(A.grad, (U @ V.mT).detach(), rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("knob", [dict(dc_gemm_rows=-1), dict(dc_threads=384)])
+@pytest.mark.parametrize("knob", [dict(dc_gemm_rows=-1), dict(dc_threads=384),
+                                  dict(dc_groups=-1)])
 def test_dc_knobs_out_of_range_are_refused(knob):
     with pytest.raises(ValueError, match="dc_"):
         tuned(gaussian(40, 30, device="cpu"), "dc", **knob)
