@@ -25,8 +25,9 @@ MatrixBatch region_matrix(const BidiagonalReduction& r, int64_t offset, int64_t 
                       r.dtype, r.batch, rows, cols, ld, batch_stride);
 }
 
-// From this many elements a group (32 a thread of kBrdMaxThreads) the GEMVs take kBrdMaxThreads.
-constexpr uint64_t kWideGroup = uint64_t{1} << 15;
+// From this many elements a group (one a thread of kBrdMaxThreads) the GEMVs take
+// kBrdMaxThreads: on the H200 1024 threads were the fastest wherever a group had that much work.
+constexpr uint64_t kWideGroup = uint64_t{1} << 10;
 
 class ReductionLaunches {
  public:

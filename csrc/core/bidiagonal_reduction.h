@@ -47,8 +47,11 @@ struct BidiagonalLaunchShape {
   uint32_t groups = 0;
 };
 
-// Enough groups to occupy every multiprocessor of a large GPU (an H200 has 132) once.
-constexpr uint32_t kBidiagonalGroups = 128;
+// Groups a launch should have at least. Fewer than a large GPU's multiprocessors (an H200 has
+// 132): on the H200, 32 large groups of 1024 threads beat 128 or 256 narrow ones at every size
+// measured (1024^2 to 4096^2, bench/results), the narrow ones paying for more records to reduce
+// and for a second wave.
+constexpr uint32_t kBidiagonalGroups = 32;
 
 // Threads of the column and row kernels for groups of `elements` trailing elements each: many
 // where a group's GEMV is large (its loads in flight decide its speed), few where it is small.

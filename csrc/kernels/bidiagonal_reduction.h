@@ -276,13 +276,62 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   MSVD_THREADGROUP C* sums = scratch + warps * kBrdRecord;
   MSVD_THREADGROUP C* t1 = sums + kBrdRecord;
   MSVD_THREADGROUP C* t2 = t1 + kBrdPanel;
+  MSVD_THREADGROUP C* split_dots = t2 + kBrdPanel;  // row_splits x extent
+
+  // The raw dots A[i+1.., c]^T A[i+1.., i] first: they need only the matrix, so their loads are
+  // in flight while the sums are reduced; v = (1, scale A[i+1.., i]) joins them later. SIMD
+  // group w takes 4 of the group's columns (w % column_sets) over every (warps / column_sets)-th
+  // 32 rows, two such row blocks at a time, so that many loads are in flight.
+  const uint32_t column_sets = p.extent / 4;
+  const uint32_t column_set = ctx.simd_group % column_sets;
+  const uint32_t row_split = ctx.simd_group / column_sets;
+  const uint32_t row_splits = warps / column_sets;
+  const uint32_t first = i + 1 + group * p.extent + column_set * 4;
+  const uint32_t row_step = row_splits * kSimdWidth;
+  C acc[4];
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < 4; ++q) acc[q] = C(0);
+  uint32_t r = i + 1 + row_split * kSimdWidth + lane;
+  for (; r + row_step < rows; r += 2 * row_step) {
+    const C vr = v.a(r, i);
+    const C vr2 = v.a(r + row_step, i);
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < 4; ++q)
+      if (first + q < cols) acc[q] += v.a(r, first + q) * vr + v.a(r + row_step, first + q) * vr2;
+  }
+  if (r < rows) {
+    const C vr = v.a(r, i);
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < 4; ++q)
+      if (first + q < cols) acc[q] += v.a(r, first + q) * vr;
+  }
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < 4; ++q) {
+    const C dot = simd_reduce_sum(acc[q]);
+    if (lane == 0) split_dots[row_split * p.extent + column_set * 4 + q] = dot;
+  }
+  // What else this lane needs that no reflector decides, loaded now for the same reason: row i
+  // of the earlier reflectors and of X (lane j: panel column j), and, for row split 0, row i of
+  // its columns with their rows of Y and Yp.
+  const bool earlier = lane < i;
+  const C head_j = earlier ? v.yq(i, lane) : C(0);
+  const C x_ij = earlier ? v.x(i, lane) : C(0);
+  C a_i[4], y_j[4], yp_j[4];
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < 4; ++q) {
+    const uint32_t c = first + q;
+    const bool mine = row_split == 0 && c < cols;
+    a_i[q] = mine ? v.a(i, c) : C(0);
+    y_j[q] = mine && earlier ? v.y(c, lane) : C(0);
+    yp_j[q] = mine && earlier ? v.yp(c, lane) : C(0);
+  }
 
   brd_reduce_records(v.column_partials, p.partial_groups, warp_sums, sums, ctx, p.threads);
   const Reflector<C> h = householder_reflector(sums[0], sums[1]);
   // t1 = V^T v and t2 = X^T v over rows i.. (the panel's earlier reflectors), from the sums.
   if (tid < i) {
-    t1[tid] = v.yq(i, tid) + h.scale * sums[kBrdDots + tid];
-    t2[tid] = v.x(i, tid) + h.scale * sums[kBrdDots2 + tid];
+    t1[tid] = head_j + h.scale * sums[kBrdDots + tid];
+    t2[tid] = x_ij + h.scale * sums[kBrdDots2 + tid];
   }
   if (group == 0 && tid == 0) {
     v.de[k] = h.beta;
@@ -294,50 +343,14 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   const uint32_t end = (group + 1) * share < p.rows ? (group + 1) * share : p.rows;
   MSVD_DEVICE C* yq_k = v.yq_all + static_cast<int64_t>(k) * p.rows;
   MSVD_DEVICE const C* a_k = v.a_panel + static_cast<int64_t>(i) * p.rows - p.panel;
-  for (uint32_t r = group * share + tid; r < end; r += p.threads)
-    yq_k[r] = r < k ? C(0) : (r == k ? C(1) : h.scale * a_k[r]);
+  for (uint32_t row = group * share + tid; row < end; row += p.threads)
+    yq_k[row] = row < k ? C(0) : (row == k ? C(1) : h.scale * a_k[row]);
   group_barrier();
   if (i + 1 >= cols) return;  // the last column: nothing to its right
 
   // Lane j holds the panel's j-th entries of the corrections.
-  const bool earlier = lane < i;
   const C t1_j = earlier ? t1[lane] : C(0);
   const C t2_j = earlier ? t2[lane] : C(0);
-  const C head_j = earlier ? v.yq(i, lane) : C(0);  // row i of the earlier reflectors
-  const C x_ij = earlier ? v.x(i, lane) : C(0);
-  // The dots A[i.., c]^T v: SIMD group w takes 4 of the group's columns (w % column_sets)
-  // over every (warps / column_sets)-th 32 rows, two such row blocks at a time, so that many
-  // loads are in flight.
-  const uint32_t column_sets = p.extent / 4;
-  const uint32_t column_set = ctx.simd_group % column_sets;
-  const uint32_t row_split = ctx.simd_group / column_sets;
-  const uint32_t row_splits = warps / column_sets;
-  const uint32_t first = i + 1 + group * p.extent + column_set * 4;
-  const uint32_t row_step = row_splits * kSimdWidth;
-  C acc[4];
-  MSVD_UNROLL
-  for (uint32_t q = 0; q < 4; ++q) acc[q] = C(0);
-  uint32_t r = i + row_split * kSimdWidth + lane;
-  for (; r + row_step < rows; r += 2 * row_step) {
-    const C vr = r == i ? C(1) : h.scale * v.a(r, i);
-    const C vr2 = h.scale * v.a(r + row_step, i);  // below row i
-    MSVD_UNROLL
-    for (uint32_t q = 0; q < 4; ++q)
-      if (first + q < cols) acc[q] += v.a(r, first + q) * vr + v.a(r + row_step, first + q) * vr2;
-  }
-  if (r < rows) {
-    const C vr = r == i ? C(1) : h.scale * v.a(r, i);
-    MSVD_UNROLL
-    for (uint32_t q = 0; q < 4; ++q)
-      if (first + q < cols) acc[q] += v.a(r, first + q) * vr;
-  }
-  MSVD_THREADGROUP C* split_dots = t2 + kBrdPanel;  // row_splits x extent
-  MSVD_UNROLL
-  for (uint32_t q = 0; q < 4; ++q) {
-    const C dot = simd_reduce_sum(acc[q]);
-    if (lane == 0) split_dots[row_split * p.extent + column_set * 4 + q] = dot;
-  }
-  group_barrier();
   // Row split 0 finishes its columns: y, the row brought up to date, and the sums.
   C alpha = C(0);
   C below = C(0);
@@ -347,15 +360,16 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
     MSVD_UNROLL
     for (uint32_t q = 0; q < 4; ++q) {
       const uint32_t c = first + q;
-      C dot = C(0);
+      C raw = C(0);
       for (uint32_t split = 0; split < row_splits; ++split)
-        dot += split_dots[split * p.extent + column_set * 4 + q];
+        raw += split_dots[split * p.extent + column_set * 4 + q];
       if (c >= cols) continue;
-      const C y_cj = earlier ? v.y(c, lane) : C(0);
-      const C yp_cj = earlier ? v.yp(c, lane) : C(0);
+      const C dot = a_i[q] + h.scale * raw;  // A[i.., c]^T v
+      const C y_cj = y_j[q];
+      const C yp_cj = yp_j[q];
       const C y_c = h.tau * (dot - simd_reduce_sum(y_cj * t1_j + yp_cj * t2_j));
       // Row i of column c: A[i, c] - Y[c, 0..i] (row i of V) - Yp[c, 0..i-1] X[i, 0..i-1].
-      const C a_ic = v.a(i, c) - simd_reduce_sum(y_cj * head_j + yp_cj * x_ij) - y_c;
+      const C a_ic = a_i[q] - simd_reduce_sum(y_cj * head_j + yp_cj * x_ij) - y_c;
       if (lane == 0) {
         v.y(c, i) = y_c;
         v.row[c] = a_ic;
@@ -412,13 +426,58 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
   MSVD_THREADGROUP C* xs = t4 + kBrdPanel;  // this group's rows: x, then the new column
   MSVD_THREADGROUP C* column = xs + kBrdPanel;
   MSVD_THREADGROUP C* partial = column + kBrdPanel;  // threads: the dot products by SIMD group
+  MSVD_DEVICE const C* row = v.row;                  // row i brought up to date, local columns
+  const bool next_column = i + 1 < p.width;
+
+  // The raw GEMV A[r, i+2..] row[i+2..] first: it needs only the matrix and the row, so its
+  // loads are in flight while the sums are reduced; u = (1 at i + 1, scale * row beyond) joins
+  // it later. A SIMD group spans the group's p.extent rows and kSimdWidth / p.extent columns
+  // (lane = row + extent * column), the SIMD groups share the columns, kBrdUnroll at a time
+  // each so that many loads are in flight.
+  const uint32_t extent = p.extent;
+  const uint32_t row_lane = lane % extent;
+  const uint32_t column_lane = lane / extent;
+  const uint32_t across = warps * (kSimdWidth / extent);  // columns a pass of the group takes
+  const uint32_t base = i + 1 + group * extent;           // the group's first row
+  const uint32_t r = base + row_lane;
+  const bool mine = r < rows;
+  const uint32_t r_safe = mine ? r : i + 1;  // rows beyond read a valid row, unused
+  C acc[kBrdUnroll];
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < kBrdUnroll; ++q) acc[q] = C(0);
+  const uint32_t slot = ctx.simd_group * (kSimdWidth / extent) + column_lane;
+  for (uint32_t c0 = i + 2 + slot; c0 < cols; c0 += across * kBrdUnroll) {
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < kBrdUnroll; ++q) {
+      const uint32_t c = c0 + q * across;
+      if (c < cols) acc[q] += v.a(r_safe, c) * row[c];
+    }
+  }
+  // Each lane also takes its share of the panel columns j <= i of the corrections. Column
+  // i + 1's, V[r, 0..i] Y[i + 1, 0..i] + X[r, 0..i-1] Yp[i + 1, 0..i-1], needs no reflector
+  // either; x's, V t3 + X t4, follows once t3 and t4 are known (its loads then hit the cache).
+  // Spread so, the loads of a row's corrections are in flight together rather than one after
+  // another in one SIMD group.
+  C column_part = C(0);
+  if (mine) {
+    for (uint32_t j = slot; j <= i; j += across) {
+      column_part += v.yq(r, j) * v.y(i + 1, j);
+      if (j < i) column_part += v.x(r, j) * v.yp(i + 1, j);
+    }
+  }
+  // From the epilogue on a lane is a row (lane < extent: row base + lane); its A[r, i + 1], and
+  // the rows of Y and Yp that t3 and t4 start from, are loaded now as well.
+  const uint32_t own_row = base + lane;
+  const bool owned = lane < extent && own_row < rows;
+  const C a_next = ctx.simd_group == 0 && owned ? v.a(own_row, i + 1) : C(0);
+  const C y_next = tid <= i ? v.y(i + 1, tid) : C(0);
+  const C yp_next = tid < i ? v.yp(i + 1, tid) : C(0);
 
   brd_reduce_records(v.row_partials, p.partial_groups, warp_sums, sums, ctx, p.threads);
   const Reflector<C> h = householder_reflector(sums[0], sums[1]);
-  MSVD_DEVICE const C* row = v.row;  // row i brought up to date, local columns
-  // t3 = Y^T u (j <= i) and t4 = U_panel u (j < i), u = (1 at i + 1, scale * row beyond).
-  if (tid <= i) t3[tid] = v.y(i + 1, tid) + h.scale * sums[kBrdDots + tid];
-  if (tid < i) t4[tid] = v.yp(i + 1, tid) + h.scale * sums[kBrdDots2 + tid];
+  // t3 = Y^T u (j <= i) and t4 = U_panel u (j < i).
+  if (tid <= i) t3[tid] = y_next + h.scale * sums[kBrdDots + tid];
+  if (tid < i) t4[tid] = yp_next + h.scale * sums[kBrdDots2 + tid];
   if (group == 0 && tid == 0) {
     v.de[p.cols + k] = h.beta;
     w2[static_cast<int64_t>(matrix) * p.p_t_batch_stride + householder_tau_index(k, p.cols - 1)] =
@@ -432,49 +491,17 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
     yp_k[c] = c <= k ? C(0) : (c == k + 1 ? C(1) : h.scale * row[c - p.panel]);
   group_barrier();
 
-  // x = tau (A u - V t3 - X t4) for this group's rows: a SIMD group spans the group's
-  // p.extent rows and kSimdWidth / p.extent columns (lane = row + extent * column), the SIMD
-  // groups share the columns, kBrdUnroll at a time each so that many loads are in flight.
-  const uint32_t extent = p.extent;
-  const uint32_t row_lane = lane % extent;
-  const uint32_t column_lane = lane / extent;
-  const uint32_t across = warps * (kSimdWidth / extent);  // columns a pass of the group takes
-  const uint32_t base = i + 1 + group * extent;           // the group's first row
-  const uint32_t r = base + row_lane;
-  const bool mine = r < rows;
-  const uint32_t r_safe = mine ? r : i + 1;  // rows beyond read a valid row, unused
-  C acc[kBrdUnroll];
-  MSVD_UNROLL
-  for (uint32_t q = 0; q < kBrdUnroll; ++q) acc[q] = C(0);
-  const uint32_t slot = ctx.simd_group * (kSimdWidth / extent) + column_lane;
-  for (uint32_t c0 = i + 1 + slot; c0 < cols; c0 += across * kBrdUnroll) {
-    MSVD_UNROLL
-    for (uint32_t q = 0; q < kBrdUnroll; ++q) {
-      const uint32_t c = c0 + q * across;
-      if (c < cols) acc[q] += v.a(r_safe, c) * (c == i + 1 ? C(1) : h.scale * row[c]);
-    }
-  }
-  // Each lane also takes its share of the panel columns j <= i of the corrections:
-  // x's, V t3 + X t4, goes with its part of the dot; column i + 1's,
-  // V[r, 0..i] Y[i + 1, 0..i] + X[r, 0..i-1] Yp[i + 1, 0..i-1], goes beside it (in warp_sums,
-  // free since the records were reduced). Spread so, the loads of a row's corrections are in
-  // flight together rather than one after another in one SIMD group.
-  const bool next_column = i + 1 < p.width;
+  // This lane's part of x / tau - A[r, i + 1]: scale times the raw GEMV, less the corrections.
+  // (warp_sums is free again: the records were reduced.)
   MSVD_THREADGROUP C* column_parts = warp_sums;
-  C x_part = C(0);
-  C column_part = C(0);
+  C raw = C(0);
   MSVD_UNROLL
-  for (uint32_t q = 0; q < kBrdUnroll; ++q) x_part += acc[q];
+  for (uint32_t q = 0; q < kBrdUnroll; ++q) raw += acc[q];
+  C x_part = h.scale * raw;
   if (mine) {
     for (uint32_t j = slot; j <= i; j += across) {
-      const C yq_rj = v.yq(r, j);
-      x_part -= yq_rj * t3[j];
-      column_part += yq_rj * v.y(i + 1, j);
-      if (j < i) {
-        const C x_rj = v.x(r, j);
-        x_part -= x_rj * t4[j];
-        column_part += x_rj * v.yp(i + 1, j);
-      }
+      x_part -= v.yq(r, j) * t3[j];
+      if (j < i) x_part -= v.x(r, j) * t4[j];
     }
   }
   // The lanes of one row add their columns' parts.
@@ -487,9 +514,6 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
     column_parts[ctx.simd_group * extent + row_lane] = column_part;
   }
   group_barrier();
-  // From here a lane is a row: lane < extent, row base + lane.
-  const uint32_t own_row = base + lane;
-  const bool owned = lane < extent && own_row < rows;
   if (ctx.simd_group == 0) {
     C x = C(0);
     C col = C(0);
@@ -500,12 +524,12 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
         x_sum += partial[w * extent + lane];
         column_sum += column_parts[w * extent + lane];
       }
-      x = h.tau * x_sum;
+      x = h.tau * (a_next + x_sum);
       v.x(own_row, i) = x;
       if (next_column) {
         // Column i + 1: A[r, i + 1] - V[r, 0..i] Y[i + 1, 0..i] - X[r, 0..i] Yp[i + 1, 0..i],
         // the last term with Yp[i + 1, i] = 1 (this launch writes it).
-        col = v.a(own_row, i + 1) - column_sum - x;
+        col = a_next - column_sum - x;
         v.a(own_row, i + 1) = col;
       }
     }

@@ -252,13 +252,13 @@ TEST(DcSvd, PanelBoundariesVectorsAndDeflatingMatrices) {
 // groups they have (the plan takes 1024 threads for large groups), and their groups narrow as
 // the trailing matrix shrinks: every thread count with groups of the largest extent
 // throughout (1 group asked for), of every extent in turn (4 asked for: 50 columns take 16
-// each, then 8, then 4) and of the smallest (the plan's 128 at this size) gives the contract.
+// each, then 8, then 4) and of the smallest (4096 asked for) gives the contract.
 TEST(DcSvd, ReductionAtEveryThreadCountAndGroupExtent) {
   std::mt19937_64 rng(149);
   const MatrixXd a = testing::gaussian(70, 50, rng);
   uint64_t seed = 0;  // a different schedule for every setting
   for (uint32_t threads : {256u, 512u, 1024u})
-    for (uint32_t groups : {1u, 4u, 0u}) {
+    for (uint32_t groups : {1u, 4u, 4096u}) {
       SvdTuning t;
       t.algorithm = SvdAlgorithm::bidiagonal_dc;
       t.bidiagonal.reduction_threads = threads;
