@@ -47,10 +47,11 @@ struct BidiagonalLaunchShape {
   uint32_t groups = 0;
 };
 
-// Groups a launch should have at least. Fewer than a large GPU's multiprocessors (an H200 has
-// 132): on the H200, 32 large groups of 1024 threads beat 128 or 256 narrow ones at every size
-// measured (1024^2 to 4096^2, bench/results), the narrow ones paying for more records to reduce
-// and for a second wave.
+// Groups a launch should have at least: fewer than a large GPU's multiprocessors (an H200 has
+// 132), since every group of the next launch reduces every group's record. On the H200, 32
+// groups of 1024 threads beat 128 and 256 narrower ones at every size measured (1024^2 to
+// 4096^2, bench/results/2026-12-02_nvidia-h200_tune_dc.txt); with the loads issued before the
+// sums, 64 came out 1-6% ahead of 32 in one sweep, not yet confirmed by a full run.
 constexpr uint32_t kBidiagonalGroups = 32;
 
 // Threads of the column and row kernels for groups of `elements` trailing elements each: many
