@@ -41,7 +41,8 @@ kernels::HouseholderParams panel_params(const HouseholderFactors& f, const Matri
   p.panel = index * f.panel_width;
   p.width = width;
   p.t_offset = index * f.panel_width * f.panel_width;
-  p.s_offset = panel_count(f) * f.panel_width * f.panel_width;
+  p.s_offset = (panel_count(f) + index) * f.panel_width * f.panel_width;
+  p.panels = 1;
   p.groups_per_matrix = f.groups_per_matrix;
   p.rows_per_group = f.rows_per_group;
   p.sums_offset = f.sums_offset;
@@ -58,7 +59,7 @@ HouseholderFactors factors_around(WorkspaceLayout& layout, const MatrixBatch& y,
   f.panel_width = std::min<uint32_t>(kernels::kHouseholderMaxPanel, std::max<uint32_t>(y.cols, 1));
   f.groups_per_matrix = groups_per_matrix;
   f.rows_per_group = rows_per_group;
-  f.sums_offset = (panel_count(f) + 1) * f.panel_width * f.panel_width;
+  f.sums_offset = 2 * panel_count(f) * f.panel_width * f.panel_width;  // every T, every S
   f.triangles_batch_stride = int64_t{f.sums_offset};
   if (groups_per_matrix > 1)
     f.triangles_batch_stride += 2 * kernels::householder_sums_copy_size(groups_per_matrix);
@@ -69,25 +70,39 @@ HouseholderFactors factors_around(WorkspaceLayout& layout, const MatrixBatch& y,
   return f;
 }
 
-// Panel `index`'s T from S = Y^T Y over the rows its reflectors touch and the taus on T's
-// diagonal.
-void enqueue_panel_triangle(Backend& backend, const HouseholderFactors& f, uint32_t index) {
+// S = Y^T Y of panel `index` over the rows its reflectors touch.
+void enqueue_panel_gram(Backend& backend, const HouseholderFactors& f, uint32_t index) {
   const uint32_t k = index * f.panel_width;
   const uint32_t width = std::min(f.panel_width, f.cols - k);
   const MatrixBatch y_panel = sub_block(f.y, k, k, f.y.rows - k, width);
-  kernels::HouseholderParams p = panel_params(f, f.y, index, width);
-  p.threads = kTriangleThreads;
-  const uint64_t c_size = element_size(f.y.dtype);
+  const uint64_t s_offset = uint64_t{panel_count(f) + index} * f.panel_width * f.panel_width;
   const MatrixBatch s =
-      column_major(advanced(f.triangles, uint64_t{p.s_offset} * c_size), f.y.dtype, f.y.batch,
+      column_major(advanced(f.triangles, s_offset * element_size(f.y.dtype)), f.y.dtype, f.y.batch,
                    width, width, width, f.triangles_batch_stride);
   backend.gemm({transposed(y_panel), y_panel, s, 1.0, 0.0});
+}
+
+// The T of `panels` panels from panel `first` (their S and taus in place), a group each.
+void launch_triangles(Backend& backend, const HouseholderFactors& f, uint32_t first,
+                      uint32_t panels) {
+  const uint32_t k = first * f.panel_width;
+  kernels::HouseholderParams p = panel_params(
+      f, f.y, first, panels == 1 ? std::min(f.panel_width, f.cols - k) : f.panel_width);
+  p.panels = panels;
+  p.threads = kTriangleThreads;
   WorkspaceBuffers b;
   b.w2 = f.triangles;
-  launch_workspace_kernel(
-      backend, workspace_kernel_name("householder_triangle", f.y.dtype), f.y.batch,
-      kTriangleThreads,
-      static_cast<uint32_t>(kernels::householder_triangle_scratch(width) * c_size), p, b);
+  launch_workspace_kernel(backend, workspace_kernel_name("householder_triangle", f.y.dtype),
+                          f.y.batch * panels, kTriangleThreads,
+                          static_cast<uint32_t>(kernels::householder_triangle_scratch(p.width) *
+                                                element_size(f.y.dtype)),
+                          p, b);
+}
+
+// Panel `index`'s T from its S and the taus on T's diagonal.
+void enqueue_panel_triangle(Backend& backend, const HouseholderFactors& f, uint32_t index) {
+  enqueue_panel_gram(backend, f, index);
+  launch_triangles(backend, f, index, 1);
 }
 
 }  // namespace
@@ -148,8 +163,8 @@ void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const Househ
 }
 
 void enqueue_householder_triangles(Backend& backend, const HouseholderFactors& f) {
-  for (uint32_t index = 0; index < panel_count(f); ++index)
-    enqueue_panel_triangle(backend, f, index);
+  for (uint32_t index = 0; index < panel_count(f); ++index) enqueue_panel_gram(backend, f, index);
+  launch_triangles(backend, f, 0, panel_count(f));
 }
 
 void enqueue_apply_q(Backend& backend, const HouseholderFactors& f, const MatrixBatch& x) {

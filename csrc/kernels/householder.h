@@ -26,7 +26,7 @@ MSVD_CONSTANT constexpr uint32_t kHouseholderMaxPanel = 32;
 struct HouseholderParams {
   int64_t a_batch_stride;  // w0: A, rows x cols, leading dimension lda
   int64_t y_batch_stride;  // w1: Y, rows x cols (panel k in columns k .. k + width), ld lda
-  int64_t t_batch_stride;  // w2: T of every panel, width x width each, then S (width x width)
+  int64_t t_batch_stride;  // w2: T of every panel, width x width each, then S of every panel
   uint32_t batch;
   uint32_t rows;
   uint32_t cols;
@@ -34,13 +34,13 @@ struct HouseholderParams {
   uint32_t panel;     // first column k
   uint32_t width;     // columns in this panel (<= kHouseholderMaxPanel)
   uint32_t t_offset;  // elements from a matrix's w2 to this panel's T
-  uint32_t s_offset;  // to S = Y^T Y of this panel
+  uint32_t s_offset;  // to S = Y^T Y of this panel (S of panel q at s_offset + q width^2)
   uint32_t threads;
   uint32_t groups_per_matrix;  // householder_column*: groups sharing a matrix's rows
   uint32_t rows_per_group;     // a multiple of threads
   uint32_t step;               // householder_column: the reflector j of the panel it applies
   uint32_t sums_offset;        // elements from a matrix's w2 to its reflector sums (below)
-  uint32_t unused;
+  uint32_t panels;             // householder_triangle: consecutive panels, a group each
 };
 
 // Where tau of reflector `col` of a factorisation with `cols` reflectors sits among the T
@@ -276,10 +276,13 @@ MSVD_INLINE void householder_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
 }
 
 // T upper triangular with H_k .. H_{k+w-1} = I - Y T Y^T (forward, columnwise):
-// T[0:j, j] = -tau_j T[0:j, 0:j] S[0:j, j], S = Y^T Y. One group per matrix, of at least `width`
-// threads. T's columns depend on each other one after the other, so T is worked on in
-// threadgroup memory (householder_triangle_scratch elements) and written once at the end: in
-// device memory every step would wait for the last's stores. S is only read.
+// T[0:j, j] = -tau_j T[0:j, 0:j] S[0:j, j], S = Y^T Y. A group per matrix and panel (p.panels
+// consecutive panels from column p.panel, p.width columns each but the factorisation's last,
+// which may be narrower), of at least `width` threads: the panels' T are independent, so the
+// bidiagonalisation forms all of them in one launch. T's columns depend on each other one
+// after the other, so T is worked on in threadgroup memory (householder_triangle_scratch
+// elements) and written once at the end: in device memory every step would wait for the
+// last's stores. S is only read.
 MSVD_HOST_DEVICE uint32_t householder_triangle_scratch(uint32_t width) { return width * width; }
 
 template <typename P, typename T, typename C>
@@ -288,10 +291,14 @@ MSVD_INLINE void householder_triangle(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, 
                                       MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
                                       ThreadContext ctx) {
   const uint32_t tid = ctx.thread_index;
-  MSVD_DEVICE C* base = w2 + static_cast<int64_t>(ctx.group) * p.t_batch_stride;
-  MSVD_DEVICE C* t = base + p.t_offset;
-  MSVD_DEVICE const C* s = base + p.s_offset;
-  const uint32_t w = p.width;
+  const uint32_t matrix = ctx.group / p.panels;
+  const uint32_t q = ctx.group % p.panels;
+  const uint32_t k = p.panel + q * p.width;
+  const uint32_t w = p.cols - k < p.width ? p.cols - k : p.width;
+  const uint32_t square = p.width * p.width;
+  MSVD_DEVICE C* base = w2 + static_cast<int64_t>(matrix) * p.t_batch_stride;
+  MSVD_DEVICE C* t = base + p.t_offset + q * square;
+  MSVD_DEVICE const C* s = base + p.s_offset + q * square;
   MSVD_THREADGROUP C* ts = scratch;  // T, w x w, leading dimension w
   // Column-major: row idx % w, column idx / w. tau on the diagonal, zeros elsewhere.
   for (uint32_t idx = tid; idx < w * w; idx += p.threads)
