@@ -21,11 +21,24 @@ uint32_t panel_count(const HouseholderFactors& f) {
   return (f.cols + f.panel_width - 1) / f.panel_width;
 }
 
-// Panel `index`'s T (width x width, leading dimension width) as a GEMM operand.
+// Elements from a matrix's triangles to panel `index`'s T, and to its S = Y^T Y: every
+// panel's T, then every panel's S, a panel_width^2 square each.
+uint32_t triangle_offset(const HouseholderFactors& f, uint32_t index) {
+  return index * f.panel_width * f.panel_width;
+}
+uint32_t gram_offset(const HouseholderFactors& f, uint32_t index) {
+  return triangle_offset(f, panel_count(f) + index);
+}
+
+// A width x width matrix (leading dimension width) at `offset` elements into the triangles.
+MatrixBatch square_view(const HouseholderFactors& f, uint32_t offset, uint32_t width) {
+  return column_major(advanced(f.triangles, uint64_t{offset} * element_size(f.y.dtype)), f.y.dtype,
+                      f.y.batch, width, width, width, f.triangles_batch_stride);
+}
+
+// Panel `index`'s T as a GEMM operand.
 MatrixBatch triangle_view(const HouseholderFactors& f, uint32_t index, uint32_t width) {
-  return column_major(advanced(f.triangles, uint64_t{index} * f.panel_width * f.panel_width *
-                                                element_size(f.y.dtype)),
-                      f.y.dtype, f.y.batch, width, width, width, f.triangles_batch_stride);
+  return square_view(f, triangle_offset(f, index), width);
 }
 
 kernels::HouseholderParams panel_params(const HouseholderFactors& f, const MatrixBatch& a,
@@ -40,8 +53,8 @@ kernels::HouseholderParams panel_params(const HouseholderFactors& f, const Matri
   p.lda = static_cast<uint32_t>(a.col_stride);
   p.panel = index * f.panel_width;
   p.width = width;
-  p.t_offset = index * f.panel_width * f.panel_width;
-  p.s_offset = (panel_count(f) + index) * f.panel_width * f.panel_width;
+  p.t_offset = triangle_offset(f, index);
+  p.s_offset = gram_offset(f, index);
   p.panels = 1;
   p.groups_per_matrix = f.groups_per_matrix;
   p.rows_per_group = f.rows_per_group;
@@ -59,7 +72,7 @@ HouseholderFactors factors_around(WorkspaceLayout& layout, const MatrixBatch& y,
   f.panel_width = std::min<uint32_t>(kernels::kHouseholderMaxPanel, std::max<uint32_t>(y.cols, 1));
   f.groups_per_matrix = groups_per_matrix;
   f.rows_per_group = rows_per_group;
-  f.sums_offset = 2 * panel_count(f) * f.panel_width * f.panel_width;  // every T, every S
+  f.sums_offset = gram_offset(f, panel_count(f));  // after every T and every S
   f.triangles_batch_stride = int64_t{f.sums_offset};
   if (groups_per_matrix > 1)
     f.triangles_batch_stride += 2 * kernels::householder_sums_copy_size(groups_per_matrix);
@@ -75,19 +88,15 @@ void enqueue_panel_gram(Backend& backend, const HouseholderFactors& f, uint32_t 
   const uint32_t k = index * f.panel_width;
   const uint32_t width = std::min(f.panel_width, f.cols - k);
   const MatrixBatch y_panel = sub_block(f.y, k, k, f.y.rows - k, width);
-  const uint64_t s_offset = uint64_t{panel_count(f) + index} * f.panel_width * f.panel_width;
-  const MatrixBatch s =
-      column_major(advanced(f.triangles, s_offset * element_size(f.y.dtype)), f.y.dtype, f.y.batch,
-                   width, width, width, f.triangles_batch_stride);
-  backend.gemm({transposed(y_panel), y_panel, s, 1.0, 0.0});
+  backend.gemm(
+      {transposed(y_panel), y_panel, square_view(f, gram_offset(f, index), width), 1.0, 0.0});
 }
 
-// The T of `panels` panels from panel `first` (their S and taus in place), a group each.
+// The T of `panels` panels from panel `first` (their S and taus in place), a group each; the
+// kernel narrows the factorisation's last panel itself.
 void launch_triangles(Backend& backend, const HouseholderFactors& f, uint32_t first,
                       uint32_t panels) {
-  const uint32_t k = first * f.panel_width;
-  kernels::HouseholderParams p = panel_params(
-      f, f.y, first, panels == 1 ? std::min(f.panel_width, f.cols - k) : f.panel_width);
+  kernels::HouseholderParams p = panel_params(f, f.y, first, f.panel_width);
   p.panels = panels;
   p.threads = kTriangleThreads;
   WorkspaceBuffers b;
