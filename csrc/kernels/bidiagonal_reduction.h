@@ -31,8 +31,8 @@ namespace kernels {
 
 MSVD_CONSTANT constexpr uint32_t kBrdPanel = 32;  // a lane per panel column
 // Threads of the column and row kernels: any multiple of kBrdMaxCols / 4 SIMD groups up to 1024.
-// The GEMVs are bound by how many loads a multiprocessor keeps in flight, so large trailing
-// matrices take 1024 (core/bidiagonal_reduction.cpp).
+// The GEMVs are bound by how many loads a multiprocessor keeps in flight, so every group with
+// enough work takes 1024 (bidiagonal_threads, core/bidiagonal_reduction.cpp).
 MSVD_CONSTANT constexpr uint32_t kBrdThreads = 256;
 MSVD_CONSTANT constexpr uint32_t kBrdMaxThreads = 1024;
 // A group's extent: the trailing columns of a bidiagonal_column group (whole sets of 4, one set
