@@ -1,6 +1,8 @@
 #include <cuda_runtime.h>
 
 #include <array>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -31,20 +33,42 @@ DeviceLimits query_limits(int device) {
   return limits;
 }
 
+struct CudaDevice {
+  DeviceLimits limits;
+  bool dependent_launch;  // programmatic dependent launch: compute capability 9.0 on
+};
+
+CudaDevice query_device(int device) {
+  int major = 0;
+  cuda_check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
+             "cudaDeviceGetAttribute");
+  return {query_limits(device), major >= 9};
+}
+
 // Device attributes never change: query each device once.
-const DeviceLimits& cached_limits(int device) {
-  static std::array<DeviceLimits, kMaxDevices> limits;
+const CudaDevice& cached_device(int device) {
+  static std::array<CudaDevice, kMaxDevices> devices;
   static std::array<std::once_flag, kMaxDevices> queried;
   if (device < 0 || device >= kMaxDevices)
     throw Error("metalsvd cuda backend: device index " + std::to_string(device) + " out of range");
-  std::call_once(queried[device], [device] { limits[device] = query_limits(device); });
-  return limits[device];
+  std::call_once(queried[device], [device] { devices[device] = query_device(device); });
+  return devices[device];
+}
+
+// METALSVD_CUDA_OVERLAP=0 launches every kernel only once the previous one has finished, to
+// measure what the overlap of launches (cuda_kernels.h, CudaLaunchOptions) gains.
+bool overlap_switched_off() {
+  const char* value = std::getenv("METALSVD_CUDA_OVERLAP");
+  return value != nullptr && std::strcmp(value, "0") == 0;
 }
 
 class CudaBackend final : public Backend {
  public:
   CudaBackend(int device, cudaStream_t stream)
-      : device_(device), stream_(stream), limits_(cached_limits(device)) {
+      : device_(device), stream_(stream), limits_(cached_device(device).limits) {
+    options_.stream = stream;
+    options_.device = device;
+    options_.overlap_previous = cached_device(device).dependent_launch && !overlap_switched_off();
     if (limits_.simd_width != kernels::kSimdWidth)
       throw Error("metalsvd cuda backend: the kernels need a warp of 32 threads");
   }
@@ -60,7 +84,7 @@ class CudaBackend final : public Backend {
     int current = -1;
     cuda_check(cudaGetDevice(&current), "cudaGetDevice");
     if (current != device_) cuda_check(cudaSetDevice(device_), "cudaSetDevice");
-    kernel(launch, stream_);
+    kernel(launch, options_);
     if (current != device_) cuda_check(cudaSetDevice(current), "cudaSetDevice");
   }
 
@@ -77,6 +101,7 @@ class CudaBackend final : public Backend {
   int device_;
   cudaStream_t stream_;
   DeviceLimits limits_;
+  CudaLaunchOptions options_;
 };
 
 }  // namespace

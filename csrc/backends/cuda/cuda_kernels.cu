@@ -1,4 +1,6 @@
 // Instantiates the portable kernels as CUDA kernels, one entry per kernel name.
+#include <array>
+#include <atomic>
 #include <string>
 #include <unordered_map>
 
@@ -73,7 +75,8 @@ void prepare_launch(Kernel kernel, const KernelLaunch& launch) {
 }
 
 template <typename T, typename C, uint32_t kThreads, bool kExact, ThreadgroupEntry<T, C> kEntry>
-void launch_v_in_threadgroup(const KernelLaunch& launch, cudaStream_t stream) {
+void launch_v_in_threadgroup(const KernelLaunch& launch, const CudaLaunchOptions& options) {
+  const cudaStream_t stream = options.stream;
   const auto kernel = &v_in_threadgroup_kernel<T, C, kThreads, kEntry>;
   prepare_launch<kThreads, kExact>(kernel, launch);
   kernel<<<launch.groups, launch.threads_per_group, launch.threadgroup_memory_bytes, stream>>>(
@@ -84,7 +87,8 @@ void launch_v_in_threadgroup(const KernelLaunch& launch, cudaStream_t stream) {
 }
 
 template <typename T, typename C, uint32_t kThreads, bool kExact, DeviceVEntry<T, C> kEntry>
-void launch_v_in_device(const KernelLaunch& launch, cudaStream_t stream) {
+void launch_v_in_device(const KernelLaunch& launch, const CudaLaunchOptions& options) {
+  const cudaStream_t stream = options.stream;
   const auto kernel = &v_in_device_kernel<T, C, kThreads, kEntry>;
   prepare_launch<kThreads, kExact>(kernel, launch);
   kernel<<<launch.groups, launch.threads_per_group, launch.threadgroup_memory_bytes, stream>>>(
@@ -94,27 +98,74 @@ void launch_v_in_device(const KernelLaunch& launch, cudaStream_t stream) {
   cuda_check(cudaGetLastError(), launch.name.c_str());
 }
 
+// Programmatic dependent launch (compute capability 9.0 on): the workspace kernels run as long
+// chains of short launches, one after another on the stream, so each one's launch latency is a
+// large part of its time. Launched with overlap_previous, a kernel may start while the previous
+// one runs; it waits here, before it reads or writes memory, until that kernel has finished and
+// its writes are visible, then lets the next kernel of the stream start in turn. Nothing of the
+// kernel body runs early, so the order of memory accesses is that of plain launches.
+__device__ __forceinline__ void wait_for_previous_kernel() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  cudaGridDependencySynchronize();
+  cudaTriggerProgrammaticLaunchCompletion();
+#endif
+}
+// Whether `kernel` was compiled with that wait: from PTX of compute capability 9.0 on.
+constexpr int kOverlapPtxVersion = 90;
+
 // Workspace kernels (kernels/workspace_kernel.h): buffers io, w0, w1, w2, state, info; any
 // number of threads up to 1024.
 template <typename P, typename T, typename C,
           void (*kEntry)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*, kernels::ThreadContext)>
 __global__ void __launch_bounds__(1024)
     workspace_kernel(const P p, T* io, C* w0, C* w1, C* w2, int32_t* state, int32_t* info) {
+  wait_for_previous_kernel();
   extern __shared__ __align__(16) unsigned char shared_memory[];
   kEntry(p, io, w0, w1, w2, state, info, reinterpret_cast<C*>(shared_memory),
          cuda_thread_context());
 }
 
+// Whether the binary device `device` runs of `kernel` waits for the previous kernel (a build
+// for 8.0 alone, run through the driver's PTX compiler, does not). Asked once per kernel and
+// device; `answers` is the kernel's cache (0: not asked yet, 1: no, 2: yes).
+constexpr int kMaxDevices = 64;
+template <typename Kernel>
+bool waits_for_previous_kernel(Kernel kernel, int device,
+                               std::array<std::atomic<int>, kMaxDevices>& answers) {
+  if (device < 0 || device >= kMaxDevices) return false;
+  int answer = answers[device].load(std::memory_order_relaxed);
+  if (answer == 0) {
+    cudaFuncAttributes attributes{};
+    cuda_check(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes");
+    answer = attributes.ptxVersion >= kOverlapPtxVersion ? 2 : 1;
+    answers[device].store(answer, std::memory_order_relaxed);
+  }
+  return answer == 2;
+}
+
 template <typename P, typename T, typename C,
           void (*kEntry)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*, kernels::ThreadContext)>
-void launch_workspace_kernel(const KernelLaunch& launch, cudaStream_t stream) {
+void launch_workspace_kernel(const KernelLaunch& launch, const CudaLaunchOptions& options) {
   const auto kernel = &workspace_kernel<P, T, C, kEntry>;
   prepare_launch<1024, false>(kernel, launch);
-  kernel<<<launch.groups, launch.threads_per_group, launch.threadgroup_memory_bytes, stream>>>(
-      params_of<P>(launch), buffer_pointer<T>(launch, 0), buffer_pointer<C>(launch, 1),
-      buffer_pointer<C>(launch, 2), buffer_pointer<C>(launch, 3),
-      buffer_pointer<int32_t>(launch, 4), buffer_pointer<int32_t>(launch, 5));
-  cuda_check(cudaGetLastError(), launch.name.c_str());
+  static std::array<std::atomic<int>, kMaxDevices> answers{};
+  const bool waits =
+      options.overlap_previous && waits_for_previous_kernel(kernel, options.device, answers);
+  cudaLaunchAttribute overlap{};
+  overlap.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  overlap.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(launch.groups);
+  config.blockDim = dim3(launch.threads_per_group);
+  config.dynamicSmemBytes = launch.threadgroup_memory_bytes;
+  config.stream = options.stream;
+  config.attrs = &overlap;
+  config.numAttrs = waits ? 1 : 0;
+  cuda_check(cudaLaunchKernelEx(&config, kernel, params_of<P>(launch), buffer_pointer<T>(launch, 0),
+                                buffer_pointer<C>(launch, 1), buffer_pointer<C>(launch, 2),
+                                buffer_pointer<C>(launch, 3), buffer_pointer<int32_t>(launch, 4),
+                                buffer_pointer<int32_t>(launch, 5)),
+             launch.name.c_str());
 }
 
 #define METALSVD_CUDA_WORKSPACE_KERNEL(NAME, FUNCTION, PARAMS, T, C) \

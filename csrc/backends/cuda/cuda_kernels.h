@@ -9,8 +9,18 @@
 
 namespace metalsvd {
 
-// Enqueues one launch on `stream`; the launch was already checked by the backend.
-using CudaKernel = void (*)(const KernelLaunch& launch, cudaStream_t stream);
+// How a launch is enqueued. overlap_previous: the kernel may be launched while the previous
+// kernel of the stream still runs (programmatic dependent launch, compute capability 9.0 on);
+// a kernel compiled for it waits for that kernel before it touches memory, so only the launch
+// latency overlaps. Kernels not compiled so ignore it.
+struct CudaLaunchOptions {
+  cudaStream_t stream = nullptr;
+  int device = 0;
+  bool overlap_previous = false;
+};
+
+// Enqueues one launch; the launch was already checked by the backend.
+using CudaKernel = void (*)(const KernelLaunch& launch, const CudaLaunchOptions& options);
 
 // The kernel instantiated under `name`, or nullptr.
 CudaKernel find_cuda_kernel(const std::string& name);
