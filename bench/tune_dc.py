@@ -4,7 +4,7 @@ and gesvda drivers on the same input.
 
     python bench/tune_dc.py [--device cuda] [--sizes 1024x1024,4096x4096]
                             [--gemm-rows 0,256,1024] [--threads 0,256,1024]
-                            [--groups 0,64,256] [--overlap on,off]
+                            [--groups 0,64,256] [--tail -1,0,128] [--overlap on,off]
                             [--peers default,gesvda] [--repeats 3]
 
 For each shape and setting: the median time of the full call, the sigma error
@@ -12,6 +12,8 @@ max |sigma - sigma_ref| / sigma_max, the largest entries of |U^T U - I| and |V^T
 reconstruction error ||A - U S V^T||_F / ||A||_F. --gemm-rows: the nodes from which the divide
 and conquer's vectors are GEMMs; --threads: the bidiagonalisation's GEMV kernels' threads;
 --groups: the groups its launches should have at least; 0 stands for the plan's choice;
+--tail: the trailing matrix is finished by one group a matrix once it has at most tail^2
+elements (0: never, -1: the plan's);
 --overlap (CUDA): whether each kernel may be launched while the previous one runs (the
 default, "on") or only once it has finished ("off", METALSVD_CUDA_OVERLAP=0). The reference
 is float64 svdvals on the same device (cuSOLVER on CUDA, LAPACK on the CPU)."""
@@ -25,9 +27,9 @@ import metalsvd  # noqa: F401  (registers torch.ops.metalsvd)
 from bench_timing import median_call_ms
 
 
-def dc(A, gemm_rows, threads, groups):
+def dc(A, gemm_rows, threads, groups, tail):
     return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, "dc", 0, 0, 0, 0, 0, -1, -1, -1,
-                                                  gemm_rows, threads, groups)
+                                                  gemm_rows, threads, groups, tail)
 
 
 def errors(A, U, S, V, ref):
@@ -47,6 +49,7 @@ def main():
     p.add_argument("--gemm-rows", default="0")
     p.add_argument("--threads", default="0")
     p.add_argument("--groups", default="0")
+    p.add_argument("--tail", default="-1")
     p.add_argument("--overlap", default="on", help="on, off or on,off (CUDA launches)")
     p.add_argument("--peers", default="default,gesvda",
                    help="torch.linalg.svd drivers to time beside it (CUDA only; '' for none)")
@@ -56,8 +59,8 @@ def main():
     device = torch.device(args.device)
     if any(o not in ("on", "off") for o in args.overlap.split(",")):
         p.error("--overlap takes on, off or on,off")
-    print("setting dc R/T/G: gemm_rows R, threads T, groups G (0: the plan's); "
-          "seq: launches not overlapped")
+    print("setting dc R/T/G/L: gemm_rows R, threads T, groups G (0: the plan's), tail L "
+          "(-1: the plan's); seq: launches not overlapped")
     print(f"{'shape':>11} {'setting':>16} {'ms':>9} {'sigma err':>10} {'U orth':>9} "
           f"{'V orth':>9} {'recon':>9}", flush=True)
     for text in args.sizes.split(","):
@@ -65,16 +68,17 @@ def main():
         g = torch.Generator().manual_seed(m * 7919 + n)
         A = torch.randn(m, n, generator=g, dtype=torch.float64).float().to(device)
         ref = torch.linalg.svdvals(A.double())
-        settings = [(int(r), int(t), int(gr), o) for r in args.gemm_rows.split(",")
+        settings = [(int(r), int(t), int(gr), int(tl), o) for r in args.gemm_rows.split(",")
                     for t in args.threads.split(",") for gr in args.groups.split(",")
-                    for o in args.overlap.split(",")]
-        for rows, threads, groups, overlap in settings:
+                    for tl in args.tail.split(",") for o in args.overlap.split(",")]
+        for rows, threads, groups, tail, overlap in settings:
             # The backend reads the switch each call.
             os.environ["METALSVD_CUDA_OVERLAP"] = "0" if overlap == "off" else "1"
-            ms = median_call_ms(lambda: dc(A, rows, threads, groups), device, args.repeats)
-            U, S, V, info = dc(A, rows, threads, groups)
+            ms = median_call_ms(lambda: dc(A, rows, threads, groups, tail), device, args.repeats)
+            U, S, V, info = dc(A, rows, threads, groups, tail)
             e = errors(A, U, S, V, ref)
-            label = f"dc {rows}/{threads}/{groups}" + (" seq" if overlap == "off" else "")
+            label = (f"dc {rows}/{threads}/{groups}/{tail}" +
+                     (" seq" if overlap == "off" else ""))
             print(f"{text:>11} {label:>16} {ms:>9.2f} {e[0]:>10.1e} {e[1]:>9.1e} "
                   f"{e[2]:>9.1e} {e[3]:>9.1e}  info {info.item()}", flush=True)
         if device.type != "cuda":

@@ -36,7 +36,8 @@ class ReductionLaunches {
       : backend_(backend),
         r_(r),
         threads_(shape.threads),
-        groups_(shape.groups != 0 ? shape.groups : kBidiagonalGroups) {
+        groups_(shape.groups != 0 ? shape.groups : kBidiagonalGroups),
+        tail_(shape.tail >= 0 ? shape.tail : kBidiagonalTail) {
     // The GEMV kernels' thread counts within what their compiled form allows (a Metal pipeline
     // may take fewer than the device's 1024): the column kernel in whole sets of 256.
     const uint32_t column_limit =
@@ -44,6 +45,10 @@ class ReductionLaunches {
     const uint32_t row_limit =
         backend.max_threads_for(workspace_kernel_name("bidiagonal_row", r.dtype));
     column_limit_ = column_limit / kBrdThreads * kBrdThreads;
+    tail_threads_ =
+        std::min(kernels::kBrdMaxThreads,
+                 backend.max_threads_for(workspace_kernel_name("bidiagonal_tail", r.dtype)) /
+                     kernels::kSimdWidth * kernels::kSimdWidth);
     row_limit_ = row_limit / kernels::kSimdWidth * kernels::kSimdWidth;
     if (column_limit_ == 0 || row_limit_ < kBrdThreads)
       throw NotImplemented("metalsvd: the bidiagonalisation kernels need " +
@@ -57,6 +62,23 @@ class ReductionLaunches {
     buffers_.w0 = r.region;
     buffers_.w1 = r.q.triangles;
     buffers_.w2 = r.cols > 1 ? r.p.triangles : r.q.triangles;
+  }
+
+  // Whether the rest of the reduction from panel boundary p0 on is bidiagonal_tail's.
+  bool tail_from(uint32_t p0) const {
+    return tail_threads_ != 0 && bidiagonal_tail_from(r_.rows - p0, r_.cols - p0, tail_);
+  }
+
+  // The reduction of A[p0.., p0..] to the end by one group a matrix.
+  void tail(uint32_t p0) {
+    p_.panel = p0;
+    p_.width = r_.cols - p0;
+    p_.step = 0;
+    p_.groups_per_matrix = 1;
+    p_.partial_groups = 0;
+    p_.threads = tail_threads_;
+    p_.extent = 0;
+    launch("bidiagonal_tail", kernels::brd_tail_scratch_elements(p_.threads));
   }
 
   void panel(uint32_t p0, uint32_t width) {
@@ -106,6 +128,8 @@ class ReductionLaunches {
   const BidiagonalReduction& r_;
   uint32_t threads_;
   uint32_t groups_;
+  int32_t tail_;
+  uint32_t tail_threads_ = 0;
   uint32_t column_limit_ = 0;
   uint32_t row_limit_ = 0;
   kernels::BidiagonalParams p_{};
@@ -160,11 +184,20 @@ uint32_t bidiagonal_group_extent(uint32_t count, uint32_t batch, uint32_t larges
   return extent;
 }
 
+bool bidiagonal_tail_from(uint32_t rows, uint32_t cols, int32_t tail) {
+  const uint64_t t = static_cast<uint64_t>(std::max(tail, 0));
+  return cols <= kernels::kBrdTailMaxCols && uint64_t{rows} * cols <= t * t;
+}
+
 void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r,
                                   const BidiagonalLaunchShape& shape) {
   const kernels::BidiagonalLayout l = layout_of(r);
   ReductionLaunches launches(backend, r, shape);
   for (uint32_t p0 = 0; p0 < r.cols; p0 += kBrdPanel) {
+    if (launches.tail_from(p0)) {
+      launches.tail(p0);
+      break;
+    }
     const uint32_t width = std::min(kBrdPanel, r.cols - p0);
     launches.panel(p0, width);
     const uint32_t done = p0 + width;

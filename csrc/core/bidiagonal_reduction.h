@@ -45,6 +45,10 @@ struct BidiagonalLaunchShape {
   // Groups a launch should have at least: a group's extent (kernels/bidiagonal_reduction.h)
   // halves, down to the smallest, while a launch has fewer; 0: kBidiagonalGroups.
   uint32_t groups = 0;
+  // The trailing matrix is finished by bidiagonal_tail, one group a matrix, from the first
+  // panel boundary where it has at most tail^2 elements (so at most `tail` columns); 0: never,
+  // -1: kBidiagonalTail.
+  int32_t tail = -1;
 };
 
 // Groups a launch should have at least: fewer than a large GPU's multiprocessors (an H200 has
@@ -53,6 +57,14 @@ struct BidiagonalLaunchShape {
 // 4096^2, bench/results/2026-12-02_nvidia-h200_tune_dc.txt); with the loads issued before the
 // sums, 64 came out 1-6% ahead of 32 in one sweep, not yet confirmed by a full run.
 constexpr uint32_t kBidiagonalGroups = 32;
+
+// The tail's size (BidiagonalLaunchShape::tail): a column of the tail costs one group a few
+// passes over it, a column before it two launches of the GEMV kernels.
+constexpr int32_t kBidiagonalTail = 128;
+
+// Whether the reduction finishes with bidiagonal_tail from the panel boundary where `rows` x
+// `cols` trailing elements are left, for a tail of `tail` (not -1).
+bool bidiagonal_tail_from(uint32_t rows, uint32_t cols, int32_t tail);
 
 // Threads of the column and row kernels for groups of `elements` trailing elements each: many
 // where a group's GEMV is large (its loads in flight decide its speed), few where it is small.

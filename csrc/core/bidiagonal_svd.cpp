@@ -15,7 +15,8 @@ uint32_t bidiagonal_svd_threadgroup_bytes(ScalarType dtype) {
   const uint32_t c = element_size(dtype);
   const uint32_t apply = 2 * kernels::kDcApplyTile * kernels::kDcApplyTileLd * c;
   const uint32_t reduction = kernels::brd_scratch_elements(kernels::kBrdMaxThreads) * c;
-  return std::max(apply, reduction);
+  const uint32_t tail = kernels::brd_tail_scratch_elements(kernels::kBrdMaxThreads) * c;
+  return std::max({apply, reduction, tail});
 }
 
 BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dtype,
@@ -32,6 +33,10 @@ BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dty
   if (tuning.gemm_rows != 0) plan.gemm_rows = tuning.gemm_rows;
   plan.reduction.threads = t;
   plan.reduction.groups = tuning.reduction_groups;
+  if (tuning.reduction_tail < -1 || tuning.reduction_tail > int32_t{kernels::kBrdTailMaxCols})
+    throw InvalidArgument("metalsvd: the bidiagonalisation's tail must be in [0, " +
+                          std::to_string(kernels::kBrdTailMaxCols) + "] (-1: the plan's)");
+  plan.reduction.tail = tuning.reduction_tail;
   return plan;
 }
 

@@ -24,6 +24,9 @@ struct BidiagonalSvdTuning {
   // Groups the bidiagonalisation's launches should have at least (BidiagonalLaunchShape);
   // 0: the plan's (kBidiagonalGroups).
   uint32_t reduction_groups = 0;
+  // The size of the bidiagonalisation's one-group tail (BidiagonalLaunchShape::tail); 0: none,
+  // -1: the plan's (kBidiagonalTail).
+  int32_t reduction_tail = -1;
 };
 
 struct BidiagonalSvdPlan {

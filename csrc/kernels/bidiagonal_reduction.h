@@ -14,6 +14,9 @@
 //                      x = tau A u (the other GEMV), column k + 1 brought up to date and the
 //                      sums for its reflector
 //   bidiagonal_panel_start   the sums of a panel's first column
+//   bidiagonal_tail    one group a matrix: the rest of the reduction from a panel boundary on,
+//                      unblocked (as xGEBD2), once the trailing matrix is small enough that
+//                      its two launches a column cost more than one group's passes over it
 // A launch that needs a reflector reduces the previous launch's per-group sums itself (every
 // group, a few thousand values), so no launch exists for the reduction alone. The reflectors
 // go to separate matrices Yq (m x n) and Yp (n x n, reflector k in column k from row k + 1),
@@ -566,6 +569,137 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
     }
   }
   if (tid < kBrdRecord - kBrdDots2 - kBrdPanel) record[kBrdDots2 + kBrdPanel + tid] = C(0);
+}
+
+// Threadgroup memory of bidiagonal_tail, in elements: the SIMD groups' two sums, the right
+// reflector u over the tail's columns (at most kBrdTailMaxCols) and a partial of z a thread.
+MSVD_CONSTANT constexpr uint32_t kBrdTailMaxCols = 1024;
+MSVD_HOST_DEVICE uint32_t brd_tail_scratch_elements(uint32_t threads) {
+  return 2 * (threads / kSimdWidth) + kBrdTailMaxCols + threads;
+}
+
+// The reduction of A[p0.., p0..] (p0 = p.panel, a panel boundary: the trailing matrix is up to
+// date) to the end, by one group per matrix, one column at a time: the left reflector of column
+// i applied to the columns right of it (a SIMD group a column, lanes over rows), then the right
+// reflector of row i, formed from the row that update left, applied to the rows below
+// (lanes over rows, the SIMD groups sharing the columns). Reflectors, tau and d / e go where
+// the column and row kernels put them. Groups: batch, p.threads each.
+template <typename P, typename T, typename C>
+MSVD_INLINE void bidiagonal_tail(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                 MSVD_DEVICE C* w1, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
+                                 MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
+                                 ThreadContext ctx) {
+  const uint32_t matrix = ctx.group;
+  const BrdMatrix<C> v = brd_matrix(p, w0, matrix);
+  const uint32_t rows = p.rows - p.panel;  // M
+  const uint32_t cols = p.cols - p.panel;  // N
+  const uint32_t tid = ctx.thread_index;
+  const uint32_t lane = ctx.lane;
+  const uint32_t warp = ctx.simd_group;
+  const uint32_t warps = p.threads / kSimdWidth;
+  MSVD_THREADGROUP C* warp_sums = scratch;  // warps x 2
+  MSVD_THREADGROUP C* u = warp_sums + 2 * warps;
+  MSVD_THREADGROUP C* z_parts = u + kBrdTailMaxCols;
+
+  for (uint32_t i = 0; i < cols; ++i) {
+    const uint32_t k = p.panel + i;
+    // Column i's reflector: v = (1, scale A[i+1.., i]).
+    C below = C(0);
+    for (uint32_t r = i + 1 + tid; r < rows; r += p.threads) below += v.a(r, i) * v.a(r, i);
+    below = group_reduce_sum(below, warp_sums, ctx, p.threads);
+    const Reflector<C> h = householder_reflector(v.a(i, i), below);
+    if (tid == 0) {
+      v.de[k] = h.beta;
+      w1[static_cast<int64_t>(matrix) * p.q_t_batch_stride + householder_tau_index(k, p.cols)] =
+          h.tau;
+    }
+    MSVD_DEVICE C* yq_k = v.yq_all + static_cast<int64_t>(k) * p.rows;
+    MSVD_DEVICE const C* a_k = v.a_panel + static_cast<int64_t>(i) * p.rows - p.panel;
+    for (uint32_t row = tid; row < p.rows; row += p.threads)
+      yq_k[row] = row < k ? C(0) : (row == k ? C(1) : h.scale * a_k[row]);
+
+    // A[i.., c] -= tau (v . A[i.., c]) v for c > i; lane 0 holds row i, whose entries right of
+    // the diagonal the right reflector is formed from (alpha at i + 1, the norm beyond).
+    C row_alpha = C(0);
+    C row_below = C(0);
+    for (uint32_t c = i + 1 + warp; c < cols; c += warps) {
+      C dot = C(0);
+      for (uint32_t r = i + lane; r < rows; r += kSimdWidth)
+        dot += (r == i ? C(1) : h.scale * v.a(r, i)) * v.a(r, c);
+      const C coefficient = h.tau * simd_reduce_sum(dot);
+      for (uint32_t r = i + lane; r < rows; r += kSimdWidth)
+        v.a(r, c) -= coefficient * (r == i ? C(1) : h.scale * v.a(r, i));
+      if (lane == 0) {
+        const C a_ic = v.a(i, c);
+        if (c == i + 1)
+          row_alpha = a_ic;
+        else
+          row_below += a_ic * a_ic;
+      }
+    }
+    if (lane == 0) {
+      warp_sums[2 * warp] = row_alpha;
+      warp_sums[2 * warp + 1] = row_below;
+    }
+    group_barrier_with_device_memory();
+    if (i + 1 >= cols) break;  // the last column: no right reflector
+    C alpha = C(0);
+    C norm_below = C(0);
+    for (uint32_t w = 0; w < warps; ++w) {
+      alpha += warp_sums[2 * w];
+      norm_below += warp_sums[2 * w + 1];
+    }
+    const Reflector<C> g = householder_reflector(alpha, norm_below);
+    if (tid == 0) {
+      v.de[p.cols + k] = g.beta;
+      w2[static_cast<int64_t>(matrix) * p.p_t_batch_stride + householder_tau_index(k, p.cols - 1)] =
+          g.tau;
+    }
+    // u = (1 at i + 1, scale A[i, i+2..]), and into Yp's column k (global columns).
+    for (uint32_t c = i + 1 + tid; c < cols; c += p.threads)
+      u[c] = c == i + 1 ? C(1) : g.scale * v.a(i, c);
+    MSVD_DEVICE C* yp_k = v.yp_all + static_cast<int64_t>(k) * p.cols;
+    for (uint32_t c = tid; c < p.cols; c += p.threads)
+      yp_k[c] = c <= k ? C(0) : (c == k + 1 ? C(1) : g.scale * v.a(i, c - p.panel));
+    group_barrier();  // u is complete; every thread has read warp_sums
+
+    // A[r, i+1..] -= tau (A[r, i+1..] . u) u for r > i: a lane a row, so that a SIMD group
+    // reads 32 consecutive rows of a column at once. With fewer row blocks than SIMD groups,
+    // `split` SIMD groups share a block's columns and add their parts of z.
+    const uint32_t below_rows = rows - i - 1;
+    const uint32_t blocks = (below_rows + kSimdWidth - 1) / kSimdWidth;
+    if (blocks >= warps) {
+      for (uint32_t block = warp; block < blocks; block += warps) {
+        const uint32_t r = i + 1 + block * kSimdWidth + lane;
+        if (r >= rows) continue;
+        C z = C(0);
+        for (uint32_t c = i + 1; c < cols; ++c) z += v.a(r, c) * u[c];
+        z *= g.tau;
+        for (uint32_t c = i + 1; c < cols; ++c) v.a(r, c) -= z * u[c];
+      }
+    } else {
+      // Fewer row blocks than SIMD groups: `split` of them share a block, each every split-th
+      // column from its `share`, and add their parts of z (SIMD groups past the last block
+      // only pass the barrier).
+      const uint32_t split = warps / blocks;
+      const uint32_t block = warp / split;
+      const uint32_t share = warp % split;
+      const uint32_t r = i + 1 + block * kSimdWidth + lane;
+      const bool mine = block < blocks && r < rows;
+      C z = C(0);
+      if (mine)
+        for (uint32_t c = i + 1 + share; c < cols; c += split) z += v.a(r, c) * u[c];
+      z_parts[warp * kSimdWidth + lane] = z;
+      group_barrier();
+      if (mine) {
+        z = C(0);
+        for (uint32_t s = 0; s < split; ++s) z += z_parts[(block * split + s) * kSimdWidth + lane];
+        z *= g.tau;
+        for (uint32_t c = i + 1 + share; c < cols; c += split) v.a(r, c) -= z * u[c];
+      }
+    }
+    group_barrier_with_device_memory();
+  }
 }
 
 }  // namespace kernels

@@ -34,6 +34,7 @@
   F(bidiagonal_panel_start)             \
   F(bidiagonal_column)                  \
   F(bidiagonal_row)                     \
+  F(bidiagonal_tail)                    \
   F(dc_deflate)                         \
   F(dc_roots)                           \
   F(dc_zhat)                            \
@@ -73,6 +74,7 @@
   X("bidiagonal_panel_start_" TYPE_NAME, bidiagonal_panel_start, BidiagonalParams, C, C)      \
   X("bidiagonal_column_" TYPE_NAME, bidiagonal_column, BidiagonalParams, C, C)                \
   X("bidiagonal_row_" TYPE_NAME, bidiagonal_row, BidiagonalParams, C, C)                      \
+  X("bidiagonal_tail_" TYPE_NAME, bidiagonal_tail, BidiagonalParams, C, C)                    \
   X("dc_deflate_" TYPE_NAME, dc_deflate, DcParams, C, C)                                      \
   X("dc_roots_" TYPE_NAME, dc_roots, DcParams, C, C)                                          \
   X("dc_zhat_" TYPE_NAME, dc_zhat, DcParams, C, C)                                            \

@@ -242,10 +242,25 @@ TEST(DcSvd, PanelBoundariesVectorsAndDeflatingMatrices) {
       {"repeated", testing::with_singular_values(36, 36, repeated, rng)},
       {"zero column block", zero_block},
       {"identity", MatrixXd::Identity(25, 25)}};
-  for (uint64_t seed : {1u, 2u, 3u})
-    for (const auto& [what, a] : cases)
-      expect_fp32_contract(run_svd<float>({a}, seed, 32 * 1024, t)[0],
-                           what + " seed " + std::to_string(seed));
+  // The GEMV kernels throughout (tail 0), a tail from the second panel on where there is one
+  // (40: 65x33 from column 32, 50x40 from 32), and the plan's (these sizes: all tail).
+  for (int32_t tail : {0, 40, -1})
+    for (uint64_t seed : {1u, 2u, 3u})
+      for (const auto& [what, a] : cases) {
+        t.bidiagonal.reduction_tail = tail;
+        expect_fp32_contract(
+            run_svd<float>({a}, seed, 32 * 1024, t)[0],
+            what + " tail " + std::to_string(tail) + " seed " + std::to_string(seed));
+      }
+}
+
+// Where the tail starts: the first panel boundary with at most tail^2 elements left.
+TEST(DcSvd, TailStartsWhereTheTrailingMatrixIsSmallEnough) {
+  EXPECT_TRUE(bidiagonal_tail_from(128, 128, 128));
+  EXPECT_FALSE(bidiagonal_tail_from(129, 128, 128));
+  EXPECT_TRUE(bidiagonal_tail_from(1024, 16, 128));  // tall: by elements, not columns
+  EXPECT_FALSE(bidiagonal_tail_from(1, 1, 0));       // 0: never
+  EXPECT_FALSE(bidiagonal_tail_from(1025, 1025, 1024));
 }
 
 // The bidiagonalisation's GEMV kernels split their columns or rows over however many SIMD
@@ -263,6 +278,7 @@ TEST(DcSvd, ReductionAtEveryThreadCountAndGroupExtent) {
       t.algorithm = SvdAlgorithm::bidiagonal_dc;
       t.bidiagonal.reduction_threads = threads;
       t.bidiagonal.reduction_groups = groups;
+      t.bidiagonal.reduction_tail = 0;  // the GEMV kernels to the end
       ++seed;
       expect_fp32_contract(run_svd<float>({a}, seed, 32 * 1024, t)[0],
                            std::to_string(threads) + " threads, " + std::to_string(groups) +
@@ -293,7 +309,9 @@ TEST(DcSvd, GroupExtentsFillTheLaunch) {
 // name, recording the most threads each kernel was launched with.
 class LimitedBackend final : public Backend {
  public:
-  explicit LimitedBackend(std::map<std::string, uint32_t> limits) : limits_(std::move(limits)) {}
+  explicit LimitedBackend(std::map<std::string, uint32_t> limits,
+                          const emu::EmulatorOptions& options = {})
+      : cpu_(options), limits_(std::move(limits)) {}
   const char* name() const override { return "limited cpu"; }
   const DeviceLimits& limits() const override { return cpu_.limits(); }
   void launch(const KernelLaunch& launch) override {
@@ -317,6 +335,34 @@ class LimitedBackend final : public Backend {
   std::map<std::string, uint32_t> launched_;
 };
 
+// bidiagonal_tail from every kind of start: the whole matrix, after one panel (100x70 with a
+// tail of 52: 68x38 left at column 32), only the last columns (15: 36x6 left at 64), with
+// the group's threads limited as a Metal pipeline may limit them (96: fewer row blocks than
+// SIMD groups early, more late; 32: one SIMD group), a batch with a rank-deficient matrix.
+TEST(DcSvd, TailFromEveryPanelBoundaryAndThreadCount) {
+  std::mt19937_64 rng(157);
+  const MatrixXd gaussian = testing::gaussian(100, 70, rng);
+  const MatrixXd rank_deficient =
+      testing::gaussian(100, 20, rng) * testing::gaussian(20, 70, rng) / 5;
+  uint64_t seed = 10;
+  for (int32_t tail : {1024, 52, 15})
+    for (uint32_t threads : {1024u, 96u, 32u}) {
+      SvdTuning t;
+      t.algorithm = SvdAlgorithm::bidiagonal_dc;
+      t.bidiagonal.reduction_tail = tail;
+      emu::EmulatorOptions options;
+      options.schedule_seed = ++seed;
+      LimitedBackend backend({{"bidiagonal_tail_f32", threads}}, options);
+      const std::vector<SvdRun> runs =
+          testing::run_svd_on<float>(backend, {gaussian, rank_deficient}, t);
+      const std::string what = "tail " + std::to_string(tail) + ", " + std::to_string(threads) +
+                               " threads, seed " + std::to_string(seed);
+      expect_fp32_contract(runs[0], "gaussian, " + what);
+      expect_fp32_contract(runs[1], "rank 20, " + what);
+      EXPECT_EQ(backend.launched("bidiagonal_tail_f32"), threads) << what;
+    }
+}
+
 // The bidiagonalisation takes its GEMV kernels' threads within their limits, 1024 asked for:
 // the column kernel in whole sets of 256 (600 -> 512), the row kernel in SIMD groups.
 TEST(DcSvd, ReductionThreadsStayWithinTheKernelsLimits) {
@@ -337,6 +383,7 @@ TEST(DcSvd, ReductionThreadsStayWithinTheKernelsLimits) {
   SvdTuning t;
   t.algorithm = SvdAlgorithm::bidiagonal_dc;
   t.bidiagonal.reduction_threads = 1024;
+  t.bidiagonal.reduction_tail = 0;  // the GEMV kernels to the end
   std::vector<unsigned char> workspace(svd_workspace_bytes(backend, input, false, t) + 1);
   svd(backend, input, false, out, Buffer{workspace.data(), 0}, t);
   EXPECT_EQ(backend.launched("bidiagonal_column_f32"), 512u);

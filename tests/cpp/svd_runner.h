@@ -74,11 +74,11 @@ inline MatrixBatch row_major_batch(void* data, ScalarType type, uint32_t batch, 
   return m;
 }
 
-// Factors every matrix (all of one shape) in one batched launch, as PyTorch lays them out.
+// Factors every matrix (all of one shape) in one batched launch on `backend`, as PyTorch lays
+// them out.
 template <typename T>
-inline std::vector<SvdRun> run_svd(const std::vector<MatrixXd>& inputs, uint64_t seed,
-                                   uint32_t threadgroup_bytes = 32 * 1024,
-                                   const SvdTuning& tuning = {}) {
+inline std::vector<SvdRun> run_svd_on(Backend& backend, const std::vector<MatrixXd>& inputs,
+                                      const SvdTuning& tuning = {}) {
   using S = Storage<T>;
   const uint32_t batch = static_cast<uint32_t>(inputs.size());
   const uint32_t m = static_cast<uint32_t>(inputs[0].rows());
@@ -91,10 +91,6 @@ inline std::vector<SvdRun> run_svd(const std::vector<MatrixXd>& inputs, uint64_t
     for (uint32_t i = 0; i < m; ++i)
       for (uint32_t j = 0; j < n; ++j) a[(b * m + i) * n + j] = S::from(inputs[b](i, j));
 
-  emu::EmulatorOptions options;
-  options.schedule_seed = seed;
-  options.threadgroup_memory_bytes = threadgroup_bytes;
-  CpuBackend backend(options);
   const MatrixBatch in = row_major_batch(a.data(), S::type, batch, m, n);
   SvdOutputs out;
   out.u = row_major_batch(u.data(), S::type, batch, m, k);
@@ -126,6 +122,18 @@ inline std::vector<SvdRun> run_svd(const std::vector<MatrixXd>& inputs, uint64_t
     r.info = info[b];
   }
   return runs;
+}
+
+// The same on the cpu emulator under schedule `seed` with `threadgroup_bytes` a group.
+template <typename T>
+inline std::vector<SvdRun> run_svd(const std::vector<MatrixXd>& inputs, uint64_t seed,
+                                   uint32_t threadgroup_bytes = 32 * 1024,
+                                   const SvdTuning& tuning = {}) {
+  emu::EmulatorOptions options;
+  options.schedule_seed = seed;
+  options.threadgroup_memory_bytes = threadgroup_bytes;
+  CpuBackend backend(options);
+  return run_svd_on<T>(backend, inputs, tuning);
 }
 
 inline void expect_accurate(const SvdRun& run, double sigma_tol, double orthogonality_tol,

@@ -16,12 +16,13 @@ from reference import (
 
 def tuned(A, algorithm, full_matrices=False, block=0, inner_sweeps=0, eigen_threads=0,
           row_tile=0, gemm_sweeps=-1, refine_sigma=-1, polish_sweeps=-1, max_sweeps=0,
-          dc_gemm_rows=0, dc_threads=0, dc_groups=0):
+          dc_gemm_rows=0, dc_threads=0, dc_groups=0, dc_tail=-1):
     """metalsvd's operator with the algorithm and the blocked-Jacobi and divide-and-conquer
     knobs set by hand."""
     return torch.ops.metalsvd._svd_ex_with_tuning(
         A, full_matrices, 0, 0, algorithm, block, inner_sweeps, max_sweeps, eigen_threads,
         row_tile, gemm_sweeps, refine_sigma, polish_sweeps, dc_gemm_rows, dc_threads, dc_groups,
+        dc_tail,
     )
 
 
@@ -324,20 +325,35 @@ def test_public_algorithm_argument_keeps_gradients():
 
 
 @pytest.mark.parametrize("knob", [dict(dc_gemm_rows=-1), dict(dc_threads=384),
-                                  dict(dc_groups=-1)])
+                                  dict(dc_groups=-1), dict(dc_tail=-2), dict(dc_tail=1025)])
 def test_dc_knobs_out_of_range_are_refused(knob):
     with pytest.raises(ValueError, match="dc_"):
         tuned(gaussian(40, 30, device="cpu"), "dc", **knob)
 
 
-def test_dc_under_shuffled_schedules(emulator_seed):
-    """Bidiagonalisation (two panels) and divide and conquer, the top levels' vectors by GEMM,
-    a batch with a rank-deficient matrix beside a Gaussian one, under shuffled schedules."""
+@pytest.mark.parametrize("tail", [0, 64, 1024], ids=["gemv", "tail-64", "tail-all"])
+@pytest.mark.parametrize("shape", [(150, 100), (2, 70, 70), (40, 90)],
+                         ids=["150x100", "2x70x70", "40x90"])
+def test_dc_tail(device, shape, tail):
+    """The bidiagonalisation's one-group tail from the start (1024; 64 for 40x90, reduced as
+    its 90x40 transpose), from a later panel boundary (64: 150x100 from column 64, 70x70 from
+    32) or not at all, against LAPACK."""
+    A = gaussian(*shape, device=device, seed=23)
+    U, S, V, info = tuned(A, "dc", dc_tail=tail)
+    assert (info == 0).all()
+    assert_contract(A, (U, S, V), FP32, f"{shape} tail {tail}")
+
+
+@pytest.mark.parametrize("tail", [0, 30, -1], ids=["gemv", "tail-after-a-panel", "plan"])
+def test_dc_under_shuffled_schedules(emulator_seed, tail):
+    """Bidiagonalisation (two panels; with tail 30 the second is bidiagonal_tail's, with the
+    plan's all of it) and divide and conquer, the top levels' vectors by GEMM, a batch with a
+    rank-deficient matrix beside a Gaussian one, under shuffled schedules."""
     A = gaussian(2, 60, 40, device="cpu", seed=emulator_seed)
     A[1, :, 20:] = A[1, :, :20] @ gaussian(20, 20, device="cpu", seed=emulator_seed + 1) / 5
-    U, S, V, info = tuned(A, "dc", full_matrices=True, dc_gemm_rows=8)
+    U, S, V, info = tuned(A, "dc", full_matrices=True, dc_gemm_rows=8, dc_tail=tail)
     assert info.tolist() == [0, 0]
-    assert_contract(A, (U, S, V), FP32, f"dc seed {emulator_seed}")
+    assert_contract(A, (U, S, V), FP32, f"dc tail {tail} seed {emulator_seed}")
 
 
 def test_qr_path_and_completion_under_shuffled_schedules(emulator_seed):
