@@ -1,9 +1,15 @@
 """Where the time of one metalsvd.svd call goes: CUDA kernel times from torch.profiler,
 grouped by kernel, for one shape.
 
-    python bench/profile_svd.py --shape 2048x2048 [--algorithm auto] [--gemm-sweeps -1] [--rows 25]"""
+    python bench/profile_svd.py --shape 2048x2048 [--algorithm auto] [--gemm-sweeps -1] [--rows 25]
+                                [--overlap]
+
+The kernels are launched one after another (METALSVD_CUDA_OVERLAP=0) unless --overlap is
+given: a kernel launched while the previous one runs waits for it, and the profiler would
+count that wait as its time."""
 
 import argparse
+import os
 import re
 
 import torch
@@ -19,7 +25,10 @@ def main():
     p.add_argument("--gemm-sweeps", type=int, default=-1,
                    help="blocked Jacobi sweeps run as backend GEMMs (-1: the plan's)")
     p.add_argument("--rows", type=int, default=25)
+    p.add_argument("--overlap", action="store_true",
+                   help="launch kernels while the previous one runs, as by default")
     args = p.parse_args()
+    os.environ["METALSVD_CUDA_OVERLAP"] = "1" if args.overlap else "0"
     shape = tuple(int(x) for x in args.shape.split("x"))
     A = torch.randn(*shape, device="cuda")
 

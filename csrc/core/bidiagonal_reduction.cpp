@@ -64,9 +64,15 @@ class ReductionLaunches {
     buffers_.w2 = r.cols > 1 ? r.p.triangles : r.q.triangles;
   }
 
-  // Whether the rest of the reduction from panel boundary p0 on is bidiagonal_tail's.
+  // Whether the rest of the reduction from panel boundary p0 on is bidiagonal_tail's: small
+  // enough for the tail size, and within the device's threadgroup memory.
   bool tail_from(uint32_t p0) const {
-    return tail_threads_ != 0 && bidiagonal_tail_from(r_.rows - p0, r_.cols - p0, tail_);
+    const uint32_t rows = r_.rows - p0;
+    const uint32_t cols = r_.cols - p0;
+    if (tail_threads_ == 0 || !bidiagonal_tail_from(rows, cols, tail_)) return false;
+    const uint64_t bytes = uint64_t{kernels::brd_tail_scratch_elements(tail_threads_, rows, cols)} *
+                           element_size(r_.dtype);
+    return bytes <= backend_.limits().threadgroup_memory_bytes;
   }
 
   // The reduction of A[p0.., p0..] to the end by one group a matrix.
@@ -78,7 +84,8 @@ class ReductionLaunches {
     p_.partial_groups = 0;
     p_.threads = tail_threads_;
     p_.extent = 0;
-    launch("bidiagonal_tail", kernels::brd_tail_scratch_elements(p_.threads));
+    launch("bidiagonal_tail",
+           kernels::brd_tail_scratch_elements(p_.threads, r_.rows - p0, r_.cols - p0));
   }
 
   void panel(uint32_t p0, uint32_t width) {
@@ -186,7 +193,7 @@ uint32_t bidiagonal_group_extent(uint32_t count, uint32_t batch, uint32_t larges
 
 bool bidiagonal_tail_from(uint32_t rows, uint32_t cols, int32_t tail) {
   const uint64_t t = static_cast<uint64_t>(std::max(tail, 0));
-  return cols <= kernels::kBrdTailMaxCols && uint64_t{rows} * cols <= t * t;
+  return uint64_t{rows} * cols <= t * t;
 }
 
 void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r,

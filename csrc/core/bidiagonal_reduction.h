@@ -46,24 +46,25 @@ struct BidiagonalLaunchShape {
   // halves, down to the smallest, while a launch has fewer; 0: kBidiagonalGroups.
   uint32_t groups = 0;
   // The trailing matrix is finished by bidiagonal_tail, one group a matrix, from the first
-  // panel boundary where it has at most tail^2 elements (so at most `tail` columns); 0: never,
-  // -1: kBidiagonalTail.
+  // panel boundary where it has at most tail^2 elements (so at most `tail` columns) and fits
+  // the group's threadgroup memory with the kernel's scratch; 0: never, -1: kBidiagonalTail.
   int32_t tail = -1;
 };
 
 // Groups a launch should have at least: fewer than a large GPU's multiprocessors (an H200 has
-// 132), since every group of the next launch reduces every group's record. On the H200, 32
-// groups of 1024 threads beat 128 and 256 narrower ones at every size measured (1024^2 to
-// 4096^2, bench/results/2026-12-02_nvidia-h200_tune_dc.txt); with the loads issued before the
-// sums, 64 came out 1-6% ahead of 32 in one sweep, not yet confirmed by a full run.
-constexpr uint32_t kBidiagonalGroups = 32;
+// 132), since every group of the next launch reduces every group's record. On the H200 32 and
+// 64 groups of 1024 threads beat 128 and 256 narrower ones; 64 came out 0-7% ahead of 32 from
+// 2048^2 on in three sweeps and within 2% below (bench/results/2026-12-02_nvidia-h200_tune_dc.txt).
+constexpr uint32_t kBidiagonalGroups = 64;
 
 // The tail's size (BidiagonalLaunchShape::tail): a column of the tail costs one group a few
-// passes over it, a column before it two launches of the GEMV kernels.
+// barriers and passes over threadgroup memory, a column before it two launches of the GEMV
+// kernels. kMaxBidiagonalTail: the largest size that may be asked for.
 constexpr int32_t kBidiagonalTail = 128;
+constexpr int32_t kMaxBidiagonalTail = 1024;
 
-// Whether the reduction finishes with bidiagonal_tail from the panel boundary where `rows` x
-// `cols` trailing elements are left, for a tail of `tail` (not -1).
+// Whether a tail of size `tail` (not -1) takes the `rows` x `cols` trailing elements left at a
+// panel boundary (the threadgroup memory is the caller's to check).
 bool bidiagonal_tail_from(uint32_t rows, uint32_t cols, int32_t tail);
 
 // Threads of the column and row kernels for groups of `elements` trailing elements each: many

@@ -15,8 +15,7 @@ uint32_t bidiagonal_svd_threadgroup_bytes(ScalarType dtype) {
   const uint32_t c = element_size(dtype);
   const uint32_t apply = 2 * kernels::kDcApplyTile * kernels::kDcApplyTileLd * c;
   const uint32_t reduction = kernels::brd_scratch_elements(kernels::kBrdMaxThreads) * c;
-  const uint32_t tail = kernels::brd_tail_scratch_elements(kernels::kBrdMaxThreads) * c;
-  return std::max({apply, reduction, tail});
+  return std::max(apply, reduction);  // the tail is taken only where it fits
 }
 
 BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dtype,
@@ -33,9 +32,9 @@ BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dty
   if (tuning.gemm_rows != 0) plan.gemm_rows = tuning.gemm_rows;
   plan.reduction.threads = t;
   plan.reduction.groups = tuning.reduction_groups;
-  if (tuning.reduction_tail < -1 || tuning.reduction_tail > int32_t{kernels::kBrdTailMaxCols})
+  if (tuning.reduction_tail < -1 || tuning.reduction_tail > kMaxBidiagonalTail)
     throw InvalidArgument("metalsvd: the bidiagonalisation's tail must be in [0, " +
-                          std::to_string(kernels::kBrdTailMaxCols) + "] (-1: the plan's)");
+                          std::to_string(kMaxBidiagonalTail) + "] (-1: the plan's)");
   plan.reduction.tail = tuning.reduction_tail;
   return plan;
 }

@@ -571,19 +571,22 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
   if (tid < kBrdRecord - kBrdDots2 - kBrdPanel) record[kBrdDots2 + kBrdPanel + tid] = C(0);
 }
 
-// Threadgroup memory of bidiagonal_tail, in elements: the SIMD groups' two sums, the right
-// reflector u over the tail's columns (at most kBrdTailMaxCols) and a partial of z a thread.
-MSVD_CONSTANT constexpr uint32_t kBrdTailMaxCols = 1024;
-MSVD_HOST_DEVICE uint32_t brd_tail_scratch_elements(uint32_t threads) {
-  return 2 * (threads / kSimdWidth) + kBrdTailMaxCols + threads;
+// Threadgroup memory of bidiagonal_tail for a tail of rows x cols, in elements: the SIMD
+// groups' two sums, the right reflector u (cols), a partial of z a thread, then the tail itself
+// (column-major, leading dimension rows).
+MSVD_HOST_DEVICE uint32_t brd_tail_scratch_elements(uint32_t threads, uint32_t rows,
+                                                    uint32_t cols) {
+  return 2 * (threads / kSimdWidth) + cols + threads + rows * cols;
 }
 
 // The reduction of A[p0.., p0..] (p0 = p.panel, a panel boundary: the trailing matrix is up to
-// date) to the end, by one group per matrix, one column at a time: the left reflector of column
-// i applied to the columns right of it (a SIMD group a column, lanes over rows), then the right
-// reflector of row i, formed from the row that update left, applied to the rows below
-// (lanes over rows, the SIMD groups sharing the columns). Reflectors, tau and d / e go where
-// the column and row kernels put them. Groups: batch, p.threads each.
+// date) to the end, by one group per matrix, one column at a time, with the tail in threadgroup
+// memory: a column is a few barriers and passes over threadgroup memory where it would be two
+// launches. The left reflector of column i is applied to the columns right of it (a SIMD group
+// a column, lanes over rows), then the right reflector of row i, formed from the row that
+// update left, to the rows below (lanes over rows, the SIMD groups sharing the columns).
+// Reflectors, tau and d / e go where the column and row kernels put them; A itself is left as
+// it was. Groups: batch, p.threads each.
 template <typename P, typename T, typename C>
 MSVD_INLINE void bidiagonal_tail(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
                                  MSVD_DEVICE C* w1, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
@@ -599,24 +602,27 @@ MSVD_INLINE void bidiagonal_tail(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
   const uint32_t warps = p.threads / kSimdWidth;
   MSVD_THREADGROUP C* warp_sums = scratch;  // warps x 2
   MSVD_THREADGROUP C* u = warp_sums + 2 * warps;
-  MSVD_THREADGROUP C* z_parts = u + kBrdTailMaxCols;
-
+  MSVD_THREADGROUP C* z_parts = u + cols;
+  MSVD_THREADGROUP C* tail = z_parts + p.threads;
+  for (uint32_t c = 0; c < cols; ++c)
+    for (uint32_t r = tid; r < rows; r += p.threads) tail[c * rows + r] = v.a(r, c);
+  group_barrier();
   for (uint32_t i = 0; i < cols; ++i) {
     const uint32_t k = p.panel + i;
     // Column i's reflector: v = (1, scale A[i+1.., i]).
     C below = C(0);
-    for (uint32_t r = i + 1 + tid; r < rows; r += p.threads) below += v.a(r, i) * v.a(r, i);
+    for (uint32_t r = i + 1 + tid; r < rows; r += p.threads)
+      below += tail[i * rows + r] * tail[i * rows + r];
     below = group_reduce_sum(below, warp_sums, ctx, p.threads);
-    const Reflector<C> h = householder_reflector(v.a(i, i), below);
+    const Reflector<C> h = householder_reflector(tail[i * rows + i], below);
     if (tid == 0) {
       v.de[k] = h.beta;
       w1[static_cast<int64_t>(matrix) * p.q_t_batch_stride + householder_tau_index(k, p.cols)] =
           h.tau;
     }
     MSVD_DEVICE C* yq_k = v.yq_all + static_cast<int64_t>(k) * p.rows;
-    MSVD_DEVICE const C* a_k = v.a_panel + static_cast<int64_t>(i) * p.rows - p.panel;
     for (uint32_t row = tid; row < p.rows; row += p.threads)
-      yq_k[row] = row < k ? C(0) : (row == k ? C(1) : h.scale * a_k[row]);
+      yq_k[row] = row < k ? C(0) : (row == k ? C(1) : h.scale * tail[i * rows + row - p.panel]);
 
     // A[i.., c] -= tau (v . A[i.., c]) v for c > i; lane 0 holds row i, whose entries right of
     // the diagonal the right reflector is formed from (alpha at i + 1, the norm beyond).
@@ -625,12 +631,12 @@ MSVD_INLINE void bidiagonal_tail(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
     for (uint32_t c = i + 1 + warp; c < cols; c += warps) {
       C dot = C(0);
       for (uint32_t r = i + lane; r < rows; r += kSimdWidth)
-        dot += (r == i ? C(1) : h.scale * v.a(r, i)) * v.a(r, c);
+        dot += (r == i ? C(1) : h.scale * tail[i * rows + r]) * tail[c * rows + r];
       const C coefficient = h.tau * simd_reduce_sum(dot);
       for (uint32_t r = i + lane; r < rows; r += kSimdWidth)
-        v.a(r, c) -= coefficient * (r == i ? C(1) : h.scale * v.a(r, i));
+        tail[c * rows + r] -= coefficient * (r == i ? C(1) : h.scale * tail[i * rows + r]);
       if (lane == 0) {
-        const C a_ic = v.a(i, c);
+        const C a_ic = tail[c * rows + i];
         if (c == i + 1)
           row_alpha = a_ic;
         else
@@ -641,7 +647,7 @@ MSVD_INLINE void bidiagonal_tail(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
       warp_sums[2 * warp] = row_alpha;
       warp_sums[2 * warp + 1] = row_below;
     }
-    group_barrier_with_device_memory();
+    group_barrier();
     if (i + 1 >= cols) break;  // the last column: no right reflector
     C alpha = C(0);
     C norm_below = C(0);
@@ -657,10 +663,10 @@ MSVD_INLINE void bidiagonal_tail(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
     }
     // u = (1 at i + 1, scale A[i, i+2..]), and into Yp's column k (global columns).
     for (uint32_t c = i + 1 + tid; c < cols; c += p.threads)
-      u[c] = c == i + 1 ? C(1) : g.scale * v.a(i, c);
+      u[c] = c == i + 1 ? C(1) : g.scale * tail[c * rows + i];
     MSVD_DEVICE C* yp_k = v.yp_all + static_cast<int64_t>(k) * p.cols;
     for (uint32_t c = tid; c < p.cols; c += p.threads)
-      yp_k[c] = c <= k ? C(0) : (c == k + 1 ? C(1) : g.scale * v.a(i, c - p.panel));
+      yp_k[c] = c <= k ? C(0) : (c == k + 1 ? C(1) : g.scale * tail[(c - p.panel) * rows + i]);
     group_barrier();  // u is complete; every thread has read warp_sums
 
     // A[r, i+1..] -= tau (A[r, i+1..] . u) u for r > i: a lane a row, so that a SIMD group
@@ -673,9 +679,9 @@ MSVD_INLINE void bidiagonal_tail(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
         const uint32_t r = i + 1 + block * kSimdWidth + lane;
         if (r >= rows) continue;
         C z = C(0);
-        for (uint32_t c = i + 1; c < cols; ++c) z += v.a(r, c) * u[c];
+        for (uint32_t c = i + 1; c < cols; ++c) z += tail[c * rows + r] * u[c];
         z *= g.tau;
-        for (uint32_t c = i + 1; c < cols; ++c) v.a(r, c) -= z * u[c];
+        for (uint32_t c = i + 1; c < cols; ++c) tail[c * rows + r] -= z * u[c];
       }
     } else {
       // Fewer row blocks than SIMD groups: `split` of them share a block, each every split-th
@@ -688,17 +694,17 @@ MSVD_INLINE void bidiagonal_tail(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
       const bool mine = block < blocks && r < rows;
       C z = C(0);
       if (mine)
-        for (uint32_t c = i + 1 + share; c < cols; c += split) z += v.a(r, c) * u[c];
+        for (uint32_t c = i + 1 + share; c < cols; c += split) z += tail[c * rows + r] * u[c];
       z_parts[warp * kSimdWidth + lane] = z;
       group_barrier();
       if (mine) {
         z = C(0);
         for (uint32_t s = 0; s < split; ++s) z += z_parts[(block * split + s) * kSimdWidth + lane];
         z *= g.tau;
-        for (uint32_t c = i + 1 + share; c < cols; c += split) v.a(r, c) -= z * u[c];
+        for (uint32_t c = i + 1 + share; c < cols; c += split) tail[c * rows + r] -= z * u[c];
       }
     }
-    group_barrier_with_device_memory();
+    group_barrier();
   }
 }
 

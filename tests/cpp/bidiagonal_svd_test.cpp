@@ -317,6 +317,7 @@ class LimitedBackend final : public Backend {
   void launch(const KernelLaunch& launch) override {
     uint32_t& most = launched_[launch.name];
     most = std::max(most, launch.threads_per_group);
+    ++calls_[launch.name];
     cpu_.launch(launch);
   }
   void gemm(const Gemm& gemm) override { cpu_.gemm(gemm); }
@@ -328,17 +329,23 @@ class LimitedBackend final : public Backend {
     const auto it = launched_.find(kernel);
     return it == launched_.end() ? 0 : it->second;
   }
+  uint32_t calls(const std::string& kernel) const {
+    const auto it = calls_.find(kernel);
+    return it == calls_.end() ? 0 : it->second;
+  }
 
  private:
   CpuBackend cpu_;
   std::map<std::string, uint32_t> limits_;
   std::map<std::string, uint32_t> launched_;
+  std::map<std::string, uint32_t> calls_;
 };
 
 // bidiagonal_tail from every kind of start: the whole matrix, after one panel (100x70 with a
 // tail of 52: 68x38 left at column 32), only the last columns (15: 36x6 left at 64), with
 // the group's threads limited as a Metal pipeline may limit them (96: fewer row blocks than
 // SIMD groups early, more late; 32: one SIMD group), a batch with a rank-deficient matrix.
+// 64 KiB of threadgroup memory hold the whole 100x70.
 TEST(DcSvd, TailFromEveryPanelBoundaryAndThreadCount) {
   std::mt19937_64 rng(157);
   const MatrixXd gaussian = testing::gaussian(100, 70, rng);
@@ -352,6 +359,7 @@ TEST(DcSvd, TailFromEveryPanelBoundaryAndThreadCount) {
       t.bidiagonal.reduction_tail = tail;
       emu::EmulatorOptions options;
       options.schedule_seed = ++seed;
+      options.threadgroup_memory_bytes = 64 * 1024;
       LimitedBackend backend({{"bidiagonal_tail_f32", threads}}, options);
       const std::vector<SvdRun> runs =
           testing::run_svd_on<float>(backend, {gaussian, rank_deficient}, t);
@@ -360,7 +368,26 @@ TEST(DcSvd, TailFromEveryPanelBoundaryAndThreadCount) {
       expect_fp32_contract(runs[0], "gaussian, " + what);
       expect_fp32_contract(runs[1], "rank 20, " + what);
       EXPECT_EQ(backend.launched("bidiagonal_tail_f32"), threads) << what;
+      const uint32_t gemv_columns = tail == 1024 ? 0 : (tail == 52 ? 32 : 64);
+      EXPECT_EQ(backend.calls("bidiagonal_column_f32"), gemv_columns) << what;
     }
+}
+
+// The tail starts only where it fits the threadgroup memory: in 16 KiB 100x70 (28 KB) does not,
+// the 68x38 left at column 32 (10.3 KB, with the scratch of 1024 threads 15 KB) does.
+TEST(DcSvd, TailOnlyWhereItFitsTheThreadgroupMemory) {
+  std::mt19937_64 rng(163);
+  const MatrixXd a = testing::gaussian(100, 70, rng);
+  SvdTuning t;
+  t.algorithm = SvdAlgorithm::bidiagonal_dc;
+  t.bidiagonal.reduction_tail = 1024;
+  emu::EmulatorOptions options;
+  options.schedule_seed = 5;
+  options.threadgroup_memory_bytes = 16 * 1024;
+  LimitedBackend backend({}, options);
+  expect_fp32_contract(testing::run_svd_on<float>(backend, {a}, t)[0], "16 KiB");
+  EXPECT_EQ(backend.calls("bidiagonal_tail_f32"), 1u);
+  EXPECT_EQ(backend.calls("bidiagonal_column_f32"), 32u);
 }
 
 // The bidiagonalisation takes its GEMV kernels' threads within their limits, 1024 asked for:

@@ -335,9 +335,10 @@ def test_dc_knobs_out_of_range_are_refused(knob):
 @pytest.mark.parametrize("shape", [(150, 100), (2, 70, 70), (40, 90)],
                          ids=["150x100", "2x70x70", "40x90"])
 def test_dc_tail(device, shape, tail):
-    """The bidiagonalisation's one-group tail from the start (1024; 64 for 40x90, reduced as
-    its 90x40 transpose), from a later panel boundary (64: 150x100 from column 64, 70x70 from
-    32) or not at all, against LAPACK."""
+    """The bidiagonalisation's one-group tail from wherever it first fits the threadgroup memory
+    (1024: the whole matrix where it fits), from a later panel boundary (64: 150x100 from column
+    64, 70x70 from 32, 40x90 reduced as its 90x40 transpose all of it) or not at all, against
+    LAPACK."""
     A = gaussian(*shape, device=device, seed=23)
     U, S, V, info = tuned(A, "dc", dc_tail=tail)
     assert (info == 0).all()
