@@ -64,11 +64,12 @@ bool overlap_switched_off() {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int device, cudaStream_t stream)
-      : device_(device), stream_(stream), limits_(cached_device(device).limits) {
+  CudaBackend(int device, cudaStream_t stream) {
+    const CudaDevice& d = cached_device(device);
+    limits_ = d.limits;
     options_.stream = stream;
     options_.device = device;
-    options_.overlap_previous = cached_device(device).dependent_launch && !overlap_switched_off();
+    options_.overlap_previous = d.dependent_launch && !overlap_switched_off();
     if (limits_.simd_width != kernels::kSimdWidth)
       throw Error("metalsvd cuda backend: the kernels need a warp of 32 threads");
   }
@@ -83,25 +84,23 @@ class CudaBackend final : public Backend {
       throw Error("metalsvd cuda backend: " + launch.name + " exceeds the device limits");
     int current = -1;
     cuda_check(cudaGetDevice(&current), "cudaGetDevice");
-    if (current != device_) cuda_check(cudaSetDevice(device_), "cudaSetDevice");
+    if (current != options_.device) cuda_check(cudaSetDevice(options_.device), "cudaSetDevice");
     kernel(launch, options_);
-    if (current != device_) cuda_check(cudaSetDevice(current), "cudaSetDevice");
+    if (current != options_.device) cuda_check(cudaSetDevice(current), "cudaSetDevice");
   }
 
   void gemm(const Gemm& gemm) override {
     check_gemm(gemm, name());
     int current = -1;
     cuda_check(cudaGetDevice(&current), "cudaGetDevice");
-    if (current != device_) cuda_check(cudaSetDevice(device_), "cudaSetDevice");
-    cuda_gemm(gemm, device_, stream_);
-    if (current != device_) cuda_check(cudaSetDevice(current), "cudaSetDevice");
+    if (current != options_.device) cuda_check(cudaSetDevice(options_.device), "cudaSetDevice");
+    cuda_gemm(gemm, options_.device, options_.stream);
+    if (current != options_.device) cuda_check(cudaSetDevice(current), "cudaSetDevice");
   }
 
  private:
-  int device_;
-  cudaStream_t stream_;
   DeviceLimits limits_;
-  CudaLaunchOptions options_;
+  CudaLaunchOptions options_;  // the stream and device every launch and GEMM go to
 };
 
 }  // namespace
