@@ -5,6 +5,7 @@ and gesvda drivers on the same input.
     python bench/tune_dc.py [--device cuda] [--sizes 1024x1024,4096x4096]
                             [--gemm-rows 0,256,1024] [--threads 0,256,1024]
                             [--groups 0,64,256] [--tail -1,0,128] [--overlap on,off]
+                            [--algorithms dc,qr] [--qr-rows 0,32,256]
                             [--peers default,gesvda] [--repeats 3]
 
 For each shape and setting: the median time of the full call, the sigma error
@@ -15,7 +16,9 @@ and conquer's vectors are GEMMs; --threads: the bidiagonalisation's GEMV kernels
 --tail: the trailing matrix is finished by one group a matrix once it has at most tail^2
 elements (0: never, -1: the plan's);
 --overlap (CUDA): whether each kernel may be launched while the previous one runs (the
-default, "on") or only once it has finished ("off", METALSVD_CUDA_OVERLAP=0). The reference
+default, "on") or only once it has finished ("off", METALSVD_CUDA_OVERLAP=0);
+--algorithms: "dc" bidiagonalises the matrix itself, "qr" (tall shapes) its R after a
+Householder QR, whose panel groups have --qr-rows rows each (0: the plan's). The reference
 is float64 svdvals on the same device (cuSOLVER on CUDA, LAPACK on the CPU)."""
 
 import argparse
@@ -27,9 +30,10 @@ import metalsvd  # noqa: F401  (registers torch.ops.metalsvd)
 from bench_timing import median_call_ms
 
 
-def dc(A, gemm_rows, threads, groups, tail):
-    return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, "dc", 0, 0, 0, 0, 0, -1, -1, -1,
-                                                  gemm_rows, threads, groups, tail)
+def dc(A, algorithm, gemm_rows, threads, groups, tail, qr_rows):
+    return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, algorithm, 0, 0, 0, 0, 0, -1,
+                                                  -1, -1, gemm_rows, threads, groups, tail,
+                                                  qr_rows)
 
 
 def errors(A, U, S, V, ref):
@@ -51,6 +55,8 @@ def main():
     p.add_argument("--groups", default="0")
     p.add_argument("--tail", default="-1")
     p.add_argument("--overlap", default="on", help="on, off or on,off (CUDA launches)")
+    p.add_argument("--algorithms", default="dc", help="dc, qr or dc,qr")
+    p.add_argument("--qr-rows", default="0")
     p.add_argument("--peers", default="default,gesvda",
                    help="torch.linalg.svd drivers to time beside it (CUDA only; '' for none)")
     p.add_argument("--repeats", type=int, default=3)
@@ -59,27 +65,34 @@ def main():
     device = torch.device(args.device)
     if any(o not in ("on", "off") for o in args.overlap.split(",")):
         p.error("--overlap takes on, off or on,off")
+    if any(a not in ("dc", "qr") for a in args.algorithms.split(",")):
+        p.error("--algorithms takes dc, qr or dc,qr")
     print("setting dc R/T/G/L: gemm_rows R, threads T, groups G (0: the plan's), tail L "
-          "(-1: the plan's); seq: launches not overlapped")
-    print(f"{'shape':>11} {'setting':>16} {'ms':>9} {'sigma err':>10} {'U orth':>9} "
+          "(-1: the plan's); qr Q R/T/G/L: the same after a QR of Q rows per panel group "
+          "(0: the plan's); seq: launches not overlapped")
+    print(f"{'shape':>11} {'setting':>20} {'ms':>9} {'sigma err':>10} {'U orth':>9} "
           f"{'V orth':>9} {'recon':>9}", flush=True)
     for text in args.sizes.split(","):
         m, n = (int(x) for x in text.split("x"))
         g = torch.Generator().manual_seed(m * 7919 + n)
         A = torch.randn(m, n, generator=g, dtype=torch.float64).float().to(device)
         ref = torch.linalg.svdvals(A.double())
-        settings = [(int(r), int(t), int(gr), int(tl), o) for r in args.gemm_rows.split(",")
-                    for t in args.threads.split(",") for gr in args.groups.split(",")
-                    for tl in args.tail.split(",") for o in args.overlap.split(",")]
-        for rows, threads, groups, tail, overlap in settings:
+        settings = [(a, int(q), int(r), int(t), int(gr), int(tl), o)
+                    for a in args.algorithms.split(",")
+                    for q in (args.qr_rows.split(",") if a == "qr" else ["0"])
+                    for r in args.gemm_rows.split(",") for t in args.threads.split(",")
+                    for gr in args.groups.split(",") for tl in args.tail.split(",")
+                    for o in args.overlap.split(",")]
+        for algorithm, qr_rows, rows, threads, groups, tail, overlap in settings:
             # The backend reads the switch each call.
             os.environ["METALSVD_CUDA_OVERLAP"] = "0" if overlap == "off" else "1"
-            ms = median_call_ms(lambda: dc(A, rows, threads, groups, tail), device, args.repeats)
-            U, S, V, info = dc(A, rows, threads, groups, tail)
+            knobs = (algorithm, rows, threads, groups, tail, qr_rows)
+            ms = median_call_ms(lambda: dc(A, *knobs), device, args.repeats)
+            U, S, V, info = dc(A, *knobs)
             e = errors(A, U, S, V, ref)
-            label = (f"dc {rows}/{threads}/{groups}/{tail}" +
-                     (" seq" if overlap == "off" else ""))
-            print(f"{text:>11} {label:>16} {ms:>9.2f} {e[0]:>10.1e} {e[1]:>9.1e} "
+            label = ("dc " if algorithm == "dc" else f"qr {qr_rows} ") + \
+                f"{rows}/{threads}/{groups}/{tail}" + (" seq" if overlap == "off" else "")
+            print(f"{text:>11} {label:>20} {ms:>9.2f} {e[0]:>10.1e} {e[1]:>9.1e} "
                   f"{e[2]:>9.1e} {e[3]:>9.1e}  info {info.item()}", flush=True)
         if device.type != "cuda":
             continue
@@ -92,7 +105,7 @@ def main():
             ms = median_call_ms(peer, device, args.repeats)
             U, S, Vh = peer()
             e = errors(A, U, S, Vh.mT, ref)
-            print(f"{text:>11} {'torch ' + driver:>16} {ms:>9.2f} {e[0]:>10.1e} {e[1]:>9.1e} "
+            print(f"{text:>11} {'torch ' + driver:>20} {ms:>9.2f} {e[0]:>10.1e} {e[1]:>9.1e} "
                   f"{e[2]:>9.1e} {e[3]:>9.1e}", flush=True)
 
 

@@ -23,14 +23,27 @@ struct HouseholderFactors {
   // Groups that share one matrix's panel (householder_column); 1: one group per matrix
   // (householder_panel), for matrices of few rows.
   uint32_t groups_per_matrix = 1;
-  uint32_t rows_per_group = 0;
-  uint32_t sums_offset = 0;  // elements from a matrix's triangles to its reflector sums
+  uint32_t rows_per_group = 0;  // a multiple of threads
+  uint32_t threads = 0;         // of each panel group
+  uint32_t sums_offset = 0;     // elements from a matrix's triangles to its reflector sums
 };
 
+// Rows from which a matrix's panels are spread over several groups, a launch per reflector: a
+// group walking many rows takes milliseconds per panel, while a launch costs microseconds.
+constexpr uint32_t kSingleGroupPanelRows = 512;
+// The rows of each of those groups. The launches are bound by latency, not by bandwidth: each
+// group's work is one dependent chain (the reflector from the sums, its application to the
+// group's rows, the next sums), so narrow groups spread over every multiprocessor finish
+// soonest.
+constexpr uint32_t kPanelGroupRows = 64;
+
 // Takes the factorisation's workspaces for `batch` rows x cols matrices of compute type `dtype`
-// from `layout`; Q can then be applied to matrices of up to `apply_cols` columns.
+// from `layout`; Q can then be applied to matrices of up to `apply_cols` columns. `panel_rows`:
+// the rows of each panel group (rounded up to whole SIMD groups), a matrix of at most that many
+// rows taking one group; 0: the plan's (kSingleGroupPanelRows, kPanelGroupRows).
 HouseholderFactors householder_factors(WorkspaceLayout& layout, ScalarType dtype, uint32_t batch,
-                                       uint32_t rows, uint32_t cols, uint32_t apply_cols);
+                                       uint32_t rows, uint32_t cols, uint32_t apply_cols,
+                                       uint32_t panel_rows = 0);
 
 // The T factors and scratch for reflectors that another kernel writes into `y` (column k of
 // y: reflector k, unit at row k, zeros above; tau at kernels::householder_tau_index(k, cols)

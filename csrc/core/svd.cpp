@@ -51,7 +51,11 @@ class SvdWalk {
  public:
   SvdWalk(Backend& backend, const TallProblem& problem, const VectorBatch& s,
           const SvdTuning& tuning)
-      : backend_(backend), t_(problem), s_(s), c_(compute_type(problem.a.dtype)) {
+      : backend_(backend),
+        t_(problem),
+        s_(s),
+        c_(compute_type(problem.a.dtype)),
+        panel_rows_(tuning.qr_panel_rows) {
     const MatrixBatch& a = t_.a;
     full_ = t_.u.cols > a.cols;
     fused_ = plan_jacobi_small(backend.limits(), a.dtype, a.batch, a.rows, a.cols, tuning.jacobi);
@@ -158,7 +162,8 @@ class SvdWalk {
     const uint32_t u_cols = t_.u.cols;
     const MatrixBatch x = workspace_matrix(layout, m, n);
     const MatrixBatch xu = workspace_matrix(layout, m, u_cols);
-    const HouseholderFactors factors = householder_factors(layout, c_, a.batch, m, n, u_cols);
+    const HouseholderFactors factors =
+        householder_factors(layout, c_, a.batch, m, n, u_cols, panel_rows_);
     const MatrixBatch r = workspace_matrix(layout, n, n);
     const MatrixBatch r_view = sub_block(x, 0, 0, n, n);
     if (run) {
@@ -216,7 +221,8 @@ class SvdWalk {
     const uint32_t m = t_.a.rows, n = t_.a.cols;
     const MatrixBatch x = u_c != nullptr ? *u_c : workspace_matrix(layout, m, n);
     const MatrixBatch rest = workspace_matrix(layout, m, m - n);
-    const HouseholderFactors factors = householder_factors(layout, c_, t_.a.batch, m, n, m - n);
+    const HouseholderFactors factors =
+        householder_factors(layout, c_, t_.a.batch, m, n, m - n, panel_rows_);
     if (!run) return;
     if (u_c == nullptr) enqueue_load(backend_, sub_block(t_.u, 0, 0, m, n), x, {}, 0, 0);
     enqueue_householder_qr(backend_, x, factors);
@@ -268,6 +274,7 @@ class SvdWalk {
   TallProblem t_;
   VectorBatch s_;
   ScalarType c_;
+  uint32_t panel_rows_;  // the QR panels' rows per group (0: the plan's)
   bool full_ = false;
   SvdAlgorithm algorithm_ = SvdAlgorithm::automatic;
   std::optional<JacobiSmallPlan> fused_;

@@ -35,6 +35,8 @@ struct SvdTuning {
   JacobiSmallTuning jacobi;
   BlockJacobiTuning block;
   BidiagonalSvdTuning bidiagonal;
+  // Rows of each group of the tall Householder panels (householder_factors); 0: the plan's.
+  uint32_t qr_panel_rows = 0;
 };
 
 struct SvdOutputs {

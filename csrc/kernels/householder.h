@@ -31,11 +31,11 @@ struct HouseholderParams {
   uint32_t rows;
   uint32_t cols;
   uint32_t lda;
-  uint32_t panel;     // first column k
-  uint32_t width;     // columns in this panel (<= kHouseholderMaxPanel)
-  uint32_t t_offset;  // elements from a matrix's w2 to this panel's T
-  uint32_t s_offset;  // to S = Y^T Y of this panel (S of panel q at s_offset + q width^2)
-  uint32_t threads;
+  uint32_t panel;              // first column k
+  uint32_t width;              // columns in this panel (<= kHouseholderMaxPanel)
+  uint32_t t_offset;           // elements from a matrix's w2 to this panel's T
+  uint32_t s_offset;           // to S = Y^T Y of this panel (S of panel q at s_offset + q width^2)
+  uint32_t threads;            // a multiple of kHouseholderMaxPanel
   uint32_t groups_per_matrix;  // householder_column*: groups sharing a matrix's rows
   uint32_t rows_per_group;     // a multiple of threads
   uint32_t step;               // householder_column: the reflector j of the panel it applies
@@ -240,11 +240,24 @@ MSVD_INLINE void householder_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
   MSVD_DEVICE C* y = w1 + static_cast<int64_t>(matrix) * p.y_batch_stride;
   MSVD_DEVICE const C* sums = householder_sums(p, w2, matrix, j);
   MSVD_DEVICE const C* head = sums + p.groups_per_matrix * kHouseholderMaxPanel;
+  const uint32_t slices = p.threads / kHouseholderMaxPanel;
+  MSVD_THREADGROUP C* partials = scratch;  // slices x kHouseholderMaxPanel
   MSVD_THREADGROUP C* dots = scratch + (p.threads / kSimdWidth) * kHouseholderMaxPanel;
 
+  // The groups' sums, a column a lane: every thread adds up every slices-th group's, so a
+  // launch of many groups does not wait on one thread's walk through all of them.
+  {
+    const uint32_t c = tid % kHouseholderMaxPanel;
+    C sum = C(0);
+    if (c >= j && c < p.width)
+      for (uint32_t g = tid / kHouseholderMaxPanel; g < p.groups_per_matrix; g += slices)
+        sum += sums[g * kHouseholderMaxPanel + c];
+    partials[tid] = sum;
+  }
+  group_barrier();
   if (tid >= j && tid < p.width) {
     C sum = C(0);
-    for (uint32_t g = 0; g < p.groups_per_matrix; ++g) sum += sums[g * kHouseholderMaxPanel + tid];
+    for (uint32_t s = 0; s < slices; ++s) sum += partials[s * kHouseholderMaxPanel + tid];
     dots[tid] = sum;
   }
   group_barrier();

@@ -256,7 +256,8 @@ TEST(AnySize, SingularValuesRefinedInFloat64) {
 
 // Matrices of more than 512 rows have their Householder panels spread over several groups, a
 // launch per reflector: full and partial panels, a zero column (no reflector) and a column that
-// is already e_1 below a dependent one, under each schedule seed, in float32 and float64.
+// is already e_1 below a dependent one, under each schedule seed, in float32 and float64, with
+// the plan's groups and with others.
 TEST(AnySize, TallPanelsSpreadOverGroups) {
   std::mt19937_64 rng(43);
   const MatrixXd gaussian = testing::gaussian(1500, 40, rng);
@@ -273,6 +274,15 @@ TEST(AnySize, TallPanelsSpreadOverGroups) {
     expect_fp32_contract(run_svd<float>({special}, seed, 32 * 1024, t)[0], "zero and e_1 columns");
     const SvdRun r64 = run_svd<double>({gaussian}, seed, 32 * 1024, t)[0];
     expect_accurate(r64, kTolF64, kTolF64, kTolF64, "1500x40 f64");
+  }
+  // Groups of one SIMD group, of an odd number of them, of more rows than threads.
+  for (uint32_t rows : {32u, 96u, 300u}) {
+    t.qr_panel_rows = rows;
+    const std::string label = " rows " + std::to_string(rows);
+    expect_fp32_contract(run_svd<float>({gaussian}, 1, 32 * 1024, t)[0], "1500x40" + label);
+    expect_fp32_contract(run_svd<float>({special}, 2, 32 * 1024, t)[0], "zero and e_1" + label);
+    const SvdRun r64 = run_svd<double>({gaussian}, 3, 32 * 1024, t)[0];
+    expect_accurate(r64, kTolF64, kTolF64, kTolF64, "1500x40 f64" + label);
   }
 }
 

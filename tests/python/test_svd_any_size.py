@@ -16,13 +16,13 @@ from reference import (
 
 def tuned(A, algorithm, full_matrices=False, block=0, inner_sweeps=0, eigen_threads=0,
           row_tile=0, gemm_sweeps=-1, refine_sigma=-1, polish_sweeps=-1, max_sweeps=0,
-          dc_gemm_rows=0, dc_threads=0, dc_groups=0, dc_tail=-1):
-    """metalsvd's operator with the algorithm and the blocked-Jacobi and divide-and-conquer
-    knobs set by hand."""
+          dc_gemm_rows=0, dc_threads=0, dc_groups=0, dc_tail=-1, qr_rows=0):
+    """metalsvd's operator with the algorithm and the blocked-Jacobi, divide-and-conquer and
+    QR knobs set by hand."""
     return torch.ops.metalsvd._svd_ex_with_tuning(
         A, full_matrices, 0, 0, algorithm, block, inner_sweeps, max_sweeps, eigen_threads,
         row_tile, gemm_sweeps, refine_sigma, polish_sweeps, dc_gemm_rows, dc_threads, dc_groups,
-        dc_tail,
+        dc_tail, qr_rows,
     )
 
 
@@ -180,17 +180,20 @@ def test_qr_preconditioned(device, shape):
     assert_contract(A, (U, S, V), FP32, f"{shape}")
 
 
+# Rows per panel group: the plan's (64), one SIMD group, an odd number of SIMD groups, more than
+# one group's threads (rounded up to 512), more than the matrix (one group).
+@pytest.mark.parametrize("rows", [0, 32, 96, 300, 2048], ids=lambda r: f"rows{r}")
 @pytest.mark.parametrize("full_matrices", [False, True])
-def test_qr_panels_spread_over_groups(device, full_matrices):
+def test_qr_panels_spread_over_groups(device, full_matrices, rows):
     """Over 512 rows the Householder panels run a launch per reflector over several groups:
     a full and a partial panel, a zero column (no reflector) and a dependent column."""
     A = gaussian(2, 1300, 40, device=device, seed=8, dtype=torch.float64)
     A[1, :, 5] = 0
     A[1, :, 9] = 0.5 * A[1, :, 2]
     A = A.float()
-    U, S, V, info = tuned(A, "qr", full_matrices=full_matrices)
+    U, S, V, info = tuned(A, "qr", full_matrices=full_matrices, qr_rows=rows)
     assert info.tolist() == [0, 0]
-    assert_contract(A, (U, S, V), FP32, f"full_matrices={full_matrices}")
+    assert_contract(A, (U, S, V), FP32, f"full_matrices={full_matrices} rows {rows}")
     if full_matrices:
         Ud = U.cpu().double()
         assert (Ud.mT @ Ud - torch.eye(1300, dtype=torch.float64)).abs().amax() < 1e-5
@@ -325,9 +328,10 @@ def test_public_algorithm_argument_keeps_gradients():
 
 
 @pytest.mark.parametrize("knob", [dict(dc_gemm_rows=-1), dict(dc_threads=384),
-                                  dict(dc_groups=-1), dict(dc_tail=-2), dict(dc_tail=1025)])
-def test_dc_knobs_out_of_range_are_refused(knob):
-    with pytest.raises(ValueError, match="dc_"):
+                                  dict(dc_groups=-1), dict(dc_tail=-2), dict(dc_tail=1025),
+                                  dict(qr_rows=-1), dict(qr_rows=2**20 + 1)])
+def test_knobs_out_of_range_are_refused(knob):
+    with pytest.raises(ValueError, match=next(iter(knob))):
         tuned(gaussian(40, 30, device="cpu"), "dc", **knob)
 
 
