@@ -10,10 +10,10 @@
 namespace metalsvd {
 namespace {
 
-constexpr uint32_t kPanelThreads = 256;  // at most, for a panel group
+constexpr uint32_t kPanelThreads = 256;
 constexpr uint32_t kTriangleThreads = 32;
 // Every launch reduces all its groups' sums (kHouseholderMaxPanel each), so their number is
-// bounded; 1024 groups of 64 rows reach 65536 rows.
+// bounded (1024 groups of 64 rows reach 65536 rows).
 constexpr uint32_t kMaxPanelGroups = 1024;
 
 uint32_t panel_count(const HouseholderFactors& f) {
@@ -64,14 +64,13 @@ kernels::HouseholderParams panel_params(const HouseholderFactors& f, const Matri
 // The T factors and GEMM scratch of a factorisation whose reflectors are (or go) in `y`.
 HouseholderFactors factors_around(WorkspaceLayout& layout, const MatrixBatch& y,
                                   uint32_t apply_cols, uint32_t groups_per_matrix,
-                                  uint32_t rows_per_group, uint32_t threads) {
+                                  uint32_t rows_per_group) {
   HouseholderFactors f;
   f.y = y;
   f.cols = y.cols;
   f.panel_width = std::min<uint32_t>(kernels::kHouseholderMaxPanel, std::max<uint32_t>(y.cols, 1));
   f.groups_per_matrix = groups_per_matrix;
   f.rows_per_group = rows_per_group;
-  f.threads = threads;
   f.sums_offset = gram_offset(f, panel_count(f));  // after every T and every S
   f.triangles_batch_stride = int64_t{f.sums_offset};
   if (groups_per_matrix > 1)
@@ -121,48 +120,47 @@ HouseholderFactors householder_factors(WorkspaceLayout& layout, ScalarType dtype
                                        uint32_t panel_rows) {
   const MatrixBatch y = take_matrix(layout, dtype, batch, rows, cols);
   const uint32_t single_group_rows = panel_rows > 0 ? panel_rows : kSingleGroupPanelRows;
-  if (rows <= single_group_rows) return factors_around(layout, y, apply_cols, 1, 0, kPanelThreads);
+  if (rows <= single_group_rows) return factors_around(layout, y, apply_cols, 1, 0);
   const uint32_t wanted = panel_rows > 0 ? panel_rows : kPanelGroupRows;
   const uint32_t groups = std::min((rows + wanted - 1) / wanted, kMaxPanelGroups);
-  // Whole SIMD groups of threads, a row each, at most kPanelThreads of them.
+  // Whole SIMD groups' worth of rows. A group of fewer rows than threads still has them all:
+  // they share the reduction of every group's sums.
   const uint32_t simd = kernels::kSimdWidth;
-  uint32_t rows_per_group = ((rows + groups - 1) / groups + simd - 1) / simd * simd;
-  const uint32_t threads = std::min(rows_per_group, kPanelThreads);
-  rows_per_group = (rows_per_group + threads - 1) / threads * threads;
+  const uint32_t rows_per_group = ((rows + groups - 1) / groups + simd - 1) / simd * simd;
   return factors_around(layout, y, apply_cols, (rows + rows_per_group - 1) / rows_per_group,
-                        rows_per_group, threads);
+                        rows_per_group);
 }
 
 HouseholderFactors householder_factors_for(WorkspaceLayout& layout, const MatrixBatch& y,
                                            uint32_t apply_cols) {
-  return factors_around(layout, y, apply_cols, 1, 0, kPanelThreads);
+  return factors_around(layout, y, apply_cols, 1, 0);
 }
 
 void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const HouseholderFactors& f) {
   if (a.rows < a.cols || a.cols != f.cols || a.row_stride != 1)
     throw Error("metalsvd: Householder QR needs a tall column-major matrix");
   const uint64_t c_size = element_size(a.dtype);
-  const uint32_t scratch_bytes = static_cast<uint32_t>((f.threads / kernels::kSimdWidth + 1) *
+  const uint32_t scratch_bytes = static_cast<uint32_t>((kPanelThreads / kernels::kSimdWidth + 1) *
                                                        kernels::kHouseholderMaxPanel * c_size);
   for (uint32_t index = 0; index < panel_count(f); ++index) {
     const uint32_t k = index * f.panel_width;
     const uint32_t width = std::min(f.panel_width, a.cols - k);
     kernels::HouseholderParams p = panel_params(f, a, index, width);
-    p.threads = f.threads;
+    p.threads = kPanelThreads;
     WorkspaceBuffers b;
     b.w0 = a.data;
     b.w1 = f.y.data;
     b.w2 = f.triangles;
     if (f.groups_per_matrix == 1) {
       launch_workspace_kernel(backend, workspace_kernel_name("householder_panel", a.dtype), a.batch,
-                              f.threads, scratch_bytes, p, b);
+                              kPanelThreads, scratch_bytes, p, b);
     } else {
       const uint32_t groups = a.batch * f.groups_per_matrix;
       launch_workspace_kernel(backend, workspace_kernel_name("householder_column_start", a.dtype),
-                              groups, f.threads, scratch_bytes, p, b);
+                              groups, kPanelThreads, scratch_bytes, p, b);
       for (p.step = 0; p.step < width; ++p.step)
         launch_workspace_kernel(backend, workspace_kernel_name("householder_column", a.dtype),
-                                groups, f.threads, scratch_bytes, p, b);
+                                groups, kPanelThreads, scratch_bytes, p, b);
     }
     enqueue_panel_triangle(backend, f, index);
     // Trailing columns: A2 <- H^T A2 = A2 - Y (T^T (Y^T A2)).

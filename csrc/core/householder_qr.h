@@ -23,19 +23,16 @@ struct HouseholderFactors {
   // Groups that share one matrix's panel (householder_column); 1: one group per matrix
   // (householder_panel), for matrices of few rows.
   uint32_t groups_per_matrix = 1;
-  uint32_t rows_per_group = 0;  // a multiple of threads
-  uint32_t threads = 0;         // of each panel group
+  uint32_t rows_per_group = 0;  // a multiple of kernels::kSimdWidth
   uint32_t sums_offset = 0;     // elements from a matrix's triangles to its reflector sums
 };
 
 // Rows from which a matrix's panels are spread over several groups, a launch per reflector: a
 // group walking many rows takes milliseconds per panel, while a launch costs microseconds.
 constexpr uint32_t kSingleGroupPanelRows = 512;
-// The rows of each of those groups. The launches are bound by latency, not by bandwidth: each
-// group's work is one dependent chain (the reflector from the sums, its application to the
-// group's rows, the next sums), so narrow groups spread over every multiprocessor finish
-// soonest.
-constexpr uint32_t kPanelGroupRows = 64;
+// The rows of each of those groups. Narrower groups spread a launch over more multiprocessors,
+// but every group reduces every group's sums.
+constexpr uint32_t kPanelGroupRows = 256;
 
 // Takes the factorisation's workspaces for `batch` rows x cols matrices of compute type `dtype`
 // from `layout`; Q can then be applied to matrices of up to `apply_cols` columns. `panel_rows`:

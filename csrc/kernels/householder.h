@@ -22,6 +22,8 @@ namespace kernels {
 
 // Widest panel: the column dot products of one reflector step are kept in registers.
 MSVD_CONSTANT constexpr uint32_t kHouseholderMaxPanel = 32;
+// householder_column: the groups' sums each thread loads at once.
+MSVD_CONSTANT constexpr uint32_t kHouseholderSumsInFlight = 4;
 
 struct HouseholderParams {
   int64_t a_batch_stride;  // w0: A, rows x cols, leading dimension lda
@@ -37,7 +39,7 @@ struct HouseholderParams {
   uint32_t s_offset;           // to S = Y^T Y of this panel (S of panel q at s_offset + q width^2)
   uint32_t threads;            // a multiple of kHouseholderMaxPanel
   uint32_t groups_per_matrix;  // householder_column*: groups sharing a matrix's rows
-  uint32_t rows_per_group;     // a multiple of threads
+  uint32_t rows_per_group;     // a multiple of kSimdWidth
   uint32_t step;               // householder_column: the reflector j of the panel it applies
   uint32_t sums_offset;        // elements from a matrix's w2 to its reflector sums (below)
   uint32_t panels;             // householder_triangle: consecutive panels, a group each
@@ -244,14 +246,25 @@ MSVD_INLINE void householder_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
   MSVD_THREADGROUP C* partials = scratch;  // slices x kHouseholderMaxPanel
   MSVD_THREADGROUP C* dots = scratch + (p.threads / kSimdWidth) * kHouseholderMaxPanel;
 
-  // The groups' sums, a column a lane: every thread adds up every slices-th group's, so a
-  // launch of many groups does not wait on one thread's walk through all of them.
+  // The groups' sums, a column a lane: every thread adds up every slices-th group's, a few at
+  // a time. The sums sit in L2, so what a launch waits for is the number of dependent loads a
+  // thread makes, not their total.
   {
     const uint32_t c = tid % kHouseholderMaxPanel;
-    C sum = C(0);
+    C acc[kHouseholderSumsInFlight];
+    MSVD_UNROLL
+    for (uint32_t u = 0; u < kHouseholderSumsInFlight; ++u) acc[u] = C(0);
     if (c >= j && c < p.width)
-      for (uint32_t g = tid / kHouseholderMaxPanel; g < p.groups_per_matrix; g += slices)
-        sum += sums[g * kHouseholderMaxPanel + c];
+      for (uint32_t g = tid / kHouseholderMaxPanel; g < p.groups_per_matrix;
+           g += kHouseholderSumsInFlight * slices) {
+        MSVD_UNROLL
+        for (uint32_t u = 0; u < kHouseholderSumsInFlight; ++u)
+          if (g + u * slices < p.groups_per_matrix)
+            acc[u] += sums[(g + u * slices) * kHouseholderMaxPanel + c];
+      }
+    C sum = C(0);
+    MSVD_UNROLL
+    for (uint32_t u = 0; u < kHouseholderSumsInFlight; ++u) sum += acc[u];
     partials[tid] = sum;
   }
   group_barrier();

@@ -180,8 +180,8 @@ def test_qr_preconditioned(device, shape):
     assert_contract(A, (U, S, V), FP32, f"{shape}")
 
 
-# Rows per panel group: the plan's (64), one SIMD group, an odd number of SIMD groups, more than
-# one group's threads (rounded up to 512), more than the matrix (one group).
+# Rows per panel group: the plan's, one SIMD group, an odd number of SIMD groups, more than
+# one group's threads, more than the matrix (one group).
 @pytest.mark.parametrize("rows", [0, 32, 96, 300, 2048], ids=lambda r: f"rows{r}")
 @pytest.mark.parametrize("full_matrices", [False, True])
 def test_qr_panels_spread_over_groups(device, full_matrices, rows):
