@@ -58,7 +58,7 @@ def main():
     p.add_argument("--algorithms", default="dc", help="dc, qr or dc,qr")
     p.add_argument("--qr-rows", default="0")
     p.add_argument("--peers", default="default,gesvda",
-                   help="torch.linalg.svd drivers to time beside it (CUDA only; '' for none)")
+                   help="torch.linalg.svd drivers to time beside it (CUDA only; none: none)")
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -96,7 +96,7 @@ def main():
                   f"{e[2]:>9.1e} {e[3]:>9.1e}  info {info.item()}", flush=True)
         if device.type != "cuda":
             continue
-        for driver in (d for d in args.peers.split(",") if d):
+        for driver in (d for d in args.peers.split(",") if d not in ("", "none")):
             name = None if driver == "default" else driver
 
             def peer():
