@@ -24,10 +24,19 @@ enum class SvdAlgorithm {
   bidiagonal_dc,   // bidiagonalisation and divide and conquer on the matrix itself
 };
 
-// Tall matrices with at least this many rows per column are QR-preconditioned: the SVD then
-// runs on the n x n factor R instead of the m x n matrix (LAPACK's xGESDD does the same from
-// about 1.6 rows per column).
+// Tall matrices are QR-preconditioned where that is faster: the SVD then runs on the n x n
+// factor R instead of the m x n matrix. LAPACK's xGESDD does it from about 1.6 rows per column,
+// by flops; on a GPU the direct bidiagonalisation's launches are bound by their latency while
+// the matrix stays in cache, and above 512 rows the QR adds a launch per column. So: from
+// kQrPreconditionRatio rows per column where the QR is one launch per panel (at most
+// kSingleGroupPanelRows rows) or the matrix has at least kQrPreconditionBytes (beyond the
+// H200's 50 MB L2), and from kQrAlwaysRatio rows per column otherwise (qr_preconditions).
 constexpr uint32_t kQrPreconditionRatio = 2;
+constexpr uint32_t kQrAlwaysRatio = 8;
+constexpr uint64_t kQrPreconditionBytes = uint64_t{48} << 20;
+
+// Whether the plan QR-preconditions a rows x cols matrix of compute type `dtype`.
+bool qr_preconditions(uint32_t rows, uint32_t cols, ScalarType dtype);
 
 // Knobs for measuring alternatives; the defaults are what the plan picks.
 struct SvdTuning {
