@@ -6,7 +6,7 @@ and gesvda drivers on the same input.
                             [--gemm-rows 0,256,1024] [--threads 0,256,1024]
                             [--groups 0,64,256] [--tail -1,0,128] [--overlap on,off]
                             [--algorithms dc,qr] [--qr-rows 0,32,256]
-                            [--peers default,gesvda] [--repeats 3]
+                            [--peers default,gesvda] [--dtype float32] [--repeats 3]
 
 For each shape and setting: the median time of the full call, the sigma error
 max |sigma - sigma_ref| / sigma_max, the largest entries of |U^T U - I| and |V^T V - I| and the
@@ -18,8 +18,9 @@ elements (0: never, -1: the plan's);
 --overlap (CUDA): whether each kernel may be launched while the previous one runs (the
 default, "on") or only once it has finished ("off", METALSVD_CUDA_OVERLAP=0);
 --algorithms: "dc" bidiagonalises the matrix itself, "qr" (tall shapes) its R after a
-Householder QR, whose panel groups have --qr-rows rows each (0: the plan's). The reference
-is float64 svdvals on the same device (cuSOLVER on CUDA, LAPACK on the CPU)."""
+Householder QR, whose panel groups have --qr-rows rows each (0: the plan's); --dtype: float32
+(the default) or float64 Gaussians. The reference is float64 svdvals on the same device
+(cuSOLVER on CUDA, LAPACK on the CPU)."""
 
 import argparse
 import os
@@ -59,10 +60,14 @@ def main():
     p.add_argument("--qr-rows", default="0")
     p.add_argument("--peers", default="default,gesvda",
                    help="torch.linalg.svd drivers to time beside it (CUDA only; none: none)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     device = torch.device(args.device)
+    dtype = getattr(torch, args.dtype)
+    if dtype != torch.float32:
+        print(f"dtype {args.dtype}")
     if any(o not in ("on", "off") for o in args.overlap.split(",")):
         p.error("--overlap takes on, off or on,off")
     if any(a not in ("dc", "qr") for a in args.algorithms.split(",")):
@@ -75,7 +80,7 @@ def main():
     for text in args.sizes.split(","):
         m, n = (int(x) for x in text.split("x"))
         g = torch.Generator().manual_seed(m * 7919 + n)
-        A = torch.randn(m, n, generator=g, dtype=torch.float64).float().to(device)
+        A = torch.randn(m, n, generator=g, dtype=torch.float64).to(dtype).to(device)
         ref = torch.linalg.svdvals(A.double())
         settings = [(a, int(q), int(r), int(t), int(gr), int(tl), o)
                     for a in args.algorithms.split(",")

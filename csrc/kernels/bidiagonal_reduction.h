@@ -649,12 +649,10 @@ MSVD_INLINE void bidiagonal_tail(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
     }
     group_barrier();
     if (i + 1 >= cols) break;  // the last column: no right reflector
-    C alpha = C(0);
-    C norm_below = C(0);
-    for (uint32_t w = 0; w < warps; ++w) {
-      alpha += warp_sums[2 * w];
-      norm_below += warp_sums[2 * w + 1];
-    }
+    // Every SIMD group sums the SIMD groups' parts, a lane each (as group_reduce_sum).
+    const bool has_part = lane < warps;
+    const C alpha = simd_reduce_sum(has_part ? warp_sums[2 * lane] : C(0));
+    const C norm_below = simd_reduce_sum(has_part ? warp_sums[2 * lane + 1] : C(0));
     const Reflector<C> g = householder_reflector(alpha, norm_below);
     if (tid == 0) {
       v.de[p.cols + k] = g.beta;

@@ -7,15 +7,19 @@
 namespace metalsvd {
 namespace kernels {
 
-// `partials` holds at least kSimdWidth elements; it is free again when the call returns.
+// `partials` holds at least kSimdWidth elements; it is free again when the call returns. Every
+// SIMD group reduces the SIMD groups' partials itself, a lane each (a group has at most
+// kSimdWidth of them, 1024 threads): a few shuffles, where one thread adding them in turn waited
+// on every add. Each SIMD group does the same operations on the same values, so every thread
+// gets the same result, bit for bit.
 template <typename C>
 MSVD_INLINE C group_reduce_max(C x, MSVD_THREADGROUP C* partials, ThreadContext ctx,
                                uint32_t threads) {
   x = simd_reduce_max(x);
   if (ctx.lane == 0) partials[ctx.simd_group] = x;
   group_barrier();
-  C result = partials[0];
-  for (uint32_t g = 1; g < threads / kSimdWidth; ++g) result = math_max(result, partials[g]);
+  const C result =
+      simd_reduce_max(ctx.lane < threads / kSimdWidth ? partials[ctx.lane] : partials[0]);
   group_barrier();
   return result;
 }
@@ -26,8 +30,7 @@ MSVD_INLINE C group_reduce_sum(C x, MSVD_THREADGROUP C* partials, ThreadContext 
   x = simd_reduce_sum(x);
   if (ctx.lane == 0) partials[ctx.simd_group] = x;
   group_barrier();
-  C result = partials[0];
-  for (uint32_t g = 1; g < threads / kSimdWidth; ++g) result += partials[g];
+  const C result = simd_reduce_sum(ctx.lane < threads / kSimdWidth ? partials[ctx.lane] : C(0));
   group_barrier();
   return result;
 }

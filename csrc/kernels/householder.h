@@ -308,8 +308,17 @@ MSVD_INLINE void householder_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
 // bidiagonalisation forms all of them in one launch. T's columns depend on each other one
 // after the other, so T is worked on in threadgroup memory (householder_triangle_scratch
 // elements) and written once at the end: in device memory every step would wait for the
-// last's stores. S is only read.
+// last's stores. S is read from there too (from device memory, each term of a step cost a
+// cache round trip: 35 us for a 32-column T on the H200): S is symmetric and only its strict
+// upper triangle is read, so it shares T's array, column j of it (rows 0 .. j - 1) in the
+// strict lower triangle's column w - 1 - j, which has j rows (from row w - j), contiguous
+// so that the threads of a step read consecutive elements.
 MSVD_HOST_DEVICE uint32_t householder_triangle_scratch(uint32_t width) { return width * width; }
+
+// Where S[l, j], l < j, sits in T's w x w array.
+MSVD_INLINE uint32_t householder_packed_s_index(uint32_t l, uint32_t j, uint32_t w) {
+  return (w - 1 - j) * w + (w - j) + l;
+}
 
 template <typename P, typename T, typename C>
 MSVD_INLINE void householder_triangle(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C*,
@@ -325,20 +334,26 @@ MSVD_INLINE void householder_triangle(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, 
   MSVD_DEVICE C* base = w2 + static_cast<int64_t>(matrix) * p.t_batch_stride;
   MSVD_DEVICE C* t = base + p.t_offset + q * square;
   MSVD_DEVICE const C* s = base + p.s_offset + q * square;
-  MSVD_THREADGROUP C* ts = scratch;  // T, w x w, leading dimension w
-  // Column-major: row idx % w, column idx / w. tau on the diagonal, zeros elsewhere.
-  for (uint32_t idx = tid; idx < w * w; idx += p.threads)
-    ts[idx] = idx % w == idx / w ? t[idx] : C(0);
+  MSVD_THREADGROUP C* ts = scratch;  // T, w x w, leading dimension w; S below the diagonal
+  // Column-major: row r = idx % w, column c = idx / w. tau on the diagonal, zeros above it,
+  // S[r - c - 1, w - 1 - c] below (householder_packed_s_index).
+  for (uint32_t idx = tid; idx < w * w; idx += p.threads) {
+    const uint32_t r = idx % w;
+    const uint32_t c = idx / w;
+    ts[idx] = r == c ? t[idx] : (r < c ? C(0) : s[(w - 1 - c) * w + (r - c - 1)]);
+  }
   group_barrier();
   for (uint32_t j = 1; j < w; ++j) {
     // Thread i < j: T[i, j] = -tau_j sum_{l = i}^{j - 1} T[i, l] S[l, j] (T upper triangular).
     C sum = C(0);
     if (tid < j)
-      for (uint32_t l = tid; l < j; ++l) sum += ts[l * w + tid] * s[j * w + l];
+      for (uint32_t l = tid; l < j; ++l)
+        sum += ts[l * w + tid] * ts[householder_packed_s_index(l, j, w)];
     if (tid < j) ts[j * w + tid] = -ts[j * w + j] * sum;
     group_barrier();
   }
-  for (uint32_t idx = tid; idx < w * w; idx += p.threads) t[idx] = ts[idx];
+  for (uint32_t idx = tid; idx < w * w; idx += p.threads)
+    t[idx] = idx % w <= idx / w ? ts[idx] : C(0);
 }
 
 }  // namespace kernels
