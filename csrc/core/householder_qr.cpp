@@ -11,7 +11,8 @@ namespace metalsvd {
 namespace {
 
 constexpr uint32_t kPanelThreads = 256;
-constexpr uint32_t kTriangleThreads = 32;
+// householder_triangle: a SIMD group a row of the widest T.
+constexpr uint32_t kTriangleThreads = kernels::kHouseholderMaxPanel * kernels::kSimdWidth;
 // Every launch reduces all its groups' sums (kHouseholderMaxPanel each), so their number is
 // bounded (1024 groups of 64 rows reach 65536 rows).
 constexpr uint32_t kMaxPanelGroups = 1024;
@@ -97,11 +98,14 @@ void launch_triangles(Backend& backend, const HouseholderFactors& f, uint32_t fi
                       uint32_t panels) {
   kernels::HouseholderParams p = panel_params(f, f.y, first, f.panel_width);
   p.panels = panels;
-  p.threads = kTriangleThreads;
+  const std::string kernel = workspace_kernel_name("householder_triangle", f.y.dtype);
+  // Fewer SIMD groups than rows where the device allows fewer threads: they share the rows.
+  p.threads = std::min(kTriangleThreads,
+                       backend.max_threads_for(kernel) / kernels::kSimdWidth * kernels::kSimdWidth);
+  if (p.threads == 0) throw NotImplemented("metalsvd: householder_triangle needs a SIMD group");
   WorkspaceBuffers b;
   b.w2 = f.triangles;
-  launch_workspace_kernel(backend, workspace_kernel_name("householder_triangle", f.y.dtype),
-                          f.y.batch * panels, kTriangleThreads,
+  launch_workspace_kernel(backend, kernel, f.y.batch * panels, p.threads,
                           static_cast<uint32_t>(kernels::householder_triangle_scratch(p.width) *
                                                 element_size(f.y.dtype)),
                           p, b);

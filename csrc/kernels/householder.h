@@ -304,21 +304,19 @@ MSVD_INLINE void householder_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
 // T upper triangular with H_k .. H_{k+w-1} = I - Y T Y^T (forward, columnwise):
 // T[0:j, j] = -tau_j T[0:j, 0:j] S[0:j, j], S = Y^T Y. A group per matrix and panel (p.panels
 // consecutive panels from column p.panel, p.width columns each but the factorisation's last,
-// which may be narrower), of at least `width` threads: the panels' T are independent, so the
+// which may be narrower), of any number of SIMD groups: the panels' T are independent, so the
 // bidiagonalisation forms all of them in one launch. T's columns depend on each other one
 // after the other, so T is worked on in threadgroup memory (householder_triangle_scratch
 // elements) and written once at the end: in device memory every step would wait for the
-// last's stores. S is read from there too (from device memory, each term of a step cost a
-// cache round trip: 35 us for a 32-column T on the H200): S is symmetric and only its strict
-// upper triangle is read, so it shares T's array, column j of it (rows 0 .. j - 1) in the
-// strict lower triangle's column w - 1 - j, which has j rows (from row w - j), contiguous
-// so that the threads of a step read consecutive elements.
+// last's stores. Step j is a SIMD group a row i of T, a lane a term l, summed by shuffles:
+// the sums' dependent adds are the chain's length, 31 steps of a few shuffles each, where a
+// thread a row adding its terms in turn took 30 us for a 32-column T on the H200.
+//
+// In threadgroup memory T is row-major, so that a SIMD group reads a row of it at once; S is
+// symmetric and only its strict upper triangle is read, which column-major (as the GEMM left
+// it) is row-major's strict lower triangle: it is copied as it lies, below T, and S[l, j]
+// (l < j) is element j w + l there, consecutive in l too.
 MSVD_HOST_DEVICE uint32_t householder_triangle_scratch(uint32_t width) { return width * width; }
-
-// Where S[l, j], l < j, sits in T's w x w array.
-MSVD_INLINE uint32_t householder_packed_s_index(uint32_t l, uint32_t j, uint32_t w) {
-  return (w - 1 - j) * w + (w - j) + l;
-}
 
 template <typename P, typename T, typename C>
 MSVD_INLINE void householder_triangle(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C*,
@@ -326,6 +324,8 @@ MSVD_INLINE void householder_triangle(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, 
                                       MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
                                       ThreadContext ctx) {
   const uint32_t tid = ctx.thread_index;
+  const uint32_t lane = ctx.lane;
+  const uint32_t warps = p.threads / kSimdWidth;
   const uint32_t matrix = ctx.group / p.panels;
   const uint32_t q = ctx.group % p.panels;
   const uint32_t k = p.panel + q * p.width;
@@ -334,26 +334,31 @@ MSVD_INLINE void householder_triangle(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, 
   MSVD_DEVICE C* base = w2 + static_cast<int64_t>(matrix) * p.t_batch_stride;
   MSVD_DEVICE C* t = base + p.t_offset + q * square;
   MSVD_DEVICE const C* s = base + p.s_offset + q * square;
-  MSVD_THREADGROUP C* ts = scratch;  // T, w x w, leading dimension w; S below the diagonal
-  // Column-major: row r = idx % w, column c = idx / w. tau on the diagonal, zeros above it,
-  // S[r - c - 1, w - 1 - c] below (householder_packed_s_index).
+  MSVD_THREADGROUP C* ts = scratch;  // T row-major on and above the diagonal, S below
+  // Element idx: row idx / w, column idx % w. tau on the diagonal (where the column-major T
+  // of device memory has it too), zeros above, S below.
   for (uint32_t idx = tid; idx < w * w; idx += p.threads) {
-    const uint32_t r = idx % w;
-    const uint32_t c = idx / w;
-    ts[idx] = r == c ? t[idx] : (r < c ? C(0) : s[(w - 1 - c) * w + (r - c - 1)]);
+    const uint32_t row = idx / w;
+    const uint32_t col = idx % w;
+    ts[idx] = col < row ? s[idx] : (col == row ? t[idx] : C(0));
   }
   group_barrier();
   for (uint32_t j = 1; j < w; ++j) {
-    // Thread i < j: T[i, j] = -tau_j sum_{l = i}^{j - 1} T[i, l] S[l, j] (T upper triangular).
-    C sum = C(0);
-    if (tid < j)
-      for (uint32_t l = tid; l < j; ++l)
-        sum += ts[l * w + tid] * ts[householder_packed_s_index(l, j, w)];
-    if (tid < j) ts[j * w + tid] = -ts[j * w + j] * sum;
+    // Row i < j: T[i, j] = -tau_j sum_{l = i}^{j - 1} T[i, l] S[l, j] (T upper triangular).
+    for (uint32_t i = ctx.simd_group; i < j; i += warps) {
+      C term = C(0);
+      for (uint32_t l = i + lane; l < j; l += kSimdWidth) term += ts[i * w + l] * ts[j * w + l];
+      const C sum = simd_reduce_sum(term);
+      if (lane == 0) ts[i * w + j] = -ts[j * w + j] * sum;
+    }
     group_barrier();
   }
-  for (uint32_t idx = tid; idx < w * w; idx += p.threads)
-    t[idx] = idx % w <= idx / w ? ts[idx] : C(0);
+  // Back column-major, zeros below the diagonal.
+  for (uint32_t idx = tid; idx < w * w; idx += p.threads) {
+    const uint32_t row = idx % w;
+    const uint32_t col = idx / w;
+    t[idx] = row <= col ? ts[row * w + col] : C(0);
+  }
 }
 
 }  // namespace kernels
