@@ -66,9 +66,9 @@ class SvdWalk {
     const SvdAlgorithm large = dc_fits ? SvdAlgorithm::bidiagonal_dc : SvdAlgorithm::blocked_jacobi;
     SvdAlgorithm algorithm = tuning.algorithm;
     if (algorithm == SvdAlgorithm::automatic)
-      algorithm = fused_                                 ? SvdAlgorithm::fused_jacobi
-                  : qr_preconditions(a.rows, a.cols, c_) ? SvdAlgorithm::qr_jacobi
-                                                         : large;
+      algorithm = fused_                             ? SvdAlgorithm::fused_jacobi
+                  : qr_preconditions(a.rows, a.cols) ? SvdAlgorithm::qr_jacobi
+                                                     : large;
     algorithm_ = algorithm;
     if (algorithm == SvdAlgorithm::fused_jacobi && !fused_) {
       const uint64_t needed = jacobi_small_threadgroup_bytes(a.dtype, a.rows, a.cols, false);
@@ -310,12 +310,12 @@ void write_identity(Backend& backend, const MatrixBatch& out, WorkspaceLayout& l
 
 }  // namespace
 
-bool qr_preconditions(uint32_t rows, uint32_t cols, ScalarType dtype) {
+bool qr_preconditions(uint32_t rows, uint32_t cols) {
   const uint64_t m = rows, n = cols;
   if (m < uint64_t{kQrPreconditionRatio} * n) return false;
   const bool one_launch_a_panel = rows <= kSingleGroupPanelRows;
-  const bool beyond_cache = m * n * element_size(dtype) >= kQrPreconditionBytes;
-  return one_launch_a_panel || beyond_cache || m >= uint64_t{kQrAlwaysRatio} * n;
+  const bool large = m * n >= kQrPreconditionElements;
+  return one_launch_a_panel || large || m >= uint64_t{kQrAlwaysRatio} * n;
 }
 
 uint64_t svd_workspace_bytes(Backend& backend, const MatrixBatch& a, bool full_matrices,

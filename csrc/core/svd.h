@@ -29,14 +29,15 @@ enum class SvdAlgorithm {
 // by flops; on a GPU the direct bidiagonalisation's launches are bound by their latency while
 // the matrix stays in cache, and above 512 rows the QR adds a launch per column. So: from
 // kQrPreconditionRatio rows per column where the QR is one launch per panel (at most
-// kSingleGroupPanelRows rows) or the matrix has at least kQrPreconditionBytes (beyond the
-// H200's 50 MB L2), and from kQrAlwaysRatio rows per column otherwise (qr_preconditions).
+// kSingleGroupPanelRows rows) or the matrix has at least kQrPreconditionElements (in float32
+// about the H200's 50 MB L2; measured, float64 crosses over at the same count of elements, not
+// of bytes), and from kQrAlwaysRatio rows per column otherwise (qr_preconditions).
 constexpr uint32_t kQrPreconditionRatio = 2;
 constexpr uint32_t kQrAlwaysRatio = 8;
-constexpr uint64_t kQrPreconditionBytes = uint64_t{48} << 20;
+constexpr uint64_t kQrPreconditionElements = uint64_t{12} << 20;
 
-// Whether the plan QR-preconditions a rows x cols matrix of compute type `dtype`.
-bool qr_preconditions(uint32_t rows, uint32_t cols, ScalarType dtype);
+// Whether the plan QR-preconditions a rows x cols matrix.
+bool qr_preconditions(uint32_t rows, uint32_t cols);
 
 // Knobs for measuring alternatives; the defaults are what the plan picks.
 struct SvdTuning {

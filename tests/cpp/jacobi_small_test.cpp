@@ -289,19 +289,18 @@ TEST(AnySize, TallPanelsSpreadOverGroups) {
 // The plan's QR preconditioning at the shapes whose two paths were timed on the H200, and at
 // the rule's edges.
 TEST(AnySize, QrPreconditionsWhereItWasMeasuredFaster) {
-  const ScalarType f32 = ScalarType::f32;
-  EXPECT_FALSE(qr_preconditions(2560, 1024, f32));  // 18.5 ms direct, 27.5 ms with the QR
-  EXPECT_FALSE(qr_preconditions(4096, 2048, f32));  // 47.6 ms, 63.7 ms
-  EXPECT_FALSE(qr_preconditions(5120, 2048, f32));  // 60.5 ms, 65.8 ms
-  EXPECT_TRUE(qr_preconditions(6144, 2048, f32));   // 72.7 ms, 67.0 ms
-  EXPECT_TRUE(qr_preconditions(8192, 3072, f32));   // 167 ms, 128 ms
-  EXPECT_TRUE(qr_preconditions(8192, 4096, f32));   // 266 ms, 208 ms
-  EXPECT_TRUE(qr_preconditions(16384, 256, f32));   // 9.1 ms, 6.5 ms
-  EXPECT_TRUE(qr_preconditions(4096, 2048, ScalarType::f64));  // 64 MiB
-  EXPECT_FALSE(qr_preconditions(1023, 512, f32));              // fewer than 2 rows a column
-  EXPECT_TRUE(qr_preconditions(512, 256, f32));                // one launch a QR panel
-  EXPECT_FALSE(qr_preconditions(1024, 256, f32));
-  EXPECT_TRUE(qr_preconditions(2048, 256, f32));  // 8 rows a column
+  // H200 timings, direct against after the QR: float32, then float64.
+  EXPECT_FALSE(qr_preconditions(2560, 1024));  // 18.5 ms direct, 27.5 ms with the QR
+  EXPECT_FALSE(qr_preconditions(4096, 2048));  // 47.6 ms, 63.7 ms; float64 67.1 ms, 81.8 ms
+  EXPECT_FALSE(qr_preconditions(5120, 2048));  // 60.5 ms, 65.8 ms
+  EXPECT_TRUE(qr_preconditions(6144, 2048));   // 72.7 ms, 67.0 ms; float64 102 ms, 85.5 ms
+  EXPECT_TRUE(qr_preconditions(8192, 3072));   // 167 ms, 128 ms
+  EXPECT_TRUE(qr_preconditions(8192, 4096));   // 266 ms, 208 ms
+  EXPECT_TRUE(qr_preconditions(16384, 256));   // 9.1 ms, 6.5 ms; float64 11.4 ms, 8.0 ms
+  EXPECT_FALSE(qr_preconditions(1023, 512));   // fewer than 2 rows a column
+  EXPECT_TRUE(qr_preconditions(512, 256));     // one launch a QR panel
+  EXPECT_FALSE(qr_preconditions(1024, 256));
+  EXPECT_TRUE(qr_preconditions(2048, 256));  // 8 rows a column
 }
 
 INSTANTIATE_TEST_SUITE_P(SeedsAndAlgorithms, AnySizeSchedules,
