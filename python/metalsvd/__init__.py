@@ -10,8 +10,15 @@ CUDA, and on the CPU through a threadgroup emulator that exists to test those ke
 True
 """
 
-from ._svd import SVDResult, svd, svd_ex
-from ._truncated import LanczosResult, lanczos_svd, lanczos_svd_ex, randomized_svd
+from ._svd import SVDExResult, SVDResult, svd, svd_ex
+from ._truncated import (
+    LanczosResult,
+    RandomizedResult,
+    lanczos_svd,
+    lanczos_svd_ex,
+    randomized_svd,
+    randomized_svd_ex,
+)
 from ._devices import best_device, built_backends
 from ._emulator import emulator_options, set_emulator_options
 from . import _compile  # noqa: F401  (fake and vmap registrations of the operator)
@@ -21,9 +28,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SVDResult",
+    "SVDExResult",
     "svd",
     "svd_ex",
     "randomized_svd",
+    "randomized_svd_ex",
+    "RandomizedResult",
     "lanczos_svd",
     "lanczos_svd_ex",
     "LanczosResult",

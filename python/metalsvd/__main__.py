@@ -3,6 +3,8 @@
 import argparse
 import sys
 
+import torch
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m metalsvd")
@@ -14,6 +16,16 @@ def main(argv=None) -> int:
     )
     selftest.add_argument("--device", default=None, help="mps, cuda or cpu (default: the best present)")
     args = parser.parse_args(argv)
+    if args.device is not None:
+        from ._devices import built_backends
+
+        try:
+            device = torch.device(args.device)
+        except RuntimeError:
+            parser.error(f"--device: not a device: {args.device!r}")
+        if device.type not in built_backends():
+            parser.error(f"--device: this build has no {device.type} backend "
+                         f"(built: {', '.join(built_backends())})")
     if args.command == "demo":
         from .demo import run
     else:

@@ -10,7 +10,11 @@ _SUPPORTED_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16
 
 
 class SVDResult(NamedTuple):
-    """``A = U @ diag(S) @ V.mT``, with S non-negative and in descending order."""
+    """``A = U @ diag(S) @ V.mT`` (V, not V^H), with S non-negative and in descending order.
+
+    With ``full_matrices=True`` U and V are square; then ``A = U[..., :k] @ diag(S) @
+    V[..., :k].mT`` with ``k = min(m, n)``.
+    """
 
     U: torch.Tensor
     S: torch.Tensor
@@ -38,6 +42,12 @@ def _check_input(A, function):
         raise TypeError(
             f"{function}: expected a real floating-point matrix (float32, float64, float16 or "
             f"bfloat16), got {A.dtype}"
+        )
+    built = ops.backends()
+    if A.device.type not in built:
+        raise NotImplementedError(
+            f"{function}: this build of metalsvd has no {A.device.type} backend (built: "
+            f"{', '.join(built)}); move the matrix to one of those devices"
         )
 
 
@@ -98,15 +108,23 @@ def svd(A: torch.Tensor, full_matrices: bool = False, *, algorithm: str = "auto"
             matrices; ValueError beyond the device's limit), ``"blocked"`` the blocked
             one-sided Jacobi, ``"dc"`` Golub-Kahan bidiagonalisation and divide and conquer
             (LAPACK's gesdd), ``"qr"`` Householder QR then the SVD of R (for tall or wide
-            matrices). ``"auto"`` picks the fused kernel when the matrix fits, QR when one
-            side is at least twice the other, else ``"dc"`` (docs/architecture.md says why).
+            matrices). ``"auto"`` picks the fused kernel when the matrix fits, QR for tall or
+            wide matrices where that was measured faster, else ``"dc"``
+            (docs/architecture.md says how and why). ``"dc"`` raises NotImplementedError
+            where its kernels exceed the device's threadgroup memory.
             The Jacobi methods determine small singular values of column-graded matrices to
             high relative accuracy; ``"dc"`` to the usual normwise accuracy, much faster.
 
     Returns:
         ``SVDResult(U, S, V)``: S of shape ``(*, k)``, descending and non-negative; U and V
         with orthonormal columns, also where S has zeros. Note V, not V^H, as
-        :func:`torch.svd` returns.
+        :func:`torch.svd` returns — but the second argument is ``full_matrices``, as in
+        :func:`torch.linalg.svd`, not ``torch.svd``'s ``some`` (which means the opposite).
+
+    Raises:
+        TypeError for a non-tensor or a dtype other than the four above; ValueError for fewer
+        than 2 dimensions or an unknown ``algorithm``; NotImplementedError for a device this
+        build has no backend for (:func:`metalsvd.built_backends`).
 
     Differentiable: gradients, double gradients and forward-mode derivatives are PyTorch's
     own formulas for ``torch.linalg.svd`` (``svd_backward``), applied to these factors; as
@@ -114,7 +132,8 @@ def svd(A: torch.Tensor, full_matrices: bool = False, *, algorithm: str = "auto"
     on the first ``min(m, n)`` columns of U and V only.
 
     Runs entirely on A's device, on the current stream, without synchronising. Matrices
-    with inf or nan give nan factors (:func:`svd_ex` reports which). Any size runs; the
+    with inf or nan give nan factors (:func:`svd_ex` reports which, and matrices where the
+    iteration limit was reached, which this function does not). Any size runs; the
     workspace of the blocked and QR paths comes from PyTorch's caching allocator.
     """
     _check_input(A, "metalsvd.svd")

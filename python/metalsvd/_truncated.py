@@ -1,4 +1,4 @@
-"""Truncated SVD: metalsvd.randomized_svd, metalsvd.lanczos_svd and lanczos_svd_ex."""
+"""Truncated SVD: metalsvd.randomized_svd(_ex) and metalsvd.lanczos_svd(_ex)."""
 
 from typing import NamedTuple, Optional
 
@@ -9,6 +9,44 @@ from ._svd import SVDResult, _check_input
 
 # Lanczos' start vector comes from this seed when no generator is given: reproducible results.
 _LANCZOS_DEFAULT_SEED = 0
+
+
+class RandomizedResult(NamedTuple):
+    """:class:`SVDResult` plus a status per matrix (see :func:`randomized_svd_ex`)."""
+
+    U: torch.Tensor
+    S: torch.Tensor
+    V: torch.Tensor
+    info: torch.Tensor
+
+
+class _NotDifferentiable(torch.autograd.Function):
+    """Marks a truncated SVD's outputs as functions of A with no derivative: backward through
+    them raises, as PyTorch does for an operation without a derivative formula, instead of
+    leaving A without a gradient. The exact derivative of a top-k SVD depends on the singular
+    values left out, which these methods never compute."""
+
+    @staticmethod
+    def forward(ctx, function, A, *outputs):
+        ctx.function = function
+        # Copies: an output of a Function that is one of its inputs would alias it.
+        outputs = tuple(output.clone() for output in outputs)
+        ctx.mark_non_differentiable(outputs[-1])  # info
+        return outputs
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(
+            f"{ctx.function} is not differentiable; use metalsvd.svd (differentiable) and "
+            "keep its first k triplets, or detach the input"
+        )
+
+
+def _outputs_of(function, A, outputs):
+    # Outputs computed from a detached A; recorded as depending on A when autograd watches it.
+    if torch.is_grad_enabled() and A.requires_grad:
+        return _NotDifferentiable.apply(function, A, *outputs)
+    return outputs
 
 
 class LanczosResult(NamedTuple):
@@ -85,14 +123,32 @@ def randomized_svd(
 
     Returns:
         ``SVDResult(U, S, V)``: U ``(*, m, k)``, S ``(*, k)`` descending, V ``(*, n, k)``
-        (V, not V^H), U and V with orthonormal columns.
+        (V, not V^H), U and V with orthonormal columns. A matrix with inf or nan gives nan
+        factors; :func:`randomized_svd_ex` also says which.
+
+    Not differentiable: backward through the results raises (use :func:`metalsvd.svd`).
     """
-    function = "metalsvd.randomized_svd"
-    _check_truncated(A, k, n_iter, function)
-    _check_int(oversample, "oversample", function, 0)
-    _check_generator(generator, A, function)
-    U, S, V, _ = ops.randomized_svd_ex(A, k, n_iter, oversample, generator)
+    U, S, V, _ = randomized_svd_ex(A, k, n_iter, oversample, generator, _function="metalsvd.randomized_svd")
     return SVDResult(U, S, V)
+
+
+def randomized_svd_ex(
+    A: torch.Tensor,
+    k: int,
+    n_iter: int = 2,
+    oversample: int = 10,
+    generator: Optional[torch.Generator] = None,
+    *,
+    _function: str = "metalsvd.randomized_svd_ex",
+) -> RandomizedResult:
+    """Like :func:`randomized_svd`, and also returns ``info`` without synchronising with the
+    device: one int32 per matrix, 0 where the input was finite, 2 where it held inf or nan
+    (then its U, S and V are nan)."""
+    _check_truncated(A, k, n_iter, _function)
+    _check_int(oversample, "oversample", _function, 0)
+    _check_generator(generator, A, _function)
+    outputs = ops.randomized_svd_ex(A.detach(), k, n_iter, oversample, generator)
+    return RandomizedResult(*_outputs_of(_function, A, outputs))
 
 
 def lanczos_svd_ex(
@@ -107,9 +163,12 @@ def lanczos_svd_ex(
     ``residuals[..., i]`` is ``||A^T u_i - s_i v_i||`` (``A v_i = s_i u_i`` holds to rounding
     by construction); ``info`` is 0 where every wanted triplet met ``tol``, 1 where
     ``n_iter`` restarts ran out first (the triplets are still the best found), 2 where the
-    input held inf or nan.
+    input held inf or nan (then its U, S and V are nan).
     """
-    function = "metalsvd.lanczos_svd"
+    return _lanczos_svd_ex(A, k, n_iter, tol, generator, "metalsvd.lanczos_svd_ex")
+
+
+def _lanczos_svd_ex(A, k, n_iter, tol, generator, function) -> LanczosResult:
     _check_truncated(A, k, n_iter, function)
     if tol is not None:
         if isinstance(tol, bool) or not isinstance(tol, (int, float)):
@@ -121,7 +180,8 @@ def lanczos_svd_ex(
     if generator is None:
         generator = torch.Generator(device=A.device)
         generator.manual_seed(_LANCZOS_DEFAULT_SEED)
-    return LanczosResult(*ops.lanczos_svd_ex(A, k, n_iter, tol, generator))
+    outputs = ops.lanczos_svd_ex(A.detach(), k, n_iter, tol, generator)
+    return LanczosResult(*_outputs_of(function, A, outputs))
 
 
 def lanczos_svd(
@@ -160,7 +220,9 @@ def lanczos_svd(
 
     Returns:
         ``SVDResult(U, S, V)`` as :func:`randomized_svd`; :func:`lanczos_svd_ex` adds the
-        residual norms and ``info``.
+        residual norms and ``info``. A matrix with inf or nan gives nan factors.
+
+    Not differentiable: backward through the results raises (use :func:`metalsvd.svd`).
     """
-    U, S, V, _, _ = lanczos_svd_ex(A, k, n_iter, tol, generator)
+    U, S, V, _, _ = _lanczos_svd_ex(A, k, n_iter, tol, generator, "metalsvd.lanczos_svd")
     return SVDResult(U, S, V)

@@ -120,6 +120,10 @@ def _describe(device: torch.device) -> str:
 
 def run(device=None) -> int:
     device = torch.device(device) if device is not None else best_device()
+    if device.type not in built_backends():
+        print(f"selftest: this build has no {device.type} backend (built: "
+              f"{', '.join(built_backends())})")
+        return 2
     print(_describe(device))
     header = (f"{'algorithm':<12}{'case':<26}{'dtype':<10}{'info':>5}{'sigma err':>11}"
               f"{'orth U':>10}{'orth V':>10}{'recon':>10}  result")

@@ -143,8 +143,19 @@ def test_bad_input_raises_clear_errors(device):
         metalsvd.svd(torch.ones(3, 3, dtype=torch.complex64, device=device))
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         metalsvd.svd(torch.ones(3, device=device))
+    with pytest.raises(TypeError, match="torch.bool"):
+        metalsvd.svd(torch.ones(3, 3, dtype=torch.bool, device=device))
     with pytest.raises(TypeError, match="torch.Tensor"):
         metalsvd.svd([[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_a_device_without_a_backend_is_a_clear_error():
+    # The meta device stands for any device this build has no backend for.
+    A = torch.empty(8, 6, device="meta")
+    for call in (metalsvd.svd, metalsvd.svd_ex, lambda A: metalsvd.randomized_svd(A, 2),
+                 lambda A: metalsvd.lanczos_svd(A, 2)):
+        with pytest.raises(NotImplementedError, match="no meta backend .built: cpu"):
+            call(A)
 
 
 def test_operator_is_registered_with_the_dispatcher():

@@ -206,13 +206,41 @@ def test_rank_deficient_and_zero(device):
         assert orthogonality(U) <= 2e-6 and orthogonality(V) <= 2e-6
 
 
-def test_non_finite_input(device):
-    A = known_matrix(60, 40, SPECTRA["fast"](40), seed=11).float().to(device)
-    A[3, 5] = float("nan")
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_non_finite_input(device, bad):
+    clean = known_matrix(60, 40, SPECTRA["fast"](40), seed=11).float().to(device)
+    A = torch.stack([clean, clean.clone()])
+    A[1, 3, 5] = bad  # the second matrix of the batch only
     *_, info = metalsvd.lanczos_svd_ex(A, 4, n_iter=3)
-    assert info.item() == 2
+    assert info.tolist() == [0, 2]
+    U, S, V, info = metalsvd.randomized_svd_ex(A, 4)
+    assert info.tolist() == [0, 2] and info.dtype == torch.int32
+    assert bool(S[1].isnan().all()) and bool(U[1].isnan().all()) and bool(V[1].isnan().all())
+    assert bool(S[0].isfinite().all())
     _, S, _ = metalsvd.randomized_svd(A, 4)
-    assert bool(S.isnan().all())
+    assert bool(S[1].isnan().all())
+
+
+@pytest.mark.parametrize("name", ["randomized_svd", "lanczos_svd", "randomized_svd_ex",
+                                  "lanczos_svd_ex"])
+def test_not_differentiable_raises_on_backward(name):
+    A = known_matrix(60, 40, SPECTRA["fast"](40), seed=13).float().requires_grad_()
+    outputs = getattr(metalsvd, name)(A, 4)
+    U, S, V = outputs[:3]
+    # Recorded as depending on A, so that backward cannot silently leave A without a gradient.
+    assert S.requires_grad and U.requires_grad and V.requires_grad
+    if name.endswith("_ex"):
+        assert not outputs.info.requires_grad
+    base = name.removesuffix("_ex")
+    with pytest.raises(RuntimeError, match=f"metalsvd.{base}(_ex)? is not differentiable"):
+        (S.sum() + U.sum()).backward()
+    assert A.grad is None
+    # The values are those of the same call without autograd.
+    plain = getattr(metalsvd, name)(A.detach(), 4, generator=seeded("cpu", 1))
+    again = getattr(metalsvd, name)(A, 4, generator=seeded("cpu", 1))
+    assert torch.equal(plain.S, again.S.detach())
+    with torch.no_grad():
+        assert not getattr(metalsvd, name)(A, 4).S.requires_grad
 
 
 def test_reproducible(device):
