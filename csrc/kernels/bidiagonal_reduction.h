@@ -649,10 +649,8 @@ MSVD_INLINE void bidiagonal_tail(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
     }
     group_barrier();
     if (i + 1 >= cols) break;  // the last column: no right reflector
-    // Every SIMD group sums the SIMD groups' parts, a lane each (as group_reduce_sum).
-    const bool has_part = lane < warps;
-    const C alpha = simd_reduce_sum(has_part ? warp_sums[2 * lane] : C(0));
-    const C norm_below = simd_reduce_sum(has_part ? warp_sums[2 * lane + 1] : C(0));
+    const C alpha = simd_sum_of_parts(warp_sums, warps, 2, ctx);
+    const C norm_below = simd_sum_of_parts(warp_sums + 1, warps, 2, ctx);
     const Reflector<C> g = householder_reflector(alpha, norm_below);
     if (tid == 0) {
       v.de[p.cols + k] = g.beta;

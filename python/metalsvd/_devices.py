@@ -7,9 +7,14 @@ import torch
 from ._ops import ops
 
 
+# Asked once: it cannot change, and an operator call in metalsvd.svd's input check would break
+# torch.compile's graph.
+_BUILT_BACKENDS = tuple(ops.backends())
+
+
 def built_backends() -> List[str]:
     """Device types this build of metalsvd has a backend for ("cpu" always)."""
-    return list(ops.backends())
+    return list(_BUILT_BACKENDS)
 
 
 def best_device() -> torch.device:

@@ -4,11 +4,10 @@ from typing import NamedTuple
 
 import torch
 
+from ._devices import built_backends
 from ._ops import ops
 
 _SUPPORTED_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
-# Asked once: an operator call inside _check_input would break torch.compile's graph.
-_BUILT_BACKENDS = tuple(ops.backends())
 
 
 class SVDResult(NamedTuple):
@@ -45,10 +44,11 @@ def _check_input(A, function):
             f"{function}: expected a real floating-point matrix (float32, float64, float16 or "
             f"bfloat16), got {A.dtype}"
         )
-    if A.device.type not in _BUILT_BACKENDS:
+    built = built_backends()
+    if A.device.type not in built:
         raise NotImplementedError(
             f"{function}: this build of metalsvd has no {A.device.type} backend (built: "
-            f"{', '.join(_BUILT_BACKENDS)}); move the matrix to one of those devices"
+            f"{', '.join(built)}); move the matrix to one of those devices"
         )
 
 

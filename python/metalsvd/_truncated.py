@@ -128,7 +128,8 @@ def randomized_svd(
 
     Not differentiable: backward through the results raises (use :func:`metalsvd.svd`).
     """
-    U, S, V, _ = randomized_svd_ex(A, k, n_iter, oversample, generator, _function="metalsvd.randomized_svd")
+    U, S, V, _ = _randomized_svd_ex(A, k, n_iter, oversample, generator,
+                                    "metalsvd.randomized_svd")
     return SVDResult(U, S, V)
 
 
@@ -138,17 +139,20 @@ def randomized_svd_ex(
     n_iter: int = 2,
     oversample: int = 10,
     generator: Optional[torch.Generator] = None,
-    *,
-    _function: str = "metalsvd.randomized_svd_ex",
 ) -> RandomizedResult:
     """Like :func:`randomized_svd`, and also returns ``info`` without synchronising with the
     device: one int32 per matrix, 0 where the input was finite, 2 where it held inf or nan
     (then its U, S and V are nan)."""
-    _check_truncated(A, k, n_iter, _function)
-    _check_int(oversample, "oversample", _function, 0)
-    _check_generator(generator, A, _function)
+    return _randomized_svd_ex(A, k, n_iter, oversample, generator, "metalsvd.randomized_svd_ex")
+
+
+# The _ex functions' bodies, with the name of the function the user called for messages.
+def _randomized_svd_ex(A, k, n_iter, oversample, generator, function) -> RandomizedResult:
+    _check_truncated(A, k, n_iter, function)
+    _check_int(oversample, "oversample", function, 0)
+    _check_generator(generator, A, function)
     outputs = ops.randomized_svd_ex(A.detach(), k, n_iter, oversample, generator)
-    return RandomizedResult(*_outputs_of(_function, A, outputs))
+    return RandomizedResult(*_outputs_of(function, A, outputs))
 
 
 def lanczos_svd_ex(
