@@ -88,6 +88,16 @@ def measure(a: torch.Tensor, u: torch.Tensor, s: torch.Tensor, v: torch.Tensor,
     )
 
 
+def measure_values(s: torch.Tensor, s_ref: torch.Tensor, indices: list[int]) -> Accuracy:
+    """Accuracy of S alone (the values suite): sigma_err; no vectors to check."""
+    s64 = checked_subset(s, indices, 1)
+    s_max = s_ref.amax(-1)
+    s_max = torch.where(s_max > 0, s_max, torch.ones_like(s_max))
+    sigma_err = ((s64 - s_ref).abs().amax(-1) / s_max).max().item()
+    return Accuracy(sigma_err=sigma_err, u_orth=None, v_orth=None, recon=None,
+                    checked_matrices=len(indices))
+
+
 def truncated_reference(a: torch.Tensor, k: int) -> torch.Tensor:
     """Top-k singular values of every matrix, float64 svdvals on a's own device (a full
     float64 SVD of 10000^2 on the CPU takes too long; cuSOLVER's float64 is accurate)."""

@@ -2,7 +2,8 @@
 
 Each implementation is an `Impl`: `prepare` turns the torch inputs into its own arrays once,
 before timing (DLPack where possible); `run` is the timed call; `to_usv` turns its outputs
-into torch tensors (U, S, V) with V, not V^H, for the accuracy check. Implementations that
+into torch tensors (U, S, V) with V, not V^H, for the accuracy check (U and V None for the
+values suite's implementations, which return S alone). Implementations that
 cannot be loaded are `Unavailable`, so the benchmark still writes a row for them.
 """
 
@@ -19,7 +20,7 @@ from typing import Any, Callable
 import torch
 
 from bench_env import REPO_ROOT
-from bench_tables import METALSVD_NAME, METALSVD_TRUNCATED_NAME
+from bench_tables import METALSVD_NAME, METALSVD_TRUNCATED_NAME, METALSVD_VALUES_NAME
 from bench_timing import Timer, make_cupy_timer, make_jax_timer, time_cpu, time_torch_cuda
 
 CUDA_DRIVERS = (None, "gesvd", "gesvdj", "gesvda")
@@ -151,9 +152,10 @@ def cupy_supports_stacked(cp: Any) -> bool:
         return False
 
 
-def cupy_impl(device: torch.device, found: Discovery) -> Impl | Unavailable:
-    """cupy.linalg.svd on the same GPU, inputs shared with torch through DLPack."""
-    name = "cupy.linalg.svd"
+def cupy_impl(device: torch.device, found: Discovery, values: bool = False) -> Impl | Unavailable:
+    """cupy.linalg.svd on the same GPU, inputs shared with torch through DLPack; with
+    `values`, compute_uv=False."""
+    name = "cupy.linalg.svd" + ("[values]" if values else "")
     try:
         cp = importlib.import_module("cupy")
         found.versions["cupy"] = cp.__version__
@@ -166,10 +168,15 @@ def cupy_impl(device: torch.device, found: Discovery) -> Impl | Unavailable:
 
     def svd(a: Any) -> Any:
         if a.ndim == 2 or stacked:
-            return cp.linalg.svd(a, full_matrices=False)
-        return [cp.linalg.svd(a[i], full_matrices=False) for i in range(a.shape[0])]
+            return cp.linalg.svd(a, full_matrices=False, compute_uv=not values)
+        return [cp.linalg.svd(a[i], full_matrices=False, compute_uv=not values)
+                for i in range(a.shape[0])]
 
     def to_usv(out: Any) -> USV:
+        if values:
+            s = (torch.stack([torch.from_dlpack(x) for x in out]) if isinstance(out, list)
+                 else torch.from_dlpack(out))
+            return None, s, None
         if isinstance(out, list):  # looped: one (u, s, vh) per matrix
             u, s, vh = (torch.stack([torch.from_dlpack(x) for x in part]) for part in zip(*out))
         else:
@@ -202,9 +209,11 @@ def jax_input(jax: Any, x: torch.Tensor, gpu: Any) -> tuple[Any, str]:
     return jax.device_put(x.cpu().numpy(), gpu), "input via numpy, copied once"
 
 
-def jax_impl(device: torch.device, enable_x64: bool, found: Discovery) -> Impl | Unavailable:
-    """jnp.linalg.svd, jitted, on JAX's GPU; timed by wall clock with block_until_ready."""
-    name = "jax.numpy.linalg.svd"
+def jax_impl(device: torch.device, enable_x64: bool, found: Discovery,
+             values: bool = False) -> Impl | Unavailable:
+    """jnp.linalg.svd, jitted, on JAX's GPU; timed by wall clock with block_until_ready; with
+    `values`, compute_uv=False."""
+    name = "jax.numpy.linalg.svd" + ("[values]" if values else "")
     # Without this JAX reserves most of the GPU's memory at start, starving torch and CuPy.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     try:
@@ -219,13 +228,15 @@ def jax_impl(device: torch.device, enable_x64: bool, found: Discovery) -> Impl |
         return Unavailable(name, describe_error(exc))
     index = device.index if device.index is not None else torch.cuda.current_device()
     gpu = gpus[index] if index < len(gpus) else gpus[0]
-    svd = jax.jit(functools.partial(jnp.linalg.svd, full_matrices=False))
+    svd = jax.jit(functools.partial(jnp.linalg.svd, full_matrices=False, compute_uv=not values))
 
     def prepare(xs: list[torch.Tensor]) -> tuple[list[Any], str]:
         moved = [jax_input(jax, x, gpu) for x in xs]
         return [arr for arr, _ in moved], moved[0][1] + "; jitted"
 
     def to_usv(out: Any) -> USV:
+        if values:
+            return None, torch.from_numpy(jax.device_get(out).copy()), None
         u, s, vh = (torch.from_numpy(jax.device_get(x).copy()) for x in out)
         return u, s, vh.mT
 
@@ -243,6 +254,33 @@ def discover(device: torch.device, dtypes: list[torch.dtype]) -> Discovery:
     if device.type == "cuda":
         found.impls.append(cupy_impl(device, found))
         found.impls.append(jax_impl(device, torch.float64 in dtypes, found))
+    return found
+
+
+def discover_values(device: torch.device, dtypes: list[torch.dtype]) -> Discovery:
+    """The values suite: metalsvd.svdvals first (the speedup reference), then metalsvd.svd
+    (what the values alone save), torch.linalg.svdvals with each cuSOLVER driver, CuPy and JAX
+    with compute_uv=False."""
+    found = Discovery()
+    timer = time_torch_cuda if device.type == "cuda" else time_cpu
+    try:
+        module = import_metalsvd()
+        found.metalsvd_path = getattr(module, "__file__", None)
+        found.versions["metalsvd"] = metalsvd_version(module)
+        found.impls.append(Impl(name=METALSVD_VALUES_NAME, run=module.svdvals,
+                                to_usv=lambda s: (None, s, None), timer=timer, takes_half=True))
+    except Exception as exc:  # an ImportError, or a broken extension raising anything
+        found.impls.append(Unavailable(METALSVD_VALUES_NAME, describe_error(exc)))
+    found.impls.append(metalsvd_impl(timer, found))
+    for driver in CUDA_DRIVERS if device.type == "cuda" else (None,):
+        found.impls.append(Impl(
+            name=f"torch.linalg.svdvals[{driver or 'default'}]",
+            run=lambda a, driver=driver: torch.linalg.svdvals(a, driver=driver),
+            to_usv=lambda s: (None, s, None), timer=timer,
+            notes="driver=None: PyTorch's own choice" if driver is None else f"driver={driver}"))
+    if device.type == "cuda":
+        found.impls.append(cupy_impl(device, found, values=True))
+        found.impls.append(jax_impl(device, torch.float64 in dtypes, found, values=True))
     return found
 
 

@@ -20,6 +20,9 @@ SUITES = {
     # Top-k only (TRUNCATED): metalsvd.randomized_svd and lanczos_svd against
     # torch.svd_lowrank; the accuracy reference is float64 svdvals on the device.
     "truncated": ["4096x4096", "8192x8192", "10000x10000"],
+    # The singular values alone (compute_uv=False, torch.linalg.svdvals): the large sizes.
+    "values": ["1024x1024", "2048x2048", "4096x2048", "4096x4096", "16384x256", "3072x8192",
+               "8192x8192"],
 }
 
 # The truncated suite's problem: k triplets, the randomized methods' oversampling and power

@@ -1,6 +1,6 @@
 """Benchmark metalsvd.svd against its peers: same process, same inputs, same device.
 
-    python bench/bench_svd.py [--device cuda|cpu] [--suite small|large|truncated|all]
+    python bench/bench_svd.py [--device cuda|cpu] [--suite small|large|truncated|values|all]
                               [--workloads 64x128x128,256x64x64,...] [--dtype float32]
                               [--repeats N] [--out bench/results/] [--quick] [--resume]
 
@@ -23,9 +23,11 @@ from pathlib import Path
 import torch
 
 from bench_accuracy import (REFERENCE, checked_indices, checked_subset, measure,
-                            measure_truncated, reference_singular_values, truncated_reference)
+                            measure_truncated, measure_values, reference_singular_values,
+                            truncated_reference)
 from bench_env import device_slug, environment, slug
-from bench_impls import Impl, Unavailable, describe_error, discover, discover_truncated
+from bench_impls import (Impl, Unavailable, describe_error, discover, discover_truncated,
+                         discover_values)
 from bench_inputs import (DTYPES, MATRIX_CLASSES, SUITES, TRUNCATED, Workload, make_inputs,
                           parse_workload)
 from bench_tables import (fmt_err, fmt_ms, fmt_speedup, metalsvd_row,
@@ -228,7 +230,9 @@ def time_and_check(impl: Impl, case: Case, settings: Settings, row: Row, notes: 
     row.status = "error (accuracy)"
     u, s, v = impl.to_usv(impl.run(native[0]))
     row.output_dtype = str(s.dtype).removeprefix("torch.")
-    if case.k is None:
+    if u is None:
+        acc = measure_values(s, case.s_ref, case.indices)
+    elif case.k is None:
         acc = measure(case.inputs[0], u, s, v, case.s_ref, case.indices)
     else:
         acc = measure_truncated(case.inputs[0], u, s, v, case.s_ref)
@@ -352,8 +356,12 @@ def main(argv: list[str] | None = None) -> int:
     env = environment(device, args.commit)
     log(f"bench_svd: {env['device_name']} ({device}), suite {suite}, settings {settings}")
     truncated = suite == "truncated" or args.truncated
-    found = (discover_truncated(device, **TRUNCATED) if truncated
-             else discover(device, [DTYPES[d] for d in dtypes]))
+    if truncated:
+        found = discover_truncated(device, **TRUNCATED)
+    elif args.suite == "values":  # also with --workloads
+        found = discover_values(device, [DTYPES[d] for d in dtypes])
+    else:
+        found = discover(device, [DTYPES[d] for d in dtypes])
     impls = selected(found.impls, args.impls)
     header = run_header(env, settings, suite, found.versions, found.metalsvd_path)
     path = result_path(args.out, env, device, suite)

@@ -11,6 +11,8 @@ from typing import Iterable
 METALSVD_NAME = "metalsvd.svd"
 # The speedup reference of the truncated suite's rows.
 METALSVD_TRUNCATED_NAME = "metalsvd.randomized_svd"
+# The speedup reference of the values suite's rows (the singular values alone).
+METALSVD_VALUES_NAME = "metalsvd.svdvals"
 
 
 def group_key(row: dict) -> tuple[str, str, str]:
@@ -33,7 +35,7 @@ def is_ok(row: dict | None) -> bool:
 
 def metalsvd_row(rows: list[dict]) -> dict | None:
     """metalsvd's row of a group, if any."""
-    names = (METALSVD_NAME, METALSVD_TRUNCATED_NAME)
+    names = (METALSVD_VALUES_NAME, METALSVD_TRUNCATED_NAME, METALSVD_NAME)
     return next((r for r in rows if r["implementation"] in names), None)
 
 

@@ -224,6 +224,7 @@ void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r
     backend.gemm({v, transposed(y), trailing, -1.0, 1.0});
     backend.gemm({x, transposed(u), trailing, -1.0, 1.0});
   }
+  if (!r.form_triangles) return;
   enqueue_householder_triangles(backend, r.q);
   if (r.cols > 1) enqueue_householder_triangles(backend, r.p);
 }

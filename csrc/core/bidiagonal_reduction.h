@@ -18,6 +18,8 @@ struct BidiagonalReduction {
   Buffer region;         // kernels::bidiagonal_layout(rows, cols, batch)
   HouseholderFactors q;  // rows x cols reflectors
   HouseholderFactors p;  // (cols - 1) x (cols - 1), acting on rows 1 .. cols - 1
+  // Whether the reduction forms Q's and P's T factors; only applying Q or P needs them.
+  bool form_triangles = true;
 };
 
 // Workspace for `batch` rows x cols (rows >= cols) problems; Q then applies to matrices of up
@@ -78,7 +80,7 @@ uint32_t bidiagonal_threads(uint64_t elements);
 uint32_t bidiagonal_group_extent(uint32_t count, uint32_t batch, uint32_t largest,
                                  uint32_t smallest, uint32_t groups);
 
-// Enqueues the reduction of the loaded A and forms Q's and P's T factors.
+// Enqueues the reduction of the loaded A and, with r.form_triangles, forms Q's and P's T factors.
 void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r,
                                   const BidiagonalLaunchShape& shape = {});
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "core/bidiagonal_values.h"
 #include "core/column_major.h"
 #include "core/errors.h"
 #include "core/workspace_kernels.h"
@@ -71,6 +72,28 @@ BidiagonalSvdResult enqueue_bidiagonal_svd(Backend& backend, const BidiagonalSvd
   enqueue_load(backend, b.w, ws.v, {}, 0, 0);
   enqueue_apply_bidiagonal_p(backend, r, ws.v);
   return {ws.u, b.sigma, ws.v};
+}
+
+BidiagonalValuesWorkspace bidiagonal_values_workspace(WorkspaceLayout& layout, ScalarType dtype,
+                                                      uint32_t batch, uint32_t rows,
+                                                      uint32_t cols) {
+  BidiagonalValuesWorkspace ws;
+  ws.reduction = bidiagonal_reduction_workspace(layout, dtype, batch, rows, cols, 0, 0);
+  ws.reduction.form_triangles = false;
+  ws.sigma = take_matrix(layout, dtype, batch, 1, cols);
+  return ws;
+}
+
+MatrixBatch bidiagonal_values_input(const BidiagonalValuesWorkspace& ws) {
+  return bidiagonal_input(ws.reduction);
+}
+
+MatrixBatch enqueue_bidiagonal_svd_values(Backend& backend, const BidiagonalSvdPlan& plan,
+                                          const BidiagonalValuesWorkspace& ws) {
+  const BidiagonalReduction& r = ws.reduction;
+  enqueue_bidiagonal_reduction(backend, r, plan.reduction);
+  enqueue_bidiagonal_values(backend, r.dtype, r.batch, r.cols, bidiagonal_diagonals(r), ws.sigma);
+  return ws.sigma;
 }
 
 }  // namespace metalsvd

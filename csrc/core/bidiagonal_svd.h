@@ -66,4 +66,22 @@ BidiagonalSvdResult enqueue_bidiagonal_svd(Backend& backend, const BidiagonalSvd
                                            const BidiagonalSvdWorkspace& ws, Buffer state,
                                            uint32_t state_stride);
 
+// The singular values alone, for a caller that wants no vectors: the reduction without its T
+// factors, then the values by multisection (core/bidiagonal_values.h) in place of the divide
+// and conquer, whose merges need the vectors; Q and P are never applied.
+struct BidiagonalValuesWorkspace {
+  BidiagonalReduction reduction;
+  MatrixBatch sigma;  // 1 x cols
+};
+
+BidiagonalValuesWorkspace bidiagonal_values_workspace(WorkspaceLayout& layout, ScalarType dtype,
+                                                      uint32_t batch, uint32_t rows, uint32_t cols);
+
+// Where the caller loads A (column-major, compute type, rows >= cols).
+MatrixBatch bidiagonal_values_input(const BidiagonalValuesWorkspace& ws);
+
+// Enqueues the singular values of the loaded matrices: 1 x cols a matrix, descending.
+MatrixBatch enqueue_bidiagonal_svd_values(Backend& backend, const BidiagonalSvdPlan& plan,
+                                          const BidiagonalValuesWorkspace& ws);
+
 }  // namespace metalsvd

@@ -49,15 +49,17 @@ TallProblem make_tall(const MatrixBatch& a, const SvdOutputs& out) {
 // enqueue it. Both walks take the same regions in the same order.
 class SvdWalk {
  public:
+  // values_only: the singular values alone; problem.u and problem.v are not used.
   SvdWalk(Backend& backend, const TallProblem& problem, const VectorBatch& s,
-          const SvdTuning& tuning)
+          const SvdTuning& tuning, bool values_only = false)
       : backend_(backend),
         t_(problem),
         s_(s),
         c_(compute_type(problem.a.dtype)),
-        panel_rows_(tuning.qr_panel_rows) {
+        panel_rows_(tuning.qr_panel_rows),
+        values_only_(values_only) {
     const MatrixBatch& a = t_.a;
-    full_ = t_.u.cols > a.cols;
+    full_ = !values_only && t_.u.cols > a.cols;
     fused_ = plan_jacobi_small(backend.limits(), a.dtype, a.batch, a.rows, a.cols, tuning.jacobi);
     // Divide and conquer where its kernels fit the device (every real GPU; not the emulator
     // shrunk to a few KiB to test the Jacobi paths), the blocked Jacobi otherwise.
@@ -119,16 +121,30 @@ class SvdWalk {
   void walk(WorkspaceLayout& layout, bool run, Buffer info) {
     const MatrixBatch& a = t_.a;
     const uint32_t m = a.rows, n = a.cols;
-    const MatrixBatch u_thin = sub_block(t_.u, 0, 0, m, n);
     if (algorithm_ == SvdAlgorithm::fused_jacobi) {
+      // Without vectors the kernel's U and V go to the workspace, unread.
+      const MatrixBatch u_thin =
+          values_only_ ? take_matrix(layout, a.dtype, a.batch, m, n) : sub_block(t_.u, 0, 0, m, n);
+      const MatrixBatch v = values_only_ ? take_matrix(layout, a.dtype, a.batch, n, n) : t_.v;
       const Buffer v_workspace = fused_workspace(layout, *fused_);
-      if (run) launch_fused(*fused_, a, u_thin, t_.v, s_, info, v_workspace);
+      if (run) launch_fused(*fused_, a, u_thin, v, s_, info, v_workspace);
       if (full_) complete_u(layout, run, nullptr, {});
       return;
     }
     const Buffer state = layout.take(uint64_t{a.batch} * state_stride() * 4);
     const Buffer partial_max = layout.take(scale_exponent_scratch_bytes(a));
     if (run) enqueue_scale_exponent(backend_, a, state, state_stride(), partial_max);
+    if (values_only_ && algorithm_ == SvdAlgorithm::bidiagonal_dc) {
+      const BidiagonalValuesWorkspace ws = bidiagonal_values_workspace(layout, c_, a.batch, m, n);
+      if (run) {
+        enqueue_load(backend_, a, bidiagonal_values_input(ws), state, state_stride(),
+                     kTransferScaled);
+        store_s(enqueue_bidiagonal_svd_values(backend_, *bidiagonal_, ws), state);
+        enqueue_status_to_info(backend_, c_, a.batch, state, state_stride(), info);
+      }
+      return;
+    }
+    const MatrixBatch u_thin = sub_block(t_.u, 0, 0, m, n);
     if (algorithm_ == SvdAlgorithm::bidiagonal_dc) {
       const BidiagonalSvdWorkspace ws = bidiagonal_svd_workspace(layout, c_, a.batch, m, n);
       if (run) {
@@ -152,6 +168,10 @@ class SvdWalk {
         enqueue_load(backend_, a, g, state, state_stride(), kTransferScaled);
         const BlockJacobiResult r =
             enqueue_block_jacobi(backend_, *block_, ws, c_, a.batch, m, n, u_c, state, info);
+        if (values_only_) {
+          store_s(r.s, state);
+          return;
+        }
         enqueue_store(backend_, u_c, u_thin, state, state_stride(), kTransferNanIfNonFinite);
         store_s_v(r.s, r.v, state);
       }
@@ -159,9 +179,10 @@ class SvdWalk {
       return;
     }
     // QR preconditioning: A = Q R, R = U_R S V^T, U = Q [U_R; 0] (full: Q [U_R 0; 0 I]).
-    const uint32_t u_cols = t_.u.cols;
+    // Without vectors only R's values: U_R goes to an n x n workspace, Q is never applied.
+    const uint32_t u_cols = values_only_ ? n : t_.u.cols;
     const MatrixBatch x = workspace_matrix(layout, m, n);
-    const MatrixBatch xu = workspace_matrix(layout, m, u_cols);
+    const MatrixBatch xu = workspace_matrix(layout, values_only_ ? n : m, u_cols);
     const HouseholderFactors factors =
         householder_factors(layout, c_, a.batch, m, n, u_cols, panel_rows_);
     const MatrixBatch r = workspace_matrix(layout, n, n);
@@ -169,7 +190,7 @@ class SvdWalk {
     if (run) {
       enqueue_load(backend_, a, x, state, state_stride(), kTransferScaled);
       enqueue_householder_qr(backend_, x, factors);
-      enqueue_set_identity(backend_, xu, full_ ? 0 : static_cast<int32_t>(m));
+      if (!values_only_) enqueue_set_identity(backend_, xu, full_ ? 0 : static_cast<int32_t>(m));
     }
     if (r_fused_) {
       const Buffer v_workspace = fused_workspace(layout, *r_fused_);
@@ -184,9 +205,17 @@ class SvdWalk {
       if (run) {
         const MatrixBatch g = block_jacobi_input(*block_, ws, c_, a.batch, n);
         enqueue_load(backend_, r_view, g, state, state_stride(), kTransferUpperTriangle);
-        const BlockJacobiResult res = enqueue_block_jacobi(backend_, *block_, ws, c_, a.batch, n, n,
-                                                           sub_block(xu, 0, 0, m, n), state, info);
+        const BlockJacobiResult res = enqueue_block_jacobi(
+            backend_, *block_, ws, c_, a.batch, n, n, sub_block(xu, 0, 0, xu.rows, n), state, info);
         store_s_v(res.s, res.v, state);
+      }
+    } else if (values_only_) {
+      const BidiagonalValuesWorkspace ws = bidiagonal_values_workspace(layout, c_, a.batch, n, n);
+      if (run) {
+        enqueue_load(backend_, r_view, bidiagonal_values_input(ws), state, state_stride(),
+                     kTransferUpperTriangle);
+        store_s(enqueue_bidiagonal_svd_values(backend_, *bidiagonal_, ws), state);
+        enqueue_status_to_info(backend_, c_, a.batch, state, state_stride(), info);
       }
     } else {
       const BidiagonalSvdWorkspace ws = bidiagonal_svd_workspace(layout, c_, a.batch, n, n);
@@ -200,16 +229,22 @@ class SvdWalk {
         enqueue_status_to_info(backend_, c_, a.batch, state, state_stride(), info);
       }
     }
-    if (run) {
+    if (run && !values_only_) {
       enqueue_apply_q(backend_, factors, xu);
       enqueue_store(backend_, xu, t_.u, state, state_stride(), kTransferNanIfNonFinite);
     }
   }
 
+  // S (and V) to the caller; without vectors V is left unread.
   void store_s_v(const MatrixBatch& s_c, const MatrixBatch& v_c, Buffer state) {
-    const uint32_t mode = kTransferNanIfNonFinite;
-    enqueue_store(backend_, s_c, s_as_matrix(), state, state_stride(), mode | kTransferScaled);
-    enqueue_store(backend_, v_c, t_.v, state, state_stride(), mode);
+    store_s(s_c, state);
+    if (values_only_) return;
+    enqueue_store(backend_, v_c, t_.v, state, state_stride(), kTransferNanIfNonFinite);
+  }
+
+  void store_s(const MatrixBatch& s_c, Buffer state) {
+    enqueue_store(backend_, s_c, s_as_matrix(), state, state_stride(),
+                  kTransferNanIfNonFinite | kTransferScaled);
   }
 
   MatrixBatch s_as_matrix() const { return vector_as_row(s_); }
@@ -275,6 +310,7 @@ class SvdWalk {
   VectorBatch s_;
   ScalarType c_;
   uint32_t panel_rows_;  // the QR panels' rows per group (0: the plan's)
+  bool values_only_;
   bool full_ = false;
   SvdAlgorithm algorithm_ = SvdAlgorithm::automatic;
   std::optional<JacobiSmallPlan> fused_;
@@ -357,6 +393,41 @@ void svd(Backend& backend, const MatrixBatch& a, bool full_matrices, const SvdOu
     throw InvalidArgument("metalsvd.svd: this problem needs a workspace of " +
                           std::to_string(needed) + " bytes");
   walk.enqueue(workspace, out.info);
+}
+
+namespace {
+
+// The tall problem of a values-only call: no U or V.
+TallProblem values_problem(const MatrixBatch& a) {
+  return {a.rows >= a.cols ? a : transposed(a), MatrixBatch{}, MatrixBatch{}};
+}
+
+void check_values_output(const MatrixBatch& a, const VectorBatch& s) {
+  if (s.length != std::min(a.rows, a.cols) || s.batch != a.batch)
+    throw InvalidArgument("metalsvd.svdvals: the output's shape does not match the input");
+  if (s.dtype != a.dtype) throw InvalidArgument("metalsvd.svdvals: S must have the input's dtype");
+}
+
+}  // namespace
+
+uint64_t svd_values_workspace_bytes(Backend& backend, const MatrixBatch& a,
+                                    const SvdTuning& tuning) {
+  check_supported(backend, a);
+  if (is_empty(a)) return 0;
+  return SvdWalk(backend, values_problem(a), VectorBatch{}, tuning, true).workspace_bytes();
+}
+
+void svd_values(Backend& backend, const MatrixBatch& a, const VectorBatch& s, Buffer info,
+                Buffer workspace, const SvdTuning& tuning) {
+  check_supported(backend, a);
+  check_values_output(a, s);
+  if (is_empty(a)) return;
+  SvdWalk walk(backend, values_problem(a), s, tuning, true);
+  const uint64_t needed = walk.workspace_bytes();
+  if (needed > 0 && workspace.handle == nullptr)
+    throw InvalidArgument("metalsvd.svdvals: this problem needs a workspace of " +
+                          std::to_string(needed) + " bytes");
+  walk.enqueue(workspace, info);
 }
 
 }  // namespace metalsvd

@@ -65,4 +65,14 @@ uint64_t svd_workspace_bytes(Backend& backend, const MatrixBatch& a, bool full_m
 void svd(Backend& backend, const MatrixBatch& a, bool full_matrices, const SvdOutputs& out,
          Buffer workspace, const SvdTuning& tuning = {});
 
+// The singular values alone (S and info as svd() writes them): the same plan, but nothing of
+// U or V is formed where the algorithm allows it. The divide and conquer's merges need the
+// vectors, so that path finds the values of the bidiagonal by multisection instead
+// (core/bidiagonal_values.h), and neither Q nor P is formed or applied; the Jacobi paths
+// rotate their vectors anyway and leave them in the workspace.
+uint64_t svd_values_workspace_bytes(Backend& backend, const MatrixBatch& a,
+                                    const SvdTuning& tuning = {});
+void svd_values(Backend& backend, const MatrixBatch& a, const VectorBatch& s, Buffer info,
+                Buffer workspace, const SvdTuning& tuning = {});
+
 }  // namespace metalsvd

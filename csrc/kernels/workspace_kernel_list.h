@@ -4,6 +4,7 @@
 
 #include "bidiagonal_dc.h"
 #include "bidiagonal_reduction.h"
+#include "bidiagonal_values.h"
 #include "block_jacobi.h"
 #include "dc_apply.h"
 #include "householder.h"
@@ -35,6 +36,7 @@
   F(bidiagonal_column)                  \
   F(bidiagonal_row)                     \
   F(bidiagonal_tail)                    \
+  F(bidiagonal_values)                  \
   F(dc_deflate)                         \
   F(dc_roots)                           \
   F(dc_zhat)                            \
@@ -75,6 +77,7 @@
   X("bidiagonal_column_" TYPE_NAME, bidiagonal_column, BidiagonalParams, C, C)                \
   X("bidiagonal_row_" TYPE_NAME, bidiagonal_row, BidiagonalParams, C, C)                      \
   X("bidiagonal_tail_" TYPE_NAME, bidiagonal_tail, BidiagonalParams, C, C)                    \
+  X("bidiagonal_values_" TYPE_NAME, bidiagonal_values, BidiagonalValuesParams, C, C)          \
   X("dc_deflate_" TYPE_NAME, dc_deflate, DcParams, C, C)                                      \
   X("dc_roots_" TYPE_NAME, dc_roots, DcParams, C, C)                                          \
   X("dc_zhat_" TYPE_NAME, dc_zhat, DcParams, C, C)                                            \

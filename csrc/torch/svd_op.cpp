@@ -1,4 +1,5 @@
-// metalsvd::svd_ex: the full SVD as a PyTorch operator, for every backend this build has.
+// metalsvd::svd_ex and svdvals_ex: the full SVD and the singular values alone as PyTorch
+// operators, for every backend this build has.
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 #include <torch/library.h>
@@ -74,6 +75,42 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_tuned(const at
   return {u.view(u_shape), s.view(s_shape), v.view(v_shape), info.view(batch_shape)};
 }
 
+// The singular values alone (metalsvd::svdvals_ex): what torch.linalg.svdvals and every
+// compute_uv=False call need, without forming U or V where the algorithm allows it.
+std::tuple<at::Tensor, at::Tensor> svdvals_ex_tuned(const at::Tensor& a, const SvdTuning& tuning) {
+  constexpr const char* kValues = "metalsvd.svdvals";
+  TORCH_CHECK_VALUE(a.dim() >= 2, kValues,
+                    ": expected a matrix or a batch of matrices (at least 2 dimensions), got ",
+                    a.dim(), " dimension(s)");
+  scalar_type_of(a, kValues);
+  if (a.scalar_type() == at::kBFloat16 && !backend_for(a, kValues)->limits().supports_bfloat16) {
+    const auto r = svdvals_ex_tuned(a.to(at::kFloat), tuning);
+    return {std::get<0>(r).to(at::kBFloat16), std::get<1>(r)};
+  }
+  const int64_t m = a.size(-2);
+  const int64_t n = a.size(-1);
+  const std::vector<int64_t> batch_shape(a.sizes().begin(), a.sizes().end() - 2);
+  const int64_t batch = c10::multiply_integers(batch_shape);
+  const at::Tensor a3 = a.reshape({batch, m, n});
+  at::Tensor s = at::empty({batch, std::min(m, n)}, a.options());
+  at::Tensor info = at::zeros({batch}, a.options().dtype(at::kInt));
+  translating_errors([&] {
+    std::unique_ptr<Backend> backend = backend_for(a, kValues);
+    const MatrixBatch in = matrix_batch_view(a3);
+    const uint64_t workspace_bytes = svd_values_workspace_bytes(*backend, in, tuning);
+    at::Tensor workspace;
+    Buffer workspace_buffer;
+    if (workspace_bytes > 0) {
+      workspace = at::empty({static_cast<int64_t>(workspace_bytes)}, a.options().dtype(at::kByte));
+      workspace_buffer = buffer_view(workspace);
+    }
+    svd_values(*backend, in, vector_batch_view(s), buffer_view(info), workspace_buffer, tuning);
+  });
+  std::vector<int64_t> s_shape = batch_shape;
+  s_shape.push_back(std::min(m, n));
+  return {s.view(s_shape), info.view(batch_shape)};
+}
+
 SvdAlgorithm algorithm_named(c10::string_view name) {
   if (name == "auto") return SvdAlgorithm::automatic;
   if (name == "jacobi") return SvdAlgorithm::fused_jacobi;
@@ -91,6 +128,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex(const at::Tens
   SvdTuning tuning;
   tuning.algorithm = algorithm_named(algorithm);
   return svd_ex_tuned(a, full_matrices, tuning);
+}
+
+std::tuple<at::Tensor, at::Tensor> svdvals_ex(const at::Tensor& a, c10::string_view algorithm) {
+  SvdTuning tuning;
+  tuning.algorithm = algorithm_named(algorithm);
+  return svdvals_ex_tuned(a, tuning);
 }
 
 // For bench/tune_jacobi.py: the same operator with the plan's choices set by hand.
@@ -201,6 +244,7 @@ TORCH_LIBRARY(metalsvd, m) {
   m.def(
       "svd_ex(Tensor A, bool full_matrices=False, str algorithm=\"auto\") -> (Tensor U, Tensor S, "
       "Tensor V, Tensor info)");
+  m.def("svdvals_ex(Tensor A, str algorithm=\"auto\") -> (Tensor S, Tensor info)");
   m.def(
       "_svd_ex_with_tuning(Tensor A, bool full_matrices, int jacobi_sweeps, int "
       "jacobi_rows_per_lane, str algorithm=\"auto\", int block=0, int inner_sweeps=0, int "
@@ -218,12 +262,14 @@ TORCH_LIBRARY(metalsvd, m) {
 
 TORCH_LIBRARY_IMPL(metalsvd, CPU, m) {
   m.impl("svd_ex", &svd_ex);
+  m.impl("svdvals_ex", &svdvals_ex);
   m.impl("_svd_ex_with_tuning", &svd_ex_with_tuning);
 }
 
 #ifdef METALSVD_WITH_CUDA
 TORCH_LIBRARY_IMPL(metalsvd, CUDA, m) {
   m.impl("svd_ex", &svd_ex);
+  m.impl("svdvals_ex", &svdvals_ex);
   m.impl("_svd_ex_with_tuning", &svd_ex_with_tuning);
 }
 #endif
@@ -231,6 +277,7 @@ TORCH_LIBRARY_IMPL(metalsvd, CUDA, m) {
 #ifdef METALSVD_WITH_METAL
 TORCH_LIBRARY_IMPL(metalsvd, MPS, m) {
   m.impl("svd_ex", &svd_ex);
+  m.impl("svdvals_ex", &svdvals_ex);
   m.impl("_svd_ex_with_tuning", &svd_ex_with_tuning);
 }
 #endif

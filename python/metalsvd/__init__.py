@@ -11,6 +11,7 @@ True
 """
 
 from ._svd import SVDExResult, SVDResult, svd, svd_ex
+from ._svdvals import SVDValsExResult, svdvals, svdvals_ex
 from ._truncated import (
     LanczosResult,
     RandomizedResult,
@@ -31,6 +32,9 @@ __all__ = [
     "SVDExResult",
     "svd",
     "svd_ex",
+    "svdvals",
+    "svdvals_ex",
+    "SVDValsExResult",
     "randomized_svd",
     "randomized_svd_ex",
     "RandomizedResult",

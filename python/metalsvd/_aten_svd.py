@@ -164,11 +164,13 @@ def linalg_svd(
                 "replaced; call metalsvd.unpatch_torch() around complex SVDs"
             )
         return fallback(A, full_matrices, compute_uv, driver=driver)
-    U, S, V, info = ops.svd_ex(A, full_matrices and compute_uv)
+    if not compute_uv:  # svdvals and the like: the values alone, nothing of U or V formed
+        S, info = ops.svdvals_ex(A)
+        _raise_for_nan(A, info)
+        return A.new_empty(0), _with_layout(S, *S_layout), A.new_empty(0)
+    U, S, V, info = ops.svd_ex(A, full_matrices)
     _raise_for_nan(A, info)
     S = _with_layout(S, *S_layout)
-    if not compute_uv:
-        return A.new_empty(0), S, A.new_empty(0)
     return _with_layout(U, *U_layout), S, _with_layout(V.mT, *Vh_layout)
 
 

@@ -15,6 +15,7 @@
 #include "core/errors.h"
 #include "kernels/dc_tree.h"
 #include "kernels/workspace_kernel.h"
+#include "limited_backend.h"
 #include "svd_runner.h"
 
 namespace metalsvd {
@@ -23,6 +24,7 @@ namespace {
 using testing::expect_accurate;
 using testing::expect_fp32_contract;
 using testing::kTolF64;
+using testing::LimitedBackend;
 using testing::MatrixXd;
 using testing::run_svd;
 using testing::SvdRun;
@@ -303,43 +305,6 @@ TEST(DcSvd, GroupExtentsFillTheLaunch) {
   EXPECT_EQ(bidiagonal_group_extent(1024, 4, 32, 4, 128), 32u);  // 4 x 32 groups
   EXPECT_EQ(bidiagonal_group_extent(1024, 1, 32, 4, 1), 32u);
 }
-
-// A backend whose kernels may have fewer threads than the device (as a Metal pipeline's
-// maxTotalThreadsPerThreadgroup can say): the cpu emulator underneath, with a limit per kernel
-// name, recording the most threads each kernel was launched with.
-class LimitedBackend final : public Backend {
- public:
-  explicit LimitedBackend(std::map<std::string, uint32_t> limits,
-                          const emu::EmulatorOptions& options = {})
-      : cpu_(options), limits_(std::move(limits)) {}
-  const char* name() const override { return "limited cpu"; }
-  const DeviceLimits& limits() const override { return cpu_.limits(); }
-  void launch(const KernelLaunch& launch) override {
-    uint32_t& most = launched_[launch.name];
-    most = std::max(most, launch.threads_per_group);
-    ++calls_[launch.name];
-    cpu_.launch(launch);
-  }
-  void gemm(const Gemm& gemm) override { cpu_.gemm(gemm); }
-  uint32_t max_threads_for(const std::string& kernel) override {
-    const auto it = limits_.find(kernel);
-    return it == limits_.end() ? cpu_.max_threads_for(kernel) : it->second;
-  }
-  uint32_t launched(const std::string& kernel) const {
-    const auto it = launched_.find(kernel);
-    return it == launched_.end() ? 0 : it->second;
-  }
-  uint32_t calls(const std::string& kernel) const {
-    const auto it = calls_.find(kernel);
-    return it == calls_.end() ? 0 : it->second;
-  }
-
- private:
-  CpuBackend cpu_;
-  std::map<std::string, uint32_t> limits_;
-  std::map<std::string, uint32_t> launched_;
-  std::map<std::string, uint32_t> calls_;
-};
 
 // bidiagonal_tail from every kind of start: the whole matrix, after one panel (100x70 with a
 // tail of 52: 68x38 left at column 32), only the last columns (15: 36x6 left at 64), with

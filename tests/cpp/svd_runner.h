@@ -124,6 +124,49 @@ inline std::vector<SvdRun> run_svd_on(Backend& backend, const std::vector<Matrix
   return runs;
 }
 
+struct ValuesRun {
+  MatrixXd a;  // the input as the kernel saw it
+  VectorXd s;
+  int32_t info;
+};
+
+// The singular values alone (svd_values) of every matrix, as run_svd_on lays them out.
+template <typename T>
+inline std::vector<ValuesRun> run_svd_values_on(Backend& backend,
+                                                const std::vector<MatrixXd>& inputs,
+                                                const SvdTuning& tuning = {}) {
+  using S = Storage<T>;
+  const uint32_t batch = static_cast<uint32_t>(inputs.size());
+  const uint32_t m = static_cast<uint32_t>(inputs[0].rows());
+  const uint32_t n = static_cast<uint32_t>(inputs[0].cols());
+  const uint32_t k = std::min(m, n);
+  std::vector<T> a(static_cast<size_t>(batch) * m * n), s(static_cast<size_t>(batch) * k);
+  std::vector<int32_t> info(batch, -1);
+  for (uint32_t b = 0; b < batch; ++b)
+    for (uint32_t i = 0; i < m; ++i)
+      for (uint32_t j = 0; j < n; ++j) a[(b * m + i) * n + j] = S::from(inputs[b](i, j));
+  const MatrixBatch in = row_major_batch(a.data(), S::type, batch, m, n);
+  VectorBatch out;
+  out.data.handle = s.data();
+  out.dtype = S::type;
+  out.batch = batch;
+  out.length = k;
+  out.batch_stride = k;
+  out.stride = 1;
+  std::vector<unsigned char> workspace(svd_values_workspace_bytes(backend, in, tuning) + 1);
+  svd_values(backend, in, out, Buffer{info.data(), 0}, Buffer{workspace.data(), 0}, tuning);
+  std::vector<ValuesRun> runs(batch);
+  for (uint32_t b = 0; b < batch; ++b) {
+    runs[b].a.resize(m, n);
+    for (uint32_t i = 0; i < m; ++i)
+      for (uint32_t j = 0; j < n; ++j) runs[b].a(i, j) = S::to(a[(b * m + i) * n + j]);
+    runs[b].s.resize(k);
+    for (uint32_t j = 0; j < k; ++j) runs[b].s(j) = S::to(s[b * k + j]);
+    runs[b].info = info[b];
+  }
+  return runs;
+}
+
 // The same on the cpu emulator under schedule `seed` with `threadgroup_bytes` a group.
 template <typename T>
 inline std::vector<SvdRun> run_svd(const std::vector<MatrixXd>& inputs, uint64_t seed,
