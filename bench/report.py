@@ -138,11 +138,14 @@ def long_table(rows: list[dict], show_matrix: bool) -> str:
 def wide_tables(rows: list[dict], show_matrix: bool) -> str:
     """A column per implementation: times with speedups, then σ errors."""
     names = list(dict.fromkeys(r["implementation"] for r in rows))
-    names = [METALSVD_NAME] + [n for n in names if n != METALSVD_NAME]
+    # The suite's reference first (metalsvd.svd, or svdvals / randomized_svd in their suites).
+    first = metalsvd_row(rows)
+    lead = first["implementation"] if first else METALSVD_NAME
+    names = [lead] + [n for n in names if n != lead]
     timing_body, error_body = [], []
     for group in grouped(rows).values():
         by_name = {r["implementation"]: r for r in group}
-        reference = by_name.get(METALSVD_NAME)
+        reference = by_name.get(lead)
         timing, errors = [workload_label(group, show_matrix)], [workload_label(group, show_matrix)]
         for name in names:
             row = by_name.get(name)
@@ -152,7 +155,7 @@ def wide_tables(rows: list[dict], show_matrix: bool) -> str:
                 continue
             ratio = speedup(row, reference)
             cell = time_cell(row)
-            timing.append(cell if name == METALSVD_NAME or ratio is None
+            timing.append(cell if name == lead or ratio is None
                           else f"{cell} ({fmt_speedup(ratio)})")
             errors.append(fmt_err(row.get("sigma_err")) if is_ok(row) else "-")
         timing_body.append(timing)

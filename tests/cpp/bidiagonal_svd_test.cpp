@@ -17,40 +17,21 @@
 #include "kernels/workspace_kernel.h"
 #include "limited_backend.h"
 #include "svd_runner.h"
+#include "test_bidiagonals.h"
 
 namespace metalsvd {
 namespace {
 
+using testing::Bidiagonal;
 using testing::expect_accurate;
 using testing::expect_fp32_contract;
 using testing::kTolF64;
 using testing::LimitedBackend;
 using testing::MatrixXd;
+using testing::random_bidiagonal;
 using testing::run_svd;
 using testing::SvdRun;
 using testing::VectorXd;
-
-// An upper bidiagonal matrix by its diagonal and superdiagonal.
-struct Bidiagonal {
-  std::vector<double> d, e;
-  MatrixXd dense() const {
-    const int n = static_cast<int>(d.size());
-    MatrixXd b = MatrixXd::Zero(n, n);
-    for (int i = 0; i < n; ++i) {
-      b(i, i) = d[i];
-      if (i + 1 < n) b(i, i + 1) = e[i];
-    }
-    return b;
-  }
-};
-
-Bidiagonal random_bidiagonal(int n, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal;
-  Bidiagonal b;
-  for (int i = 0; i < n; ++i) b.d.push_back(normal(rng));
-  for (int i = 0; i + 1 < n; ++i) b.e.push_back(normal(rng));
-  return b;
-}
 
 // Reads column-major n x n matrix `which` of a batch from host memory.
 template <typename C>
@@ -78,12 +59,7 @@ std::vector<DcRun> run_dc(const std::vector<Bidiagonal>& inputs, uint64_t seed,
   const uint32_t batch = static_cast<uint32_t>(inputs.size());
   const uint32_t n = static_cast<uint32_t>(inputs[0].d.size());
   const ScalarType type = std::is_same<C, double>::value ? ScalarType::f64 : ScalarType::f32;
-  std::vector<C> de(size_t{batch} * 2 * n, C(0));
-  for (uint32_t b = 0; b < batch; ++b)
-    for (uint32_t i = 0; i < n; ++i) {
-      de[b * 2 * n + i] = static_cast<C>(inputs[b].d[i]);
-      if (i + 1 < n) de[b * 2 * n + n + i] = static_cast<C>(inputs[b].e[i]);
-    }
+  std::vector<C> de = testing::packed_diagonals<C>(inputs);
   const uint32_t state_stride = kernels::kStatePairFlags;
   std::vector<int32_t> state(size_t{batch} * state_stride, 0);
   WorkspaceLayout sizing;

@@ -17,28 +17,15 @@
 #include "kernels/bidiagonal_values.h"
 #include "limited_backend.h"
 #include "svd_runner.h"
+#include "test_bidiagonals.h"
 
 namespace metalsvd {
 namespace {
 
+using testing::Bidiagonal;
 using testing::MatrixXd;
+using testing::random_bidiagonal;
 using testing::VectorXd;
-
-struct Bidiagonal {
-  std::vector<double> d, e;
-};
-
-// The matrix with its entries rounded to C, as the kernel sees it.
-template <typename C>
-MatrixXd dense_in(const Bidiagonal& b) {
-  const int n = static_cast<int>(b.d.size());
-  MatrixXd m = MatrixXd::Zero(n, n);
-  for (int i = 0; i < n; ++i) {
-    m(i, i) = static_cast<double>(static_cast<C>(b.d[i]));
-    if (i + 1 < n) m(i, i + 1) = static_cast<double>(static_cast<C>(b.e[i]));
-  }
-  return m;
-}
 
 // One-sided Jacobi (Hestenes) in long double, rotating until every pair of columns is
 // orthogonal to long double's roundoff relative to their norms: an independent reference that
@@ -75,14 +62,6 @@ VectorXd reference_values(const MatrixXd& b) {
   return Eigen::Map<VectorXd>(norms.data(), n);
 }
 
-Bidiagonal random_bidiagonal(int n, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal;
-  Bidiagonal b;
-  for (int i = 0; i < n; ++i) b.d.push_back(normal(rng));
-  for (int i = 0; i + 1 < n; ++i) b.e.push_back(normal(rng));
-  return b;
-}
-
 // The values of every matrix (all of one size) from one launch.
 template <typename C>
 std::vector<VectorXd> run_values(const std::vector<Bidiagonal>& inputs, uint64_t seed,
@@ -90,12 +69,7 @@ std::vector<VectorXd> run_values(const std::vector<Bidiagonal>& inputs, uint64_t
   const uint32_t batch = static_cast<uint32_t>(inputs.size());
   const uint32_t n = static_cast<uint32_t>(inputs[0].d.size());
   const ScalarType type = std::is_same<C, double>::value ? ScalarType::f64 : ScalarType::f32;
-  std::vector<C> de(size_t{batch} * 2 * n, C(0));
-  for (uint32_t b = 0; b < batch; ++b)
-    for (uint32_t i = 0; i < n; ++i) {
-      de[b * 2 * n + i] = static_cast<C>(inputs[b].d[i]);
-      if (i + 1 < n) de[b * 2 * n + n + i] = static_cast<C>(inputs[b].e[i]);
-    }
+  std::vector<C> de = testing::packed_diagonals<C>(inputs);
   std::vector<C> sigma(size_t{batch} * n, std::numeric_limits<C>::quiet_NaN());
   emu::EmulatorOptions options;
   options.schedule_seed = seed;
@@ -151,9 +125,9 @@ TEST_P(ValuesSchedules, RandomBidiagonalsOfEverySmallSize) {
     const auto f64 = run_values<double>(in, GetParam());
     for (size_t b = 0; b < in.size(); ++b) {
       const std::string what = "n " + std::to_string(n);
-      expect_values(f32[b], reference_values(dense_in<float>(in[b])), relative_tol<float>(n),
+      expect_values(f32[b], reference_values(in[b].dense<float>()), relative_tol<float>(n),
                     floor_tol<float>(), what);
-      expect_values(f64[b], reference_values(dense_in<double>(in[b])), relative_tol<double>(n),
+      expect_values(f64[b], reference_values(in[b].dense<double>()), relative_tol<double>(n),
                     floor_tol<double>(), what + " f64");
     }
   }
@@ -199,9 +173,9 @@ TEST_P(ValuesSchedules, GradedZeroSplitEqualClusteredAndLarge) {
   for (size_t c = 0; c < cases.size(); ++c) {
     const auto f32 = run_values<float>({cases[c]}, GetParam())[0];
     const auto f64 = run_values<double>({cases[c]}, GetParam())[0];
-    expect_values(f32, reference_values(dense_in<float>(cases[c])), relative_tol<float>(n),
+    expect_values(f32, reference_values(cases[c].dense<float>()), relative_tol<float>(n),
                   floor_tol<float>(), names[c]);
-    expect_values(f64, reference_values(dense_in<double>(cases[c])), relative_tol<double>(n),
+    expect_values(f64, reference_values(cases[c].dense<double>()), relative_tol<double>(n),
                   floor_tol<double>(), names[c] + " f64");
   }
   // A zero matrix's values are exactly zero, not the floor.
@@ -214,7 +188,7 @@ INSTANTIATE_TEST_SUITE_P(Seeds, ValuesSchedules, ::testing::Values(1u, 2u, 3u));
 TEST(BidiagonalValues, FewerThreadsAGroupWhereTheDeviceAllowsFewer) {
   std::mt19937_64 rng(227);
   const std::vector<Bidiagonal> in = {random_bidiagonal(40, rng)};
-  const VectorXd reference = reference_values(dense_in<float>(in[0]));
+  const VectorXd reference = reference_values(in[0].dense<float>());
   expect_values(run_values<float>(in, 1, 32)[0], reference, relative_tol<float>(40),
                 floor_tol<float>(), "32 threads");
   expect_values(run_values<float>(in, 1, 96)[0], reference, relative_tol<float>(40),
