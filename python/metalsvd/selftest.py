@@ -1,6 +1,7 @@
 """`python -m metalsvd selftest`: runs every algorithm of this build on a set of shapes and
 dtypes on one device (the full SVD as the plan chooses it and forced to the divide and conquer
-and the blocked Jacobi, randomized_svd and lanczos_svd), checks each result against LAPACK in
+and the blocked Jacobi, the values alone, randomized_svd and lanczos_svd), checks each result
+against LAPACK in
 float64, prints a table with the device and versions, and exits non-zero on any failure. Shapes beyond a documented limit of the
 build (NotImplementedError) are listed as n/a, not failures. Paste its output into a bug
 report."""
@@ -12,9 +13,10 @@ from typing import Callable, List
 
 import torch
 
-from ._accuracy import CONTRACTS, Errors, svd_errors, truncated_errors
+from ._accuracy import CONTRACTS, Errors, svd_errors, truncated_errors, values_errors
 from ._devices import best_device, built_backends
 from ._svd import svd_ex
+from ._svdvals import svdvals_ex
 from ._truncated import lanczos_svd_ex, randomized_svd
 
 
@@ -118,6 +120,10 @@ def _describe(device: torch.device) -> str:
     )
 
 
+def _cell(value) -> str:
+    return f"{'-':>10}" if value is None else f"{value:>10.1e}"
+
+
 def run(device=None) -> int:
     device = torch.device(device) if device is not None else best_device()
     if device.type not in built_backends():
@@ -134,21 +140,28 @@ def run(device=None) -> int:
     runs = [("svd", case) for case in CASES]
     runs += [("svd dc", case) for case in DC_CASES]
     runs += [("svd blocked", case) for case in BLOCKED_CASES]
+    # The values alone: the plan's choice on the batches, and the divide and conquer's path
+    # (the bidiagonal's values by multisection) forced on the large cases.
+    runs += [("svdvals", case) for case in CASES if case.name.startswith("batch")]
+    runs += [("svdvals dc", case) for case in DC_CASES]
     runs += [(name, case) for name in ("randomized", "lanczos") for case in TRUNCATED_CASES]
     for dtype in _dtypes(device):
         for algorithm, case in runs:
             A = case.make(generator).to(device=device, dtype=dtype)
             try:
-                if algorithm.startswith("svd"):
+                if algorithm.startswith("svdvals"):
+                    S, info = svdvals_ex(A, algorithm=algorithm[8:] or "auto")
+                    errors: Errors = values_errors(A, S)
+                elif algorithm.startswith("svd"):
                     U, S, V, info = svd_ex(A, algorithm=algorithm[4:] or "auto")
-                    errors: Errors = svd_errors(A, U, S, V)
+                    errors = svd_errors(A, U, S, V)
                 else:
                     U, S, V, info, errors = _run_truncated(algorithm, A)
                 converged = bool((info == 0).all())
                 ok = converged and errors.within(CONTRACTS[dtype])
                 line = (f"{int(info.max()) if info.numel() else 0:>5}{errors.sigma:>11.1e}"
-                        f"{errors.u_orthogonality:>10.1e}{errors.v_orthogonality:>10.1e}"
-                        f"{errors.reconstruction:>10.1e}  {'ok' if ok else 'FAIL'}")
+                        f"{_cell(errors.u_orthogonality)}{_cell(errors.v_orthogonality)}"
+                        f"{_cell(errors.reconstruction)}  {'ok' if ok else 'FAIL'}")
             except NotImplementedError as error:  # a documented limit, not a fault
                 ok = None
                 line = f"  n/a: {error}"
