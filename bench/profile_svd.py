@@ -2,7 +2,9 @@
 grouped by kernel, for one shape.
 
     python bench/profile_svd.py --shape 2048x2048 [--algorithm auto] [--gemm-sweeps -1] [--rows 25]
-                                [--overlap]
+                                [--overlap] [--values]
+
+--values profiles the values alone (metalsvd::svdvals_ex) instead.
 
 The kernels are launched one after another (METALSVD_CUDA_OVERLAP=0) unless --overlap is
 given: a kernel launched while the previous one runs waits for it, and the profiler would
@@ -27,12 +29,16 @@ def main():
     p.add_argument("--rows", type=int, default=25)
     p.add_argument("--overlap", action="store_true",
                    help="launch kernels while the previous one runs, as by default")
+    p.add_argument("--values", action="store_true",
+                   help="the singular values alone (svdvals_ex) instead of the full SVD")
     args = p.parse_args()
     os.environ["METALSVD_CUDA_OVERLAP"] = "1" if args.overlap else "0"
     shape = tuple(int(x) for x in args.shape.split("x"))
     A = torch.randn(*shape, device="cuda")
 
     def call():
+        if args.values:
+            return torch.ops.metalsvd.svdvals_ex(A, args.algorithm)
         return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, args.algorithm, 0, 0, 0, 0,
                                                       0, args.gemm_sweeps)
 
@@ -41,8 +47,8 @@ def main():
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         call()
         torch.cuda.synchronize()
-    print(f"== {args.shape} algorithm={args.algorithm} gemm_sweeps={args.gemm_sweeps}: "
-          "CUDA time by kernel")
+    what = "values alone" if args.values else f"gemm_sweeps={args.gemm_sweeps}"
+    print(f"== {args.shape} algorithm={args.algorithm} {what}: CUDA time by kernel")
     totals = {}
     for event in prof.key_averages():
         time_us = getattr(event, "self_device_time_total", None)
@@ -62,7 +68,7 @@ def main():
     for name, (count, total) in sorted(totals.items(), key=lambda kv: -kv[1][1])[: args.rows]:
         print(f"{name:<60} {count:>7} {total / 1e3:>9.2f} {total / grand:>6.1%}")
     print(f"{'all':<60} {'':>7} {grand / 1e3:>9.2f}", flush=True)
-    _, _, _, info = call()
+    info = call()[-1]
     print("info", info.tolist() if info.numel() < 8 else info.unique().tolist())
 
 
