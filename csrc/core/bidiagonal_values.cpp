@@ -10,14 +10,17 @@
 namespace metalsvd {
 namespace {
 
-// Threads a group: 8 values. The SIMD groups share nothing, so the count only sets how the
-// values spread over the device's multiprocessors.
+// Threads a group. The SIMD groups share nothing, so the count only sets how the values spread
+// over the device's multiprocessors.
 constexpr uint32_t kValuesThreads = 256;
 
 }  // namespace
 
 void enqueue_bidiagonal_values(Backend& backend, ScalarType dtype, uint32_t batch, uint32_t n,
-                               const BidiagonalDiagonals& de, const MatrixBatch& sigma) {
+                               const BidiagonalDiagonals& de, const MatrixBatch& sigma,
+                               uint32_t points) {
+  if (points != 0 && points != 4 && points != 8 && points != 16 && points != 32)
+    throw Error("metalsvd: the bidiagonal values take 4, 8, 16 or 32 points a value");
   if (sigma.rows != 1 || sigma.cols != n || sigma.col_stride != 1 || sigma.dtype != dtype)
     throw Error("metalsvd: the bidiagonal values go to a 1 x n compute-type row a matrix");
   const std::string name = workspace_kernel_name("bidiagonal_values", dtype);
@@ -32,7 +35,8 @@ void enqueue_bidiagonal_values(Backend& backend, ScalarType dtype, uint32_t batc
   p.n = n;
   p.e_offset = de.e_offset;
   p.threads = threads;
-  const uint32_t values = threads / kernels::kSimdWidth;
+  p.points = points != 0 ? points : kernels::bidiagonal_values_points(n);
+  const uint32_t values = threads / kernels::kSimdWidth * (kernels::kSimdWidth / p.points);
   p.groups_per_matrix = (n + values - 1) / values;
   WorkspaceBuffers b;
   b.w0 = de.data;

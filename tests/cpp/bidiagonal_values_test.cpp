@@ -65,7 +65,7 @@ VectorXd reference_values(const MatrixXd& b) {
 // The values of every matrix (all of one size) from one launch.
 template <typename C>
 std::vector<VectorXd> run_values(const std::vector<Bidiagonal>& inputs, uint64_t seed,
-                                 uint32_t max_threads = 0) {
+                                 uint32_t max_threads = 0, uint32_t points = 0) {
   const uint32_t batch = static_cast<uint32_t>(inputs.size());
   const uint32_t n = static_cast<uint32_t>(inputs[0].d.size());
   const ScalarType type = std::is_same<C, double>::value ? ScalarType::f64 : ScalarType::f32;
@@ -79,7 +79,7 @@ std::vector<VectorXd> run_values(const std::vector<Bidiagonal>& inputs, uint64_t
   testing::LimitedBackend backend(limits, options);
   BidiagonalDiagonals diagonals{Buffer{de.data(), 0}, 2 * int64_t{n}, n};
   MatrixBatch out{Buffer{sigma.data(), 0}, type, batch, 1, n, n, 1, 1};
-  enqueue_bidiagonal_values(backend, type, batch, n, diagonals, out);
+  enqueue_bidiagonal_values(backend, type, batch, n, diagonals, out, points);
   std::vector<VectorXd> runs(batch, VectorXd(n));
   for (uint32_t b = 0; b < batch; ++b)
     for (uint32_t i = 0; i < n; ++i) runs[b](i) = static_cast<double>(sigma[b * n + i]);
@@ -196,10 +196,41 @@ TEST(BidiagonalValues, FewerThreadsAGroupWhereTheDeviceAllowsFewer) {
 }
 
 TEST(BidiagonalValues, RoundsCoverTheBracket) {
-  // 33 points a round narrow by 33: the rounds must take g to g eps^2.
-  for (uint32_t bits : {23u, 52u}) {
-    const double narrowed = std::pow(33.0, kernels::bidiagonal_values_rounds(bits) - 2);
-    EXPECT_GE(narrowed, std::pow(2.0, 2.0 * bits)) << bits;
+  // points + 1 intervals a round: the rounds must take g to g eps^2.
+  for (uint32_t points : {4u, 8u, 16u, 32u})
+    for (uint32_t bits : {23u, 52u}) {
+      const double narrowed =
+          std::pow(points + 1.0, kernels::bidiagonal_values_rounds(bits, points) - 2);
+      EXPECT_GE(narrowed, std::pow(2.0, 2.0 * bits)) << bits << " bits, " << points << " points";
+    }
+}
+
+TEST(BidiagonalValues, FewerPointsAValueAsValuesFillTheDevice) {
+  EXPECT_EQ(kernels::bidiagonal_values_points(1), 32u);
+  EXPECT_EQ(kernels::bidiagonal_values_points(1024), 32u);
+  EXPECT_EQ(kernels::bidiagonal_values_points(1025), 16u);
+  EXPECT_EQ(kernels::bidiagonal_values_points(4096), 8u);
+  EXPECT_EQ(kernels::bidiagonal_values_points(1 << 20), kernels::kValuesMinPoints);
+}
+
+// Every number of points a value (the host takes fewer for larger n): segments of 16, 8 and 4
+// lanes, with idle segments in a SIMD group (n = 37 is not a multiple of 32 / points).
+TEST_P(ValuesSchedules, EveryNumberOfPointsAValue) {
+  std::mt19937_64 rng(251);
+  Bidiagonal graded;
+  for (int i = 0; i < 37; ++i) graded.d.push_back(std::pow(10.0, -20.0 * i / 36));
+  for (int i = 0; i + 1 < 37; ++i) graded.e.push_back(0.5 * graded.d[i + 1]);
+  const std::vector<Bidiagonal> in = {random_bidiagonal(37, rng), graded};
+  for (uint32_t points : {4u, 8u, 16u, 32u}) {
+    const auto f32 = run_values<float>(in, GetParam(), 0, points);
+    const auto f64 = run_values<double>(in, GetParam(), 0, points);
+    for (size_t b = 0; b < in.size(); ++b) {
+      const std::string what = std::to_string(points) + " points, matrix " + std::to_string(b);
+      expect_values(f32[b], reference_values(in[b].dense<float>()), relative_tol<float>(37),
+                    floor_tol<float>(), what);
+      expect_values(f64[b], reference_values(in[b].dense<double>()), relative_tol<double>(37),
+                    floor_tol<double>(), what + " f64");
+    }
   }
 }
 
