@@ -10,7 +10,7 @@
 // and every value is found on its own: no deflation, no ordering step, no iteration to converge
 // beyond the bracket's.
 //
-// A segment of kValuesPoints lanes of a SIMD group finds one value: each lane counts at its own
+// A segment of p.points lanes of a SIMD group finds one value: each lane counts at its own
 // point of the bracket, so a round narrows it points + 1 times. More points a value mean fewer
 // rounds, fewer mean less work a bit found: the host takes fewer as n grows and the values fill
 // the device anyway (bidiagonal_values_points). Groups: batch x groups_per_matrix, each
