@@ -5,7 +5,7 @@ and gesvda drivers on the same input.
     python bench/tune_dc.py [--device cuda] [--sizes 1024x1024,4096x4096]
                             [--gemm-rows 0,256,1024] [--threads 0,256,1024]
                             [--groups 0,64,256] [--tail -1,0,128] [--overlap on,off]
-                            [--algorithms dc,qr] [--qr-rows 0,32,256]
+                            [--algorithms dc,qr] [--qr-rows 0,128,512]
                             [--peers default,gesvda] [--dtype float32] [--repeats 3]
 
 For each shape and setting: the median time of the full call, the sigma error
@@ -18,7 +18,7 @@ elements (0: never, -1: the plan's);
 --overlap (CUDA): whether each kernel may be launched while the previous one runs (the
 default, "on") or only once it has finished ("off", METALSVD_CUDA_OVERLAP=0);
 --algorithms: "dc" bidiagonalises the matrix itself, "qr" (tall shapes) its R after a
-Householder QR, whose panel groups have --qr-rows rows each (0: the plan's); --dtype: float32
+Householder QR, whose tiles have at most --qr-rows rows (0: the plan's); --dtype: float32
 (the default) or float64 Gaussians. The reference is float64 svdvals on the same device
 (cuSOLVER on CUDA, LAPACK on the CPU)."""
 
@@ -73,7 +73,7 @@ def main():
     if any(a not in ("dc", "qr") for a in args.algorithms.split(",")):
         p.error("--algorithms takes dc, qr or dc,qr")
     print("setting dc R/T/G/L: gemm_rows R, threads T, groups G (0: the plan's), tail L "
-          "(-1: the plan's); qr Q R/T/G/L: the same after a QR of Q rows per panel group "
+          "(-1: the plan's); qr Q R/T/G/L: the same after a QR of tiles of Q rows "
           "(0: the plan's); seq: launches not overlapped")
     print(f"{'shape':>11} {'setting':>20} {'ms':>9} {'sigma err':>10} {'U orth':>9} "
           f"{'V orth':>9} {'recon':>9}", flush=True)

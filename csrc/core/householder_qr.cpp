@@ -10,12 +10,8 @@
 namespace metalsvd {
 namespace {
 
-constexpr uint32_t kPanelThreads = 256;
 // householder_triangle: a SIMD group a row of the widest T.
 constexpr uint32_t kTriangleThreads = kernels::kHouseholderMaxPanel * kernels::kSimdWidth;
-// Every launch reduces all its groups' sums (kHouseholderMaxPanel each), so their number is
-// bounded (1024 groups of 64 rows reach 65536 rows).
-constexpr uint32_t kMaxPanelGroups = 1024;
 
 uint32_t panel_count(const HouseholderFactors& f) {
   return (f.cols + f.panel_width - 1) / f.panel_width;
@@ -41,41 +37,18 @@ MatrixBatch triangle_view(const HouseholderFactors& f, uint32_t index, uint32_t 
   return square_view(f, triangle_offset(f, index), width);
 }
 
-kernels::HouseholderParams panel_params(const HouseholderFactors& f, const MatrixBatch& a,
-                                        uint32_t index, uint32_t width) {
-  kernels::HouseholderParams p{};
-  p.a_batch_stride = a.batch_stride;
-  p.y_batch_stride = f.y.batch_stride;
-  p.t_batch_stride = f.triangles_batch_stride;
-  p.batch = a.batch;
-  p.rows = a.rows;
-  p.cols = a.cols;
-  p.lda = static_cast<uint32_t>(a.col_stride);
-  p.panel = index * f.panel_width;
-  p.width = width;
-  p.t_offset = triangle_offset(f, index);
-  p.s_offset = gram_offset(f, index);
-  p.panels = 1;
-  p.groups_per_matrix = f.groups_per_matrix;
-  p.rows_per_group = f.rows_per_group;
-  p.sums_offset = f.sums_offset;
-  return p;
-}
-
-// The T factors and GEMM scratch of a factorisation whose reflectors are (or go) in `y`.
+// The T factors and GEMM scratch of a factorisation whose reflectors are (or go) in `y`, in
+// panels of at most `width` columns, and `scratch` more elements a matrix for its QR.
 HouseholderFactors factors_around(WorkspaceLayout& layout, const MatrixBatch& y,
-                                  uint32_t apply_cols, uint32_t groups_per_matrix,
-                                  uint32_t rows_per_group) {
+                                  uint32_t apply_cols, uint32_t width, uint32_t tile_rows,
+                                  uint32_t scratch) {
   HouseholderFactors f;
   f.y = y;
   f.cols = y.cols;
-  f.panel_width = std::min<uint32_t>(kernels::kHouseholderMaxPanel, std::max<uint32_t>(y.cols, 1));
-  f.groups_per_matrix = groups_per_matrix;
-  f.rows_per_group = rows_per_group;
-  f.sums_offset = gram_offset(f, panel_count(f));  // after every T and every S
-  f.triangles_batch_stride = int64_t{f.sums_offset};
-  if (groups_per_matrix > 1)
-    f.triangles_batch_stride += 2 * kernels::householder_sums_copy_size(groups_per_matrix);
+  f.panel_width = std::min(width, std::max<uint32_t>(y.cols, 1));
+  f.tile_rows = tile_rows;
+  f.tsqr_offset = gram_offset(f, panel_count(f));  // after every T and every S
+  f.triangles_batch_stride = int64_t{f.tsqr_offset} + scratch;
   f.triangles = layout.take(y.batch * f.triangles_batch_stride * element_size(y.dtype));
   const uint32_t work_cols = std::max(y.cols, apply_cols);
   f.work = take_matrix(layout, y.dtype, y.batch, f.panel_width, work_cols);
@@ -96,7 +69,14 @@ void enqueue_panel_gram(Backend& backend, const HouseholderFactors& f, uint32_t 
 // kernel narrows the factorisation's last panel itself.
 void launch_triangles(Backend& backend, const HouseholderFactors& f, uint32_t first,
                       uint32_t panels) {
-  kernels::HouseholderParams p = panel_params(f, f.y, first, f.panel_width);
+  kernels::HouseholderParams p{};
+  p.t_batch_stride = f.triangles_batch_stride;
+  p.batch = f.y.batch;
+  p.cols = f.cols;
+  p.panel = first * f.panel_width;
+  p.width = f.panel_width;
+  p.t_offset = triangle_offset(f, first);
+  p.s_offset = gram_offset(f, first);
   p.panels = panels;
   const std::string kernel = workspace_kernel_name("householder_triangle", f.y.dtype);
   // Fewer SIMD groups than rows where the device allows fewer threads: they share the rows.
@@ -111,66 +91,35 @@ void launch_triangles(Backend& backend, const HouseholderFactors& f, uint32_t fi
                           p, b);
 }
 
-// Panel `index`'s T from its S and the taus on T's diagonal.
-void enqueue_panel_triangle(Backend& backend, const HouseholderFactors& f, uint32_t index) {
-  enqueue_panel_gram(backend, f, index);
-  launch_triangles(backend, f, index, 1);
-}
-
 }  // namespace
 
-HouseholderFactors householder_factors(WorkspaceLayout& layout, ScalarType dtype, uint32_t batch,
-                                       uint32_t rows, uint32_t cols, uint32_t apply_cols,
-                                       uint32_t panel_rows) {
+HouseholderFactors householder_factors(WorkspaceLayout& layout, const DeviceLimits& limits,
+                                       ScalarType dtype, uint32_t batch, uint32_t rows,
+                                       uint32_t cols, uint32_t apply_cols, uint32_t tile_rows) {
   const MatrixBatch y = take_matrix(layout, dtype, batch, rows, cols);
-  const uint32_t single_group_rows = panel_rows > 0 ? panel_rows : kSingleGroupPanelRows;
-  if (rows <= single_group_rows) return factors_around(layout, y, apply_cols, 1, 0);
-  const uint32_t wanted = panel_rows > 0 ? panel_rows : kPanelGroupRows;
-  const uint32_t groups = std::min((rows + wanted - 1) / wanted, kMaxPanelGroups);
-  // Whole SIMD groups' worth of rows. A group of fewer rows than threads still has them all:
-  // they share the reduction of every group's sums.
-  const uint32_t simd = kernels::kSimdWidth;
-  const uint32_t rows_per_group = ((rows + groups - 1) / groups + simd - 1) / simd * simd;
-  return factors_around(layout, y, apply_cols, (rows + rows_per_group - 1) / rows_per_group,
-                        rows_per_group);
+  const TsqrShape shape = tsqr_shape(limits, dtype, tile_rows);
+  const uint32_t width = std::min(shape.width, std::max(cols, 1u));
+  return factors_around(layout, y, apply_cols, shape.width, shape.tile_rows,
+                        tsqr_tree(rows, width, shape.tile_rows).size);
 }
 
 HouseholderFactors householder_factors_for(WorkspaceLayout& layout, const MatrixBatch& y,
                                            uint32_t apply_cols) {
-  return factors_around(layout, y, apply_cols, 1, 0);
+  return factors_around(layout, y, apply_cols, kernels::kHouseholderMaxPanel, 0, 0);
 }
 
 void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const HouseholderFactors& f) {
-  if (a.rows < a.cols || a.cols != f.cols || a.row_stride != 1)
+  if (a.rows < a.cols || a.cols != f.cols || a.row_stride != 1 || f.tile_rows == 0)
     throw Error("metalsvd: Householder QR needs a tall column-major matrix");
-  const uint64_t c_size = element_size(a.dtype);
-  const uint32_t scratch_bytes = static_cast<uint32_t>((kPanelThreads / kernels::kSimdWidth + 1) *
-                                                       kernels::kHouseholderMaxPanel * c_size);
   for (uint32_t index = 0; index < panel_count(f); ++index) {
     const uint32_t k = index * f.panel_width;
     const uint32_t width = std::min(f.panel_width, a.cols - k);
-    kernels::HouseholderParams p = panel_params(f, a, index, width);
-    p.threads = kPanelThreads;
-    WorkspaceBuffers b;
-    b.w0 = a.data;
-    b.w1 = f.y.data;
-    b.w2 = f.triangles;
-    if (f.groups_per_matrix == 1) {
-      launch_workspace_kernel(backend, workspace_kernel_name("householder_panel", a.dtype), a.batch,
-                              kPanelThreads, scratch_bytes, p, b);
-    } else {
-      const uint32_t groups = a.batch * f.groups_per_matrix;
-      launch_workspace_kernel(backend, workspace_kernel_name("householder_column_start", a.dtype),
-                              groups, kPanelThreads, scratch_bytes, p, b);
-      for (p.step = 0; p.step < width; ++p.step)
-        launch_workspace_kernel(backend, workspace_kernel_name("householder_column", a.dtype),
-                                groups, kPanelThreads, scratch_bytes, p, b);
-    }
-    enqueue_panel_triangle(backend, f, index);
+    const MatrixBatch y_panel = sub_block(f.y, k, k, a.rows - k, width);
+    enqueue_tsqr_panel(backend, sub_block(a, k, k, a.rows - k, width), y_panel,
+                       householder_panel_place(f, index));
     // Trailing columns: A2 <- H^T A2 = A2 - Y (T^T (Y^T A2)).
     const uint32_t trailing = a.cols - k - width;
     if (trailing == 0) continue;
-    const MatrixBatch y_panel = sub_block(f.y, k, k, a.rows - k, width);
     const MatrixBatch a2 = sub_block(a, k, k + width, a.rows - k, trailing);
     const MatrixBatch w1 = sub_block(f.work, 0, 0, width, trailing);
     const MatrixBatch w2 = sub_block(f.work2, 0, 0, width, trailing);
@@ -178,6 +127,21 @@ void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const Househ
     backend.gemm({transposed(triangle_view(f, index, width)), w1, w2, 1.0, 0.0});
     backend.gemm({y_panel, w2, a2, -1.0, 1.0});
   }
+}
+
+TsqrPanelPlace householder_panel_place(const HouseholderFactors& f, uint32_t index) {
+  TsqrPanelPlace place;
+  place.region = f.triangles;
+  place.region_batch_stride = f.triangles_batch_stride;
+  place.t_offset = triangle_offset(f, index);
+  place.scratch_offset = f.tsqr_offset;
+  place.tile_rows = f.tile_rows;
+  return place;
+}
+
+MatrixBatch householder_panel_triangle(const HouseholderFactors& f, uint32_t index,
+                                       uint32_t width) {
+  return triangle_view(f, index, width);
 }
 
 void enqueue_householder_triangles(Backend& backend, const HouseholderFactors& f) {

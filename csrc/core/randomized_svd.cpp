@@ -51,8 +51,10 @@ class RandomizedWalk {
     const uint32_t m = t.a.rows, n = t.a.cols;
     const MatrixBatch y = take_matrix(layout, c_, batch, m, l_);
     const MatrixBatch z = take_matrix(layout, c_, batch, n, l_);
-    const HouseholderFactors fy = householder_factors(layout, c_, batch, m, l_, l_);
-    const HouseholderFactors fz = householder_factors(layout, c_, batch, n, l_, l_);
+    const HouseholderFactors fy =
+        householder_factors(layout, backend_.limits(), c_, batch, m, l_, l_);
+    const HouseholderFactors fz =
+        householder_factors(layout, backend_.limits(), c_, batch, n, l_, l_);
     // The small SVD: Z = A^T Q (n x l) = U_b S V_b^T, so A ~ Q Q^T A = (Q V_b) S U_b^T.
     const MatrixBatch ub = take_matrix(layout, c_, batch, n, l_);
     const MatrixBatch sb = take_matrix(layout, c_, batch, 1, l_);

@@ -184,7 +184,7 @@ class SvdWalk {
     const MatrixBatch x = workspace_matrix(layout, m, n);
     const MatrixBatch xu = workspace_matrix(layout, values_only_ ? n : m, u_cols);
     const HouseholderFactors factors =
-        householder_factors(layout, c_, a.batch, m, n, u_cols, panel_rows_);
+        householder_factors(layout, backend_.limits(), c_, a.batch, m, n, u_cols, panel_rows_);
     const MatrixBatch r = workspace_matrix(layout, n, n);
     const MatrixBatch r_view = sub_block(x, 0, 0, n, n);
     if (run) {
@@ -257,7 +257,7 @@ class SvdWalk {
     const MatrixBatch x = u_c != nullptr ? *u_c : workspace_matrix(layout, m, n);
     const MatrixBatch rest = workspace_matrix(layout, m, m - n);
     const HouseholderFactors factors =
-        householder_factors(layout, c_, t_.a.batch, m, n, m - n, panel_rows_);
+        householder_factors(layout, backend_.limits(), c_, t_.a.batch, m, n, m - n, panel_rows_);
     if (!run) return;
     if (u_c == nullptr) enqueue_load(backend_, sub_block(t_.u, 0, 0, m, n), x, {}, 0, 0);
     enqueue_householder_qr(backend_, x, factors);
@@ -349,9 +349,9 @@ void write_identity(Backend& backend, const MatrixBatch& out, WorkspaceLayout& l
 bool qr_preconditions(uint32_t rows, uint32_t cols) {
   const uint64_t m = rows, n = cols;
   if (m < uint64_t{kQrPreconditionRatio} * n) return false;
-  const bool one_launch_a_panel = rows <= kSingleGroupPanelRows;
+  const bool small = rows <= kQrPreconditionSmallRows;
   const bool large = m * n >= kQrPreconditionElements;
-  return one_launch_a_panel || large || m >= uint64_t{kQrAlwaysRatio} * n;
+  return small || large || m >= uint64_t{kQrAlwaysRatio} * n;
 }
 
 uint64_t svd_workspace_bytes(Backend& backend, const MatrixBatch& a, bool full_matrices,

@@ -27,12 +27,12 @@ enum class SvdAlgorithm {
 // Tall matrices are QR-preconditioned where that is faster: the SVD then runs on the n x n
 // factor R instead of the m x n matrix. LAPACK's xGESDD does it from about 1.6 rows per column,
 // by flops; on a GPU the direct bidiagonalisation's launches are bound by their latency while
-// the matrix stays in cache, and above 512 rows the QR adds a launch per column. So: from
-// kQrPreconditionRatio rows per column where the QR is one launch per panel (at most
-// kSingleGroupPanelRows rows) or the matrix has at least kQrPreconditionElements (in float32
-// about the H200's 50 MB L2; measured, float64 crosses over at the same count of elements, not
-// of bytes), and from kQrAlwaysRatio rows per column otherwise (qr_preconditions).
+// the matrix stays in cache. So: from kQrPreconditionRatio rows per column where the matrix has
+// at most kQrPreconditionSmallRows rows or at least kQrPreconditionElements (in float32 about
+// the H200's 50 MB L2; measured, float64 crosses over at the same count of elements, not of
+// bytes), and from kQrAlwaysRatio rows per column otherwise (qr_preconditions).
 constexpr uint32_t kQrPreconditionRatio = 2;
+constexpr uint32_t kQrPreconditionSmallRows = 512;
 constexpr uint32_t kQrAlwaysRatio = 8;
 constexpr uint64_t kQrPreconditionElements = uint64_t{12} << 20;
 
@@ -45,7 +45,7 @@ struct SvdTuning {
   JacobiSmallTuning jacobi;
   BlockJacobiTuning block;
   BidiagonalSvdTuning bidiagonal;
-  // Rows of each group of the tall Householder panels (householder_factors); 0: the plan's.
+  // Rows of the Householder QR's tiles (householder_factors, tsqr_shape); 0: the plan's.
   uint32_t qr_panel_rows = 0;
 };
 

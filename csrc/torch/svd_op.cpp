@@ -147,8 +147,8 @@ std::tuple<at::Tensor, at::Tensor> svdvals_ex(const at::Tensor& a, c10::string_v
 // dc_threads: threads of the bidiagonalisation's GEMV kernels (0: the plan's); dc_groups: the
 // groups its launches should have at least (0: the plan's); dc_tail: the trailing matrix is
 // finished by one group a matrix once it has at most dc_tail^2 elements (0: never, -1: the
-// plan's); qr_rows: the rows of each group of the tall Householder panels, a matrix of at most
-// that many rows taking one group (0: the plan's).
+// plan's); qr_rows: the most rows of a tile of the Householder QR's panels (0: the plan's, the
+// most that fit the device's threadgroup memory).
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
     const at::Tensor& a, bool full_matrices, int64_t jacobi_sweeps, int64_t jacobi_rows_per_lane,
     c10::string_view algorithm, int64_t block, int64_t inner_sweeps, int64_t max_sweeps,
@@ -163,8 +163,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
                     "metalsvd: dc_groups must be in [0, 2^20] (0: the plan's)");
   TORCH_CHECK_VALUE(dc_tail >= -1 && dc_tail <= 1024,
                     "metalsvd: dc_tail must be in [0, 1024] (-1: the plan's)");
-  TORCH_CHECK_VALUE(qr_rows >= 0 && qr_rows <= (int64_t{1} << 20),
-                    "metalsvd: qr_rows must be in [0, 2^20] (0: the plan's)");
+  TORCH_CHECK_VALUE(qr_rows == 0 || (qr_rows >= 64 && qr_rows <= 1024),
+                    "metalsvd: qr_rows must be in [64, 1024] (0: the plan's)");
   TORCH_CHECK_VALUE(block >= 0 && block <= 32 && block % 2 == 0,
                     "metalsvd: block must be even and at most 32 (0: the plan's choice)");
   TORCH_CHECK_VALUE(inner_sweeps >= 0 && inner_sweeps <= 16,

@@ -254,11 +254,10 @@ TEST(AnySize, SingularValuesRefinedInFloat64) {
   expect_fp32_contract(unrefined, "unrefined");
 }
 
-// Matrices of more than 512 rows have their Householder panels spread over several groups, a
-// launch per reflector: full and partial panels, a zero column (no reflector) and a column that
-// is already e_1 below a dependent one, under each schedule seed, in float32 and float64, with
-// the plan's groups and with others.
-TEST(AnySize, TallPanelsSpreadOverGroups) {
+// Tall matrices have their Householder panels factored by a tree of tiles: full and partial
+// panels, a zero column (no reflector) and a column that is already e_1 below a dependent one,
+// under each schedule seed, in float32 and float64, with the plan's tiles and with others.
+TEST(AnySize, TallPanelsOverTileTrees) {
   std::mt19937_64 rng(43);
   const MatrixXd gaussian = testing::gaussian(1500, 40, rng);
   MatrixXd special = testing::gaussian(1100, 36, rng);
@@ -275,13 +274,13 @@ TEST(AnySize, TallPanelsSpreadOverGroups) {
     const SvdRun r64 = run_svd<double>({gaussian}, seed, 32 * 1024, t)[0];
     expect_accurate(r64, kTolF64, kTolF64, kTolF64, "1500x40 f64");
   }
-  // Groups of one SIMD group, of an odd number of them, of more rows than threads.
-  for (uint32_t rows : {32u, 96u, 300u}) {
+  // Nodes of two children (a deep tree) and of three.
+  for (uint32_t rows : {64u, 96u}) {
     t.qr_panel_rows = rows;
-    const std::string label = " rows " + std::to_string(rows);
+    const std::string label = " tiles " + std::to_string(rows);
     expect_fp32_contract(run_svd<float>({gaussian}, 1, 32 * 1024, t)[0], "1500x40" + label);
     expect_fp32_contract(run_svd<float>({special}, 2, 32 * 1024, t)[0], "zero and e_1" + label);
-    const SvdRun r64 = run_svd<double>({gaussian}, 3, 32 * 1024, t)[0];
+    const SvdRun r64 = run_svd<double>({gaussian}, 3, 64 * 1024, t)[0];
     expect_accurate(r64, kTolF64, kTolF64, kTolF64, "1500x40 f64" + label);
   }
 }

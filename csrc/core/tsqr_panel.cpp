@@ -1,0 +1,138 @@
+#include "core/tsqr_panel.h"
+
+#include <string>
+
+#include "core/errors.h"
+#include "core/workspace_kernels.h"
+#include "kernels/tsqr.h"
+
+namespace metalsvd {
+namespace {
+
+uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+uint32_t scratch_bytes(uint32_t tile_rows, uint32_t width, ScalarType dtype) {
+  return kernels::tsqr_scratch_elements(tile_rows, width) * element_size(dtype);
+}
+
+void launch(Backend& backend, const char* function, uint32_t groups, const MatrixBatch& panel,
+            const MatrixBatch& y, const TsqrPanelPlace& place, const kernels::TsqrParams& p) {
+  WorkspaceBuffers b;
+  b.w0 = panel.data;
+  b.w1 = y.data;
+  b.w2 = place.region;
+  launch_workspace_kernel(backend, workspace_kernel_name(function, panel.dtype), groups, p.threads,
+                          scratch_bytes(p.tile_rows, p.width, panel.dtype), p, b);
+}
+
+}  // namespace
+
+TsqrTree tsqr_tree(uint32_t rows, uint32_t width, uint32_t tile_rows) {
+  TsqrTree tree;
+  const uint32_t children = tile_rows / width;  // a node's, at least 2
+  tree.tiles.push_back(ceil_div(rows, tile_rows));
+  while (tree.tiles.back() > 1) tree.tiles.push_back(ceil_div(tree.tiles.back(), children));
+  const size_t levels = tree.tiles.size();
+  uint32_t at = 0;
+  for (size_t l = 0; l < levels; ++l) {
+    tree.tau.push_back(at);
+    at += tree.tiles[l] * width;
+  }
+  tree.stack.push_back(0);  // level 0 reads the panel
+  for (size_t l = 1; l <= levels; ++l) {
+    tree.stack.push_back(at);
+    at += tree.tiles[l - 1] * width * width;
+  }
+  for (size_t l = 0; l + 1 < levels; ++l) {
+    tree.c.push_back(at);
+    at += tree.tiles[l] * width * width;
+  }
+  tree.u = at;
+  tree.size = at + width * width + width;
+  return tree;
+}
+
+TsqrShape tsqr_shape(const DeviceLimits& limits, ScalarType dtype, uint32_t wanted_rows) {
+  const uint32_t memory = limits.threadgroup_memory_bytes;
+  TsqrShape shape;
+  shape.width = kernels::kTsqrMaxWidth;
+  while (shape.width > 1 && scratch_bytes(2 * shape.width, shape.width, dtype) > memory)
+    shape.width /= 2;
+  const uint32_t smallest = 2 * shape.width;
+  if (scratch_bytes(smallest, shape.width, dtype) > memory)
+    throw NotImplemented("metalsvd: the Householder QR needs " +
+                         std::to_string(scratch_bytes(smallest, shape.width, dtype)) +
+                         " bytes of threadgroup memory, the device has " + std::to_string(memory));
+  if (wanted_rows != 0) {
+    if (wanted_rows < smallest || wanted_rows > kTsqrMaxTileRows)
+      throw InvalidArgument("metalsvd: a QR tile has " + std::to_string(smallest) + " to " +
+                            std::to_string(kTsqrMaxTileRows) + " rows on this device");
+    if (scratch_bytes(wanted_rows, shape.width, dtype) > memory)
+      throw InvalidArgument("metalsvd: a QR tile of " + std::to_string(wanted_rows) +
+                            " rows needs more threadgroup memory than the device has");
+    shape.tile_rows = wanted_rows;
+    return shape;
+  }
+  shape.tile_rows = smallest;
+  while (2 * shape.tile_rows <= kTsqrMaxTileRows &&
+         scratch_bytes(2 * shape.tile_rows, shape.width, dtype) <= memory)
+    shape.tile_rows *= 2;
+  return shape;
+}
+
+void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const MatrixBatch& y,
+                        const TsqrPanelPlace& place) {
+  if (panel.cols == 0 || panel.cols > kernels::kTsqrMaxWidth || panel.rows < panel.cols ||
+      place.tile_rows < 2 * panel.cols || y.row_stride != 1)
+    throw Error("metalsvd: a TSQR panel is a tall matrix of at most 32 columns");
+  const TsqrTree tree = tsqr_tree(panel.rows, panel.cols, place.tile_rows);
+  const uint32_t root = static_cast<uint32_t>(tree.tiles.size() - 1);
+  const uint32_t base = place.scratch_offset;
+  kernels::TsqrParams p{};
+  p.a_batch_stride = panel.batch_stride;
+  p.y_batch_stride = y.batch_stride;
+  p.t_batch_stride = place.region_batch_stride;
+  p.a_row_stride = panel.row_stride;
+  p.a_col_stride = panel.col_stride;
+  p.y_ld = static_cast<uint32_t>(y.col_stride);
+  p.batch = panel.batch;
+  p.rows = panel.rows;
+  p.width = panel.cols;
+  p.tile_rows = place.tile_rows;
+  p.threads = kTsqrThreads;
+  p.leaves = tree.tiles[0];
+  p.t_offset = place.t_offset;
+  p.u_offset = base + tree.u;
+  p.r_offset = base + tree.stack[root + 1];
+  // Up the tree: the leaves, then every level of nodes.
+  for (uint32_t l = 0; l <= root; ++l) {
+    p.units = l == 0 ? panel.rows : tree.tiles[l - 1];
+    p.tiles = tree.tiles[l];
+    p.from_stack = l > 0;
+    p.stack_offset = base + tree.stack[l];
+    p.tau_offset = base + tree.tau[l];
+    p.out_offset = base + tree.stack[l + 1];
+    launch(backend, "tsqr_factor", panel.batch * p.tiles, panel, y, place, p);
+  }
+  // Down: every node hands its children their C.
+  for (uint32_t l = root; l >= 1; --l) {
+    p.units = tree.tiles[l - 1];
+    p.tiles = tree.tiles[l];
+    p.from_stack = 1;
+    p.stack_offset = base + tree.stack[l];
+    p.tau_offset = base + tree.tau[l];
+    p.c_offset = l == root ? kernels::kTsqrIdentity : base + tree.c[l];
+    p.out_offset = base + tree.c[l - 1];
+    launch(backend, "tsqr_expand", panel.batch * p.tiles, panel, y, place, p);
+  }
+  // The leaves: Y, T and R.
+  p.units = panel.rows;
+  p.tiles = tree.tiles[0];
+  p.from_stack = 0;
+  p.tau_offset = base + tree.tau[0];
+  p.c_offset = root == 0 ? kernels::kTsqrIdentity : base + tree.c[0];
+  launch(backend, "tsqr_reconstruct", panel.batch, panel, y, place, p);
+  if (p.tiles > 1) launch(backend, "tsqr_leaf_y", panel.batch * (p.tiles - 1), panel, y, place, p);
+}
+
+}  // namespace metalsvd

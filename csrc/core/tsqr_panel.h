@@ -1,0 +1,58 @@
+// One Householder panel of a tall matrix by tall-skinny QR with reconstructed reflectors
+// (kernels/tsqr.h): the tree's shape and scratch, and the launches that factor a panel.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "backend.h"
+#include "matrix_batch.h"
+
+namespace metalsvd {
+
+// The most rows a tile may have: beyond, a group's column steps walk too many rows each.
+constexpr uint32_t kTsqrMaxTileRows = 1024;
+// Threads of every TSQR launch (SIMD groups own the panel's columns in turn).
+constexpr uint32_t kTsqrThreads = 256;
+
+// The reduction tree of a rows x width panel whose tiles have at most tile_rows rows. Offsets
+// are elements from the start of the tree's scratch in a matrix's region.
+struct TsqrTree {
+  std::vector<uint32_t> tiles;  // tiles[l]: level l's (0: the leaves); the last level is the root
+  std::vector<uint32_t> tau;    // tau[l]: level l's taus, width a tile
+  std::vector<uint32_t> stack;  // stack[l], l >= 1: the R factors of level l - 1's tiles
+  std::vector<uint32_t> c;      // c[l], l < root: the C handed to level l's tiles
+  uint32_t u = 0;               // U, then the signs
+  uint32_t size = 0;            // elements in all
+};
+TsqrTree tsqr_tree(uint32_t rows, uint32_t width, uint32_t tile_rows);
+
+// The panels' width and their tiles' rows on a device, for compute type `dtype`: the widest
+// panel (up to kernels::kTsqrMaxWidth, a power of two) whose smallest tile (two panel widths of
+// rows) fits the threadgroup memory, and `wanted_rows` if not 0, else the most rows (up to
+// kTsqrMaxTileRows, a power of two) that fit. Throws InvalidArgument for wanted rows below two
+// panel widths, above kTsqrMaxTileRows or beyond the device's memory, and NotImplemented
+// where not even a one-column panel fits.
+struct TsqrShape {
+  uint32_t width = 0;
+  uint32_t tile_rows = 0;
+};
+TsqrShape tsqr_shape(const DeviceLimits& limits, ScalarType dtype, uint32_t wanted_rows = 0);
+
+// Where a panel's T and the tree's scratch sit in each matrix's region of `region`.
+struct TsqrPanelPlace {
+  Buffer region;
+  int64_t region_batch_stride = 0;  // elements
+  uint32_t t_offset = 0;            // the panel's T, width x width, leading dimension width
+  uint32_t scratch_offset = 0;      // the tree's scratch (TsqrTree::size elements)
+  uint32_t tile_rows = 0;
+};
+
+// Factors `panel` (rows >= width, width <= kernels::kTsqrMaxWidth, compute type, any strides)
+// in place: R in its first width rows (on and above the diagonal; below it the rows hold
+// scratch), the reflectors into `y` (column-major, the panel's shape: unit lower trapezoidal)
+// and T, so that H = I - Y T Y^T and H^T panel = [R; 0].
+void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const MatrixBatch& y,
+                        const TsqrPanelPlace& place);
+
+}  // namespace metalsvd

@@ -1,0 +1,176 @@
+// The blocked Householder QR with tall-skinny panels (core/householder_qr.h, core/tsqr_panel.h,
+// kernels/tsqr.h) on the cpu emulator, checked in double precision: Q R = A, Q orthogonal (the
+// whole m x m Q, which full_matrices' completion applies), R upper triangular, and R's diagonal
+// equal in magnitude to Eigen's Householder QR's.
+#include "core/householder_qr.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/cpu_backend.h"
+#include "core/column_major.h"
+#include "core/errors.h"
+#include "core/tsqr_panel.h"
+#include "core/workspace_kernels.h"
+#include "svd_runner.h"
+#include "test_matrices.h"
+#include "workspace_runner.h"
+
+namespace metalsvd {
+namespace {
+
+using testing::MatrixXd;
+
+struct QrRun {
+  MatrixXd r;  // n x n, the upper triangle of the factored matrix
+  MatrixXd q;  // m x m, Q applied to the identity
+};
+
+// Factors every matrix (column-major, compute type T) in one batch and applies Q to I_m.
+template <typename T>
+std::vector<QrRun> run_qr(const std::vector<MatrixXd>& inputs, uint32_t tile_rows, uint64_t seed,
+                          uint32_t threadgroup_bytes = 32 * 1024) {
+  constexpr ScalarType dtype = testing::Storage<T>::type;
+  emu::EmulatorOptions options;
+  options.schedule_seed = seed;
+  options.threadgroup_memory_bytes = threadgroup_bytes;
+  CpuBackend backend(options);
+  const uint32_t batch = static_cast<uint32_t>(inputs.size());
+  const uint32_t m = static_cast<uint32_t>(inputs[0].rows());
+  const uint32_t n = static_cast<uint32_t>(inputs[0].cols());
+  testing::HostWorkspace host;
+  const auto [a, q, f] = host.take([&](WorkspaceLayout& layout) {
+    const MatrixBatch a = take_matrix(layout, dtype, batch, m, n);
+    const MatrixBatch q = take_matrix(layout, dtype, batch, m, m);
+    const HouseholderFactors f =
+        householder_factors(layout, backend.limits(), dtype, batch, m, n, m, tile_rows);
+    return std::make_tuple(a, q, f);
+  });
+  host.load<T>(a, inputs);
+  enqueue_householder_qr(backend, a, f);
+  enqueue_set_identity(backend, q, 0);
+  enqueue_apply_q(backend, f, q);
+  std::vector<QrRun> runs(batch);
+  for (uint32_t b = 0; b < batch; ++b) {
+    const MatrixXd top = host.read<T>(sub_block(a, 0, 0, n, n), b);
+    runs[b].r = top.triangularView<Eigen::Upper>();
+    runs[b].q = host.read<T>(q, b);
+  }
+  return runs;
+}
+
+// R's diagonal is unique up to signs only where A has full rank (`full_rank`): after a dependent
+// column, Q's next column is any unit vector orthogonal to the ones before.
+void expect_qr(const MatrixXd& a, const QrRun& run, double tol, const std::string& what,
+               bool full_rank = true) {
+  const uint32_t m = static_cast<uint32_t>(a.rows());
+  const uint32_t n = static_cast<uint32_t>(a.cols());
+  const double scale = std::max(a.norm(), 1.0);
+  const MatrixXd qr = run.q.leftCols(n) * run.r;
+  EXPECT_LE((qr - a).norm() / scale, tol) << what << ": Q R != A";
+  EXPECT_LE((run.q.transpose() * run.q - MatrixXd::Identity(m, m)).cwiseAbs().maxCoeff(), tol)
+      << what << ": Q not orthogonal";
+  if (!full_rank) return;
+  const MatrixXd reference = a.householderQr().matrixQR().triangularView<Eigen::Upper>();
+  for (uint32_t i = 0; i < n; ++i)
+    EXPECT_NEAR(std::abs(run.r(i, i)), std::abs(reference(i, i)), tol * scale)
+        << what << ": R(" << i << ", " << i << ")";
+}
+
+// Tiles of the plan's rows, of two children a node (a deep tree), three, and nine (a node not
+// a power of two); a single tile; a panel narrower than a tile's width.
+TEST(HouseholderQr, TallSkinnyPanelsEveryTreeShape) {
+  std::mt19937_64 rng(7);
+  struct Case {
+    uint32_t rows, cols, tile_rows;
+  };
+  for (const Case c :
+       {Case{1100, 36, 0}, Case{1100, 36, 64}, Case{1500, 40, 96}, Case{700, 33, 300},
+        Case{40, 7, 64}, Case{64, 64, 64}, Case{2000, 1, 64}, Case{129, 5, 64}}) {
+    const std::string what = std::to_string(c.rows) + "x" + std::to_string(c.cols) + " tiles " +
+                             std::to_string(c.tile_rows);
+    const MatrixXd a = testing::gaussian(c.rows, c.cols, rng);
+    // Metal's 32 KiB where the tiles fit it (the plan's always do), more for larger tiles.
+    const uint32_t f32_bytes = c.tile_rows > 128 ? 128 * 1024 : 32 * 1024;
+    const uint32_t f64_bytes = c.tile_rows > 64 ? 128 * 1024 : 32 * 1024;
+    for (uint64_t seed : {1u, 2u}) {
+      expect_qr(a, run_qr<float>({a}, c.tile_rows, seed, f32_bytes)[0], 2e-6, what + " f32");
+      expect_qr(a, run_qr<double>({a}, c.tile_rows, seed, f64_bytes)[0], 1e-14, what + " f64");
+    }
+  }
+}
+
+// Zero columns (no reflector), a column already e_1 below a dependent one, equal columns, a
+// zero matrix: Q stays orthogonal whatever the panels' rank; and a batch of two.
+TEST(HouseholderQr, RankDeficientPanelsAndBatches) {
+  std::mt19937_64 rng(11);
+  MatrixXd special = testing::gaussian(700, 36, rng);
+  special.col(3).setZero();
+  special.col(7).setZero();
+  special(0, 7) = 2.0;
+  special.col(9) = special.col(2) * 0.5;
+  special.col(10) = special.col(2);
+  const MatrixXd zero = MatrixXd::Zero(300, 20);
+  const MatrixXd other = testing::gaussian(700, 36, rng);
+  for (uint64_t seed : {1u, 3u}) {
+    for (uint32_t tile : {0u, 64u, 96u}) {
+      const std::string what = "tiles " + std::to_string(tile) + " seed " + std::to_string(seed);
+      const std::vector<QrRun> runs = run_qr<float>({special, other}, tile, seed);
+      expect_qr(special, runs[0], 2e-6, "special " + what, false);
+      expect_qr(other, runs[1], 2e-6, "batch " + what);
+      expect_qr(zero, run_qr<float>({zero}, tile, seed)[0], 2e-6, "zero " + what);
+      expect_qr(special, run_qr<double>({special}, tile, seed, 64 * 1024)[0], 1e-14,
+                "special f64 " + what, false);
+    }
+  }
+}
+
+// The tree: leaves of at most tile_rows rows, nodes of tile_rows / width children, one root,
+// and the scratch of a panel never more than that of a taller or wider one.
+TEST(HouseholderQr, TreeShapes) {
+  EXPECT_EQ(tsqr_tree(100, 32, 128).tiles, (std::vector<uint32_t>{1}));
+  EXPECT_EQ(tsqr_tree(129, 32, 128).tiles, (std::vector<uint32_t>{2, 1}));
+  EXPECT_EQ(tsqr_tree(16384, 32, 128).tiles, (std::vector<uint32_t>{128, 32, 8, 2, 1}));
+  EXPECT_EQ(tsqr_tree(16384, 32, 1024).tiles, (std::vector<uint32_t>{16, 1}));
+  EXPECT_EQ(tsqr_tree(1100, 36 - 32, 64).tiles, (std::vector<uint32_t>{18, 2, 1}));
+  for (uint32_t rows : {64u, 65u, 1000u, 5000u})
+    for (uint32_t width : {1u, 17u, 32u}) {
+      const uint32_t size = tsqr_tree(rows, width, 96).size;
+      EXPECT_LE(size, tsqr_tree(rows + 97, width, 96).size);
+      EXPECT_LE(size, tsqr_tree(rows, 32, 96).size);
+    }
+}
+
+// The plan's panels and tiles: the widest panel whose smallest tile fits the threadgroup memory,
+// the largest tile that fits (128 float32 rows in Metal's 32 KiB, 64 float64), and refusals of
+// tiles that cannot be.
+TEST(HouseholderQr, PanelsAndTilesFitTheDevice) {
+  const auto shape = [](uint32_t bytes, ScalarType dtype, uint32_t wanted = 0) {
+    const TsqrShape s = tsqr_shape(DeviceLimits{bytes, 1024, 32, true, false}, dtype, wanted);
+    return std::make_pair(s.width, s.tile_rows);
+  };
+  using Shape = std::pair<uint32_t, uint32_t>;
+  EXPECT_EQ(shape(32 * 1024, ScalarType::f32), Shape(32, 128));
+  EXPECT_EQ(shape(32 * 1024, ScalarType::f64), Shape(32, 64));
+  EXPECT_EQ(shape(227 * 1024, ScalarType::f32), Shape(32, 1024));
+  EXPECT_EQ(shape(227 * 1024, ScalarType::f32, 300), Shape(32, 300));
+  EXPECT_EQ(shape(8 * 1024, ScalarType::f32), Shape(16, 64));
+  EXPECT_EQ(shape(4 * 1024, ScalarType::f32), Shape(16, 32));
+  EXPECT_THROW(shape(227 * 1024, ScalarType::f32, 63), InvalidArgument);
+  EXPECT_THROW(shape(227 * 1024, ScalarType::f32, 1025), InvalidArgument);
+  EXPECT_THROW(shape(8 * 1024, ScalarType::f32, 128), InvalidArgument);
+  EXPECT_THROW(shape(8, ScalarType::f32), NotImplemented);  // not one column
+}
+
+// Narrow panels where the threadgroup memory is small: 16 columns and tiles of 32 rows in 4 KiB.
+TEST(HouseholderQr, NarrowPanelsInLittleMemory) {
+  std::mt19937_64 rng(13);
+  const MatrixXd a = testing::gaussian(300, 45, rng);
+  expect_qr(a, run_qr<float>({a}, 0, 1, 4 * 1024)[0], 2e-6, "4 KiB");
+}
+
+}  // namespace
+}  // namespace metalsvd

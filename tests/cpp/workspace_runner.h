@@ -1,0 +1,59 @@
+// Host-side workspaces for the C++ tests that drive the core's pieces directly on the cpu
+// emulator: a layout walked twice (to size, then to hand out), and column-major matrices
+// loaded into and read out of it.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/workspace_layout.h"
+#include "matrix_batch.h"
+#include "test_matrices.h"
+
+namespace metalsvd {
+namespace testing {
+
+class HostWorkspace {
+ public:
+  // `take(layout)` takes every region the test needs and returns their views; it runs once to
+  // size the workspace and once more to hand the regions out.
+  template <typename Take>
+  auto take(Take take_regions) {
+    WorkspaceLayout sizing;
+    take_regions(sizing);
+    memory_.assign(sizing.bytes() + 1, 0);
+    WorkspaceLayout layout(Buffer{memory_.data(), 0});
+    return take_regions(layout);
+  }
+
+  // Element (i, j) of matrix b of view x.
+  template <typename T>
+  T& at(const MatrixBatch& x, uint32_t b, uint32_t i, uint32_t j) {
+    return reinterpret_cast<T*>(
+        memory_.data() + x.data.offset)[b * x.batch_stride + i * x.row_stride + j * x.col_stride];
+  }
+
+  // inputs[b] into matrix b of x, rounded to T.
+  template <typename T>
+  void load(const MatrixBatch& x, const std::vector<MatrixXd>& inputs) {
+    for (uint32_t b = 0; b < inputs.size(); ++b)
+      for (uint32_t j = 0; j < inputs[b].cols(); ++j)
+        for (uint32_t i = 0; i < inputs[b].rows(); ++i)
+          at<T>(x, b, i, j) = static_cast<T>(inputs[b](i, j));
+  }
+
+  // Matrix b of x.
+  template <typename T>
+  MatrixXd read(const MatrixBatch& x, uint32_t b) {
+    MatrixXd m(x.rows, x.cols);
+    for (uint32_t j = 0; j < x.cols; ++j)
+      for (uint32_t i = 0; i < x.rows; ++i) m(i, j) = at<T>(x, b, i, j);
+    return m;
+  }
+
+ private:
+  std::vector<unsigned char> memory_;
+};
+
+}  // namespace testing
+}  // namespace metalsvd
