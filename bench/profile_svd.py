@@ -2,9 +2,10 @@
 grouped by kernel, for one shape.
 
     python bench/profile_svd.py --shape 2048x2048 [--algorithm auto] [--gemm-sweeps -1] [--rows 25]
-                                [--overlap] [--values]
+                                [--overlap] [--values [--two-stage 1]]
 
---values profiles the values alone (metalsvd::svdvals_ex) instead.
+--values profiles the values alone (metalsvd::svdvals_ex) instead, --two-stage 1 through the
+two-stage bidiagonalisation, 0 through the one-stage one (default: the plan's).
 
 The kernels are launched one after another (METALSVD_CUDA_OVERLAP=0) unless --overlap is
 given: a kernel launched while the previous one runs waits for it, and the profiler would
@@ -31,6 +32,9 @@ def main():
                    help="launch kernels while the previous one runs, as by default")
     p.add_argument("--values", action="store_true",
                    help="the singular values alone (svdvals_ex) instead of the full SVD")
+    p.add_argument("--two-stage", type=int, default=-1, choices=[-1, 0, 1],
+                   help="with --values: 1 the two-stage bidiagonalisation, 0 the one-stage "
+                        "one, -1 the plan's")
     args = p.parse_args()
     os.environ["METALSVD_CUDA_OVERLAP"] = "1" if args.overlap else "0"
     shape = tuple(int(x) for x in args.shape.split("x"))
@@ -38,7 +42,7 @@ def main():
 
     def call():
         if args.values:
-            return torch.ops.metalsvd.svdvals_ex(A, args.algorithm)
+            return torch.ops.metalsvd._svdvals_ex_with_tuning(A, args.algorithm, args.two_stage)
         return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, args.algorithm, 0, 0, 0, 0,
                                                       0, args.gemm_sweeps)
 
@@ -47,7 +51,8 @@ def main():
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         call()
         torch.cuda.synchronize()
-    what = "values alone" if args.values else f"gemm_sweeps={args.gemm_sweeps}"
+    what = (f"values alone two_stage={args.two_stage}" if args.values
+            else f"gemm_sweeps={args.gemm_sweeps}")
     print(f"== {args.shape} algorithm={args.algorithm} {what}: CUDA time by kernel")
     totals = {}
     for event in prof.key_averages():

@@ -37,7 +37,15 @@ BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dty
     throw InvalidArgument("metalsvd: the bidiagonalisation's tail must be in [0, " +
                           std::to_string(kMaxBidiagonalTail) + "] (-1: the plan's)");
   plan.reduction.tail = tuning.reduction_tail;
+  if (tuning.two_stage < -1 || tuning.two_stage > 1)
+    throw InvalidArgument("metalsvd: two_stage must be 0, 1 or -1 (the plan's)");
+  plan.two_stage = tuning.two_stage;
+  plan.tile_rows = tuning.tile_rows;
   return plan;
+}
+
+bool two_stage_values(const BidiagonalSvdPlan& plan, uint32_t cols) {
+  return plan.two_stage == -1 ? cols >= kTwoStageValuesCols : plan.two_stage == 1;
 }
 
 BidiagonalSvdWorkspace bidiagonal_svd_workspace(WorkspaceLayout& layout, ScalarType dtype,
@@ -74,25 +82,44 @@ BidiagonalSvdResult enqueue_bidiagonal_svd(Backend& backend, const BidiagonalSvd
   return {ws.u, b.sigma, ws.v};
 }
 
-BidiagonalValuesWorkspace bidiagonal_values_workspace(WorkspaceLayout& layout, ScalarType dtype,
-                                                      uint32_t batch, uint32_t rows,
-                                                      uint32_t cols) {
+BidiagonalValuesWorkspace bidiagonal_values_workspace(WorkspaceLayout& layout,
+                                                      const DeviceLimits& limits,
+                                                      const BidiagonalSvdPlan& plan,
+                                                      ScalarType dtype, uint32_t batch,
+                                                      uint32_t rows, uint32_t cols) {
   BidiagonalValuesWorkspace ws;
-  ws.reduction = bidiagonal_reduction_workspace(layout, dtype, batch, rows, cols, 0, 0);
-  ws.reduction.form_triangles = false;
+  ws.two_stage = two_stage_values(plan, cols);
+  if (ws.two_stage) {
+    ws.band =
+        band_reduction_workspace(layout, limits, dtype, batch, rows, cols, 0, 0, plan.tile_rows);
+    ws.bidiagonal = band_bidiagonal_workspace(layout, dtype, batch, cols, ws.band.band);
+  } else {
+    ws.reduction = bidiagonal_reduction_workspace(layout, dtype, batch, rows, cols, 0, 0);
+    ws.reduction.form_triangles = false;
+  }
   ws.sigma = take_matrix(layout, dtype, batch, 1, cols);
   return ws;
 }
 
 MatrixBatch bidiagonal_values_input(const BidiagonalValuesWorkspace& ws) {
-  return bidiagonal_input(ws.reduction);
+  return ws.two_stage ? ws.band.a : bidiagonal_input(ws.reduction);
 }
 
 MatrixBatch enqueue_bidiagonal_svd_values(Backend& backend, const BidiagonalSvdPlan& plan,
                                           const BidiagonalValuesWorkspace& ws) {
-  const BidiagonalReduction& r = ws.reduction;
-  enqueue_bidiagonal_reduction(backend, r, plan.reduction);
-  enqueue_bidiagonal_values(backend, r.dtype, r.batch, r.cols, bidiagonal_diagonals(r), ws.sigma);
+  const ScalarType dtype = ws.sigma.dtype;
+  const uint32_t batch = ws.sigma.batch;
+  const uint32_t cols = ws.sigma.cols;
+  if (ws.two_stage) {
+    enqueue_band_reduction(backend, ws.band);
+    enqueue_band_bidiagonal(backend, ws.bidiagonal, ws.band.a);
+    enqueue_bidiagonal_values(backend, dtype, batch, cols, band_bidiagonal_diagonals(ws.bidiagonal),
+                              ws.sigma);
+  } else {
+    enqueue_bidiagonal_reduction(backend, ws.reduction, plan.reduction);
+    enqueue_bidiagonal_values(backend, dtype, batch, cols, bidiagonal_diagonals(ws.reduction),
+                              ws.sigma);
+  }
   return ws.sigma;
 }
 

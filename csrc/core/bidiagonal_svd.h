@@ -7,6 +7,8 @@
 #include <cstdint>
 
 #include "backend.h"
+#include "core/band_bidiagonal.h"
+#include "core/band_reduction.h"
 #include "core/bidiagonal_dc.h"
 #include "core/bidiagonal_reduction.h"
 #include "core/workspace_layout.h"
@@ -27,12 +29,27 @@ struct BidiagonalSvdTuning {
   // The size of the bidiagonalisation's one-group tail (BidiagonalLaunchShape::tail); 0: none,
   // -1: the plan's (kBidiagonalTail).
   int32_t reduction_tail = -1;
+  // The values alone: 1 through the two-stage bidiagonalisation (band, then bulge chasing), 0
+  // through the one-stage one, -1 the plan's (two_stage_values).
+  int32_t two_stage = -1;
+  // Rows of the two-stage reduction's QR tiles (tsqr_shape's wanted rows); 0: the plan's.
+  uint32_t tile_rows = 0;
 };
 
 struct BidiagonalSvdPlan {
   uint32_t gemm_rows = kDcGemmRows;
   BidiagonalLaunchShape reduction;
+  int32_t two_stage = -1;
+  uint32_t tile_rows = 0;
 };
+
+// Columns from which the values alone go through the two-stage bidiagonalisation: its band
+// reduction is GEMMs and a few launches a panel of columns, where the one-stage reduction's
+// two launches a column are bound by their latency.
+constexpr uint32_t kTwoStageValuesCols = 512;
+
+// Whether the plan takes the values of a rows x cols matrix through the two-stage reduction.
+bool two_stage_values(const BidiagonalSvdPlan& plan, uint32_t cols);
 
 // Threadgroup memory the path's kernels need at most, for compute type `dtype`.
 uint32_t bidiagonal_svd_threadgroup_bytes(ScalarType dtype);
@@ -66,16 +83,23 @@ BidiagonalSvdResult enqueue_bidiagonal_svd(Backend& backend, const BidiagonalSvd
                                            const BidiagonalSvdWorkspace& ws, Buffer state,
                                            uint32_t state_stride);
 
-// The singular values alone, for a caller that wants no vectors: the reduction without its T
-// factors, then the values by multisection (core/bidiagonal_values.h) in place of the divide
-// and conquer, whose merges need the vectors; Q and P are never applied.
+// The singular values alone, for a caller that wants no vectors: the one-stage reduction without
+// its T factors, or the two-stage one (core/band_reduction.h, core/band_bidiagonal.h), then the
+// values by multisection (core/bidiagonal_values.h) in place of the divide and conquer, whose
+// merges need the vectors; Q and P are never applied.
 struct BidiagonalValuesWorkspace {
-  BidiagonalReduction reduction;
-  MatrixBatch sigma;  // 1 x cols
+  bool two_stage = false;
+  BidiagonalReduction reduction;  // one stage
+  BandReduction band;             // two stages: the first,
+  BandBidiagonal bidiagonal;      // and the second
+  MatrixBatch sigma;              // 1 x cols
 };
 
-BidiagonalValuesWorkspace bidiagonal_values_workspace(WorkspaceLayout& layout, ScalarType dtype,
-                                                      uint32_t batch, uint32_t rows, uint32_t cols);
+BidiagonalValuesWorkspace bidiagonal_values_workspace(WorkspaceLayout& layout,
+                                                      const DeviceLimits& limits,
+                                                      const BidiagonalSvdPlan& plan,
+                                                      ScalarType dtype, uint32_t batch,
+                                                      uint32_t rows, uint32_t cols);
 
 // Where the caller loads A (column-major, compute type, rows >= cols).
 MatrixBatch bidiagonal_values_input(const BidiagonalValuesWorkspace& ws);

@@ -135,7 +135,8 @@ class SvdWalk {
     const Buffer partial_max = layout.take(scale_exponent_scratch_bytes(a));
     if (run) enqueue_scale_exponent(backend_, a, state, state_stride(), partial_max);
     if (values_only_ && algorithm_ == SvdAlgorithm::bidiagonal_dc) {
-      const BidiagonalValuesWorkspace ws = bidiagonal_values_workspace(layout, c_, a.batch, m, n);
+      const BidiagonalValuesWorkspace ws =
+          bidiagonal_values_workspace(layout, backend_.limits(), *bidiagonal_, c_, a.batch, m, n);
       if (run) {
         enqueue_load(backend_, a, bidiagonal_values_input(ws), state, state_stride(),
                      kTransferScaled);
@@ -210,7 +211,8 @@ class SvdWalk {
         store_s_v(res.s, res.v, state);
       }
     } else if (values_only_) {
-      const BidiagonalValuesWorkspace ws = bidiagonal_values_workspace(layout, c_, a.batch, n, n);
+      const BidiagonalValuesWorkspace ws =
+          bidiagonal_values_workspace(layout, backend_.limits(), *bidiagonal_, c_, a.batch, n, n);
       if (run) {
         enqueue_load(backend_, r_view, bidiagonal_values_input(ws), state, state_stride(),
                      kTransferUpperTriangle);

@@ -207,6 +207,24 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
   return svd_ex_tuned(a, full_matrices, tuning);
 }
 
+// The values alone with the plan's knobs: two_stage 1 takes them through the two-stage
+// bidiagonalisation, 0 through the one-stage one, -1 the plan's; qr_rows: the most rows of a tile
+// of the Householder QR's panels, also the two-stage reduction's (0: the plan's).
+std::tuple<at::Tensor, at::Tensor> svdvals_ex_with_tuning(const at::Tensor& a,
+                                                          c10::string_view algorithm,
+                                                          int64_t two_stage, int64_t qr_rows) {
+  TORCH_CHECK_VALUE(two_stage >= -1 && two_stage <= 1,
+                    "metalsvd: two_stage must be 0, 1 or -1 (the plan's)");
+  TORCH_CHECK_VALUE(qr_rows == 0 || (qr_rows >= 64 && qr_rows <= 1024),
+                    "metalsvd: qr_rows must be in [64, 1024] (0: the plan's)");
+  SvdTuning tuning;
+  tuning.algorithm = algorithm_named(algorithm);
+  tuning.bidiagonal.two_stage = static_cast<int32_t>(two_stage);
+  tuning.bidiagonal.tile_rows = static_cast<uint32_t>(qr_rows);
+  tuning.qr_panel_rows = static_cast<uint32_t>(qr_rows);
+  return svdvals_ex_tuned(a, tuning);
+}
+
 void set_emulator(int64_t schedule_seed, int64_t threadgroup_memory_bytes, int64_t host_threads) {
   TORCH_CHECK_VALUE(schedule_seed >= 0, "metalsvd: the schedule seed must be >= 0");
   TORCH_CHECK_VALUE(threadgroup_memory_bytes > 0 && threadgroup_memory_bytes <= (1 << 30),
@@ -253,6 +271,9 @@ TORCH_LIBRARY(metalsvd, m) {
       "dc_groups=0, int dc_tail=-1, int qr_rows=0) -> (Tensor U, Tensor S, Tensor V, Tensor "
       "info)");
   m.def(
+      "_svdvals_ex_with_tuning(Tensor A, str algorithm=\"auto\", int two_stage=-1, int "
+      "qr_rows=0) -> (Tensor S, Tensor info)");
+  m.def(
       "set_emulator_options(int schedule_seed, int threadgroup_memory_bytes, int host_threads) -> "
       "()",
       &set_emulator);
@@ -264,6 +285,7 @@ TORCH_LIBRARY_IMPL(metalsvd, CPU, m) {
   m.impl("svd_ex", &svd_ex);
   m.impl("svdvals_ex", &svdvals_ex);
   m.impl("_svd_ex_with_tuning", &svd_ex_with_tuning);
+  m.impl("_svdvals_ex_with_tuning", &svdvals_ex_with_tuning);
 }
 
 #ifdef METALSVD_WITH_CUDA
@@ -271,6 +293,7 @@ TORCH_LIBRARY_IMPL(metalsvd, CUDA, m) {
   m.impl("svd_ex", &svd_ex);
   m.impl("svdvals_ex", &svdvals_ex);
   m.impl("_svd_ex_with_tuning", &svd_ex_with_tuning);
+  m.impl("_svdvals_ex_with_tuning", &svdvals_ex_with_tuning);
 }
 #endif
 
@@ -279,6 +302,7 @@ TORCH_LIBRARY_IMPL(metalsvd, MPS, m) {
   m.impl("svd_ex", &svd_ex);
   m.impl("svdvals_ex", &svdvals_ex);
   m.impl("_svd_ex_with_tuning", &svd_ex_with_tuning);
+  m.impl("_svdvals_ex_with_tuning", &svdvals_ex_with_tuning);
 }
 #endif
 

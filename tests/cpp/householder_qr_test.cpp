@@ -34,10 +34,7 @@ template <typename T>
 std::vector<QrRun> run_qr(const std::vector<MatrixXd>& inputs, uint32_t tile_rows, uint64_t seed,
                           uint32_t threadgroup_bytes = 32 * 1024) {
   constexpr ScalarType dtype = testing::Storage<T>::type;
-  emu::EmulatorOptions options;
-  options.schedule_seed = seed;
-  options.threadgroup_memory_bytes = threadgroup_bytes;
-  CpuBackend backend(options);
+  CpuBackend backend(testing::emulator(seed, threadgroup_bytes));
   const uint32_t batch = static_cast<uint32_t>(inputs.size());
   const uint32_t m = static_cast<uint32_t>(inputs[0].rows());
   const uint32_t n = static_cast<uint32_t>(inputs[0].cols());

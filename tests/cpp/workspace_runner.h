@@ -6,12 +6,21 @@
 #include <cstdint>
 #include <vector>
 
+#include "backends/cpu/cpu_backend.h"
 #include "core/workspace_layout.h"
 #include "matrix_batch.h"
 #include "test_matrices.h"
 
 namespace metalsvd {
 namespace testing {
+
+// The emulator under schedule `seed` with `threadgroup_bytes` a group (Metal's 32 KiB by default).
+inline emu::EmulatorOptions emulator(uint64_t seed, uint32_t threadgroup_bytes = 32 * 1024) {
+  emu::EmulatorOptions options;
+  options.schedule_seed = seed;
+  options.threadgroup_memory_bytes = threadgroup_bytes;
+  return options;
+}
 
 class HostWorkspace {
  public:

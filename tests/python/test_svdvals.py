@@ -54,21 +54,83 @@ def test_dtypes(device, dtype, algorithm):
                   str(dtype))
 
 
+def class_spectrum(kind, n, g):
+    """n singular values of a matrix class: half zero, graded over 6 decades, all zero, or three
+    values repeated."""
+    third = n // 3
+    return {
+        "rank_deficient": torch.cat([torch.rand(n // 2, generator=g, dtype=torch.float64) + 1,
+                                     torch.zeros(n - n // 2, dtype=torch.float64)]),
+        "graded": graded_spectrum(n, 6),
+        "zero": torch.zeros(n, dtype=torch.float64),
+        "repeated": torch.tensor([3.0] * (n - 2 * third) + [2.0] * third + [1.0] * third,
+                                 dtype=torch.float64),
+    }[kind]
+
+
 @pytest.mark.parametrize("kind", ["rank_deficient", "graded", "zero", "repeated"])
 def test_matrix_classes_through_dc(device, kind):
     g = torch.Generator().manual_seed(4)
-    sigma = {
-        "rank_deficient": torch.cat([torch.rand(30, generator=g, dtype=torch.float64) + 1,
-                                     torch.zeros(30, dtype=torch.float64)]),
-        "graded": graded_spectrum(60, 6),
-        "zero": torch.zeros(60, dtype=torch.float64),
-        "repeated": torch.tensor([3.0] * 20 + [2.0] * 20 + [1.0] * 20, dtype=torch.float64),
-    }[kind]
-    A = with_singular_values(90, 60, sigma, g, dtype=torch.float32).to(device)
+    A = with_singular_values(90, 60, class_spectrum(kind, 60, g), g, dtype=torch.float32)
+    A = A.to(device)
     S = metalsvd.svdvals(A, algorithm="dc")
     assert_values(A, S, CONTRACT[torch.float32]["sigma"], kind)
     if kind == "zero":
         assert bool((S == 0).all())
+
+
+def two_stage_values(A, algorithm="dc", two_stage=1, qr_rows=0):
+    S, info = torch.ops.metalsvd._svdvals_ex_with_tuning(A, algorithm, two_stage, qr_rows)
+    assert bool((info == 0).all())
+    return S
+
+
+# The two-stage bidiagonalisation (band reduction, then bulge chasing), forced: tall, square and
+# wide, after the QR (whose R it reduces), batched; tiles of 64 rows (trees of two children).
+@pytest.mark.parametrize("algorithm, shape, qr_rows", [
+    ("dc", (150, 120), 0), ("dc", (2, 97, 97), 64), ("dc", (70, 110), 0), ("qr", (300, 100), 0),
+    ("dc", (40, 33), 0),
+], ids=str)
+def test_two_stage(device, algorithm, shape, qr_rows):
+    A = gaussian(*shape, device=device, seed=11)
+    S = two_stage_values(A, algorithm, qr_rows=qr_rows)
+    assert_values(A, S, CONTRACT[torch.float32]["sigma"], "two stages")
+    S_one = two_stage_values(A, algorithm, two_stage=0)
+    assert_values(A, S_one, CONTRACT[torch.float32]["sigma"], "one stage")
+
+
+@pytest.mark.parametrize("kind", ["rank_deficient", "graded", "zero", "repeated"])
+def test_two_stage_matrix_classes(device, kind):
+    g = torch.Generator().manual_seed(12)
+    A = with_singular_values(130, 100, class_spectrum(kind, 100, g), g, dtype=torch.float32)
+    A = A.to(device)
+    S = two_stage_values(A)
+    assert_values(A, S, CONTRACT[torch.float32]["sigma"], kind)
+    if kind == "zero":
+        assert bool((S == 0).all())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_two_stage_dtypes(device, dtype):
+    A = gaussian(2, 90, 70, device=device, dtype=dtype, seed=13)
+    tol = 1e-12 if dtype == torch.float64 else CONTRACT[dtype]["sigma"]
+    assert_values(A, two_stage_values(A), tol, str(dtype))
+
+
+def test_two_stage_non_finite_input(device):
+    A = gaussian(3, 80, 70, device=device, seed=14)
+    A[1, 2, 3] = float("nan")
+    S, info = torch.ops.metalsvd._svdvals_ex_with_tuning(A, "dc", 1, 0)
+    assert info.tolist() == [0, 2, 0]
+    assert bool(torch.isnan(S[1]).all())
+    assert_values(A[::2], S[::2], CONTRACT[torch.float32]["sigma"])
+
+
+def test_two_stage_knobs_are_checked():
+    with pytest.raises(ValueError, match="two_stage"):
+        torch.ops.metalsvd._svdvals_ex_with_tuning(torch.ones(3, 3), "dc", 2, 0)
+    with pytest.raises(ValueError, match="qr_rows"):
+        torch.ops.metalsvd._svdvals_ex_with_tuning(torch.ones(3, 3), "dc", 1, 32)
 
 
 def test_float64_to_1e12(device):

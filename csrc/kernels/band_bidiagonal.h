@@ -1,0 +1,198 @@
+// The second stage of a two-stage bidiagonalisation: an n x n upper band matrix (`band`
+// superdiagonals, the first stage's output) to upper bidiagonal form by bulge chasing with
+// Householder reflectors (Haidar, Ltaief and Dongarra's scheme, as PLASMA's gbtype kernels).
+//
+// Sweep s clears row s beyond its superdiagonal, then chases the bulge this creates down the
+// band, one task a block of `band` rows:
+//   task 0: P = {s}, N = [s + 1, s + 1 + band)
+//   task k: P = [s + 1 + (k - 1) band, + band), N = the band columns right of P
+// A task applies the sweep's pending left reflector (from its previous task) to A(P, N), clears
+// row P's first beyond the band edge with a right reflector on the columns N (applied to the
+// rows of P and N), then clears column N's first below the diagonal with a left reflector on
+// the rows N (applied to A(N, N)); that left reflector is the next task's pending one. Fill stays
+// within 2 band superdiagonals and band subdiagonals, which the band storage holds.
+//
+// Task k of sweep s + 1 overlaps tasks k and k + 1 of sweep s and nothing later, so sweeps start
+// two time steps apart and every task of a time step touches its own block. One group a matrix
+// walks the time steps; SIMD group w takes the active sweeps w, w + warps, ... in turn (a slot
+// each), a lane a column of the task's block held in registers. All SIMD groups run every slot
+// in lockstep (an idle one skips the work) so that the barriers inside a task are whole-group.
+#pragma once
+
+#include "dialect.h"
+#include "householder.h"
+#include "workspace_kernel.h"
+
+namespace metalsvd {
+namespace kernels {
+
+// The widest band: a lane a column of a task's block.
+MSVD_CONSTANT constexpr uint32_t kBandMax = kSimdWidth;
+
+struct BandBidiagonalParams {
+  int64_t a_batch_stride;     // w0: the band reduction's A, B in its band; leading dimension lda
+  int64_t work_batch_stride;  // w1: band storage, then every sweep's pending left reflector
+  int64_t de_batch_stride;    // w2: d (n), then e (n - 1) from e_offset
+  uint32_t batch;
+  uint32_t n;
+  uint32_t lda;
+  uint32_t band;  // b <= kBandMax
+  uint32_t threads;
+  uint32_t slots;  // active sweeps a SIMD group takes a time step, at most
+  uint32_t e_offset;
+  uint32_t unused;
+};
+
+// Band storage: column j holds rows j - 2b .. j + b, (i, j) at (i - j + 2b) + j (3b + 1).
+MSVD_HOST_DEVICE uint32_t band_storage_ld(uint32_t band) { return 3 * band + 1; }
+// Elements of w1 a matrix: band storage, then (band + 1) a sweep (the reflector, then tau).
+MSVD_HOST_DEVICE uint64_t band_work_elements(uint32_t n, uint32_t band) {
+  return static_cast<uint64_t>(n) * (band_storage_ld(band) + band + 1);
+}
+// Threadgroup memory: two vectors of kBandMax a SIMD group.
+MSVD_HOST_DEVICE uint32_t band_scratch_elements(uint32_t threads) {
+  return 2 * (threads / kSimdWidth) * kBandMax;
+}
+// Tasks of sweep s (for s + 2 < n): task k exists while its columns N start before n.
+MSVD_HOST_DEVICE uint32_t band_sweep_tasks(uint32_t n, uint32_t band, uint32_t s) {
+  return 1 + (n - 2 - s) / band;
+}
+
+// Task k of sweep s on the band storage `work` (one SIMD group; `active` uniform over it). Every
+// thread of the group calls it, active or not, for its one barrier.
+template <typename C>
+MSVD_INLINE void band_task(MSVD_CONSTANT const BandBidiagonalParams& p, MSVD_DEVICE C* work,
+                           MSVD_DEVICE C* pending, bool active, uint32_t s, uint32_t k,
+                           MSVD_THREADGROUP C* column, ThreadContext ctx) {
+  constexpr uint32_t kRows = 2 * kBandMax;
+  const uint32_t b = p.band;
+  const uint32_t c = ctx.lane;
+  const uint32_t np = k == 0 ? 1u : b;
+  const uint32_t p0 = k == 0 ? s : s + 1 + (k - 1) * b;
+  const uint32_t n0 = p0 + np;
+  const uint32_t nc = active ? (p.n - n0 < b ? p.n - n0 : b) : 0u;
+  const uint32_t rows = np + nc;
+  const bool mine = c < nc;
+  // The block: rows p0 .. p0 + rows of column n0 + c, consecutive in the band storage.
+  MSVD_DEVICE C* col = work + static_cast<int64_t>(n0 + (mine ? c : 0u)) * band_storage_ld(b) +
+                       (2 * b - np - (mine ? c : 0u));
+  C a[kRows];
+  MSVD_UNROLL
+  for (uint32_t r = 0; r < kRows; ++r) a[r] = mine && r < rows ? col[r] : C(0);
+  MSVD_DEVICE C* sweep = pending + static_cast<int64_t>(s) * (b + 1);
+  // The pending left reflector on the rows P.
+  if (active && k > 0) {
+    const C tau = sweep[b];
+    if (tau != C(0)) {
+      C dot = C(0);
+      MSVD_UNROLL
+      for (uint32_t r = 0; r < kBandMax; ++r)
+        if (r < np) dot += sweep[r] * a[r];
+      dot *= tau;
+      MSVD_UNROLL
+      for (uint32_t r = 0; r < kBandMax; ++r)
+        if (r < np) a[r] -= dot * sweep[r];
+    }
+  }
+  // Row p0 (block row 0) beyond column n0: a right reflector on the columns N.
+  const C alpha = simd_reduce_sum(c == 0 ? a[0] : C(0));
+  const C right_below = simd_reduce_sum(mine && c > 0 ? a[0] * a[0] : C(0));
+  const Reflector<C> right = householder_reflector(alpha, right_below);
+  const C v = c == 0 ? C(1) : (mine ? a[0] * right.scale : C(0));
+  if (mine) a[0] = c == 0 ? right.beta : C(0);
+  if (right.tau != C(0)) {
+    MSVD_UNROLL
+    for (uint32_t r = 1; r < kRows; ++r) {
+      if (r >= rows) continue;  // uniform over the SIMD group
+      const C dot = simd_reduce_sum(a[r] * v) * right.tau;
+      a[r] -= dot * v;
+    }
+  }
+  // Column n0 (lane 0) below row n0: a left reflector on the rows N, which every lane forms
+  // from the column as lane 0 hands it over. (Block rows np .. rows are the rows N; the loops run
+  // over every register so that the block stays in registers.)
+  if (c == 0) {
+    MSVD_UNROLL
+    for (uint32_t r = 0; r < kRows; ++r)
+      if (r >= np && r < rows) column[r - np] = a[r];
+  }
+  group_barrier();
+  C left_below = C(0);
+  for (uint32_t i = 1; i < nc; ++i) left_below += column[i] * column[i];
+  const Reflector<C> left = householder_reflector(nc > 0 ? column[0] : C(0), left_below);
+  if (c == 0) {
+    MSVD_UNROLL
+    for (uint32_t r = 0; r < kRows; ++r)
+      if (r >= np && r < rows) a[r] = r == np ? left.beta : C(0);
+  }
+  if (mine && c > 0 && left.tau != C(0)) {
+    C dot = C(0);
+    MSVD_UNROLL
+    for (uint32_t r = 0; r < kRows; ++r)
+      if (r >= np && r < rows) dot += (r == np ? C(1) : column[r - np] * left.scale) * a[r];
+    dot *= left.tau;
+    MSVD_UNROLL
+    for (uint32_t r = 0; r < kRows; ++r)
+      if (r >= np && r < rows) a[r] -= dot * (r == np ? C(1) : column[r - np] * left.scale);
+  }
+  if (active) {
+    // The next task's pending reflector: (1, column * scale) over the rows N, and its tau.
+    if (c < b) sweep[c] = c == 0 ? C(1) : (c < nc ? column[c] * left.scale : C(0));
+    if (c == 0) sweep[b] = left.tau;
+  }
+  MSVD_UNROLL
+  for (uint32_t r = 0; r < kRows; ++r)
+    if (mine && r < rows) col[r] = a[r];
+}
+
+// Groups: batch, one a matrix. Scratch: band_scratch_elements(threads).
+template <typename P, typename T, typename C>
+MSVD_INLINE void band_bidiagonal(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                 MSVD_DEVICE C* w1, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
+                                 MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
+                                 ThreadContext ctx) {
+  const uint32_t matrix = ctx.group;
+  const uint32_t b = p.band;
+  const uint32_t n = p.n;
+  const uint32_t ld = band_storage_ld(b);
+  MSVD_DEVICE const C* a = w0 + static_cast<int64_t>(matrix) * p.a_batch_stride;
+  MSVD_DEVICE C* work = w1 + static_cast<int64_t>(matrix) * p.work_batch_stride;
+  MSVD_DEVICE C* pending = work + static_cast<int64_t>(n) * ld;
+  // The band into band storage, zeros where fill will come.
+  for (uint32_t idx = ctx.thread_index; idx < n * ld; idx += p.threads) {
+    const uint32_t j = idx / ld;
+    const uint32_t q = idx % ld;  // row i = j + q - 2b
+    C value = C(0);
+    if (q <= 2 * b && q + b >= 2 * b && j + q >= 2 * b) {
+      const uint32_t i = j + q - 2 * b;  // j - b <= i <= j
+      value = a[i + static_cast<int64_t>(j) * p.lda];
+    }
+    work[idx] = value;
+  }
+  group_barrier_with_device_memory();
+  const uint32_t warps = p.threads / kSimdWidth;
+  MSVD_THREADGROUP C* columns = scratch + 2 * ctx.simd_group * kBandMax;
+  const uint32_t sweeps = n > 2 ? n - 2 : 0u;  // sweep n - 2 would clear nothing
+  const uint32_t steps = sweeps > 0 ? 2 * (sweeps - 1) + band_sweep_tasks(n, b, sweeps - 1) : 0u;
+  for (uint32_t step = 0; step < steps; ++step) {
+    // The newest sweep with a task at this step, then older ones, warps apart.
+    const uint32_t newest = step / 2 < sweeps ? step / 2 : sweeps - 1;
+    for (uint32_t slot = 0; slot < p.slots; ++slot) {
+      const uint32_t back = ctx.simd_group + slot * warps;
+      const uint32_t s = back <= newest ? newest - back : 0u;
+      const bool exists = back <= newest && step >= 2 * s;
+      const uint32_t k = exists ? step - 2 * s : 0u;
+      const bool active = exists && k < band_sweep_tasks(n, b, s);
+      band_task(p, work, pending, active, s, k, columns + (slot % 2) * kBandMax, ctx);
+    }
+    group_barrier_with_device_memory();
+  }
+  MSVD_DEVICE C* de = w2 + static_cast<int64_t>(matrix) * p.de_batch_stride;
+  for (uint32_t i = ctx.thread_index; i < n; i += p.threads) {
+    de[i] = work[2 * b + static_cast<int64_t>(i) * ld];
+    if (i + 1 < n) de[p.e_offset + i] = work[2 * b - 1 + static_cast<int64_t>(i + 1) * ld];
+  }
+}
+
+}  // namespace kernels
+}  // namespace metalsvd

@@ -1,0 +1,153 @@
+// The second stage of the two-stage bidiagonalisation (core/band_bidiagonal.h) on the cpu
+// emulator: the bidiagonal it leaves has the band matrix's singular values (both factored by
+// Eigen in double precision), alone and after the first stage (core/band_reduction.h).
+#include "core/band_bidiagonal.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/cpu_backend.h"
+#include "core/band_reduction.h"
+#include "core/column_major.h"
+#include "svd_runner.h"
+#include "test_matrices.h"
+#include "workspace_runner.h"
+
+namespace metalsvd {
+namespace {
+
+using testing::MatrixXd;
+using testing::VectorXd;
+
+VectorXd singular_values(const MatrixXd& a) {
+  return Eigen::JacobiSVD<MatrixXd>(a).singularValues();
+}
+
+// The n x n upper bidiagonal of d and e.
+MatrixXd bidiagonal(const std::vector<double>& d, const std::vector<double>& e) {
+  const auto n = static_cast<Eigen::Index>(d.size());
+  MatrixXd b = MatrixXd::Zero(n, n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    b(i, i) = d[i];
+    if (i + 1 < n) b(i, i + 1) = e[i];
+  }
+  return b;
+}
+
+// Reduces every matrix of `inputs` (square upper band matrices with `band` superdiagonals, or
+// with `first_stage` any tall matrices, banded first) and returns each bidiagonal.
+template <typename T>
+std::vector<MatrixXd> run_bidiagonal(const std::vector<MatrixXd>& inputs, uint32_t band,
+                                     uint64_t seed, bool first_stage) {
+  constexpr ScalarType dtype = testing::Storage<T>::type;
+  CpuBackend backend(testing::emulator(seed));
+  const uint32_t batch = static_cast<uint32_t>(inputs.size());
+  const uint32_t m = static_cast<uint32_t>(inputs[0].rows());
+  const uint32_t n = static_cast<uint32_t>(inputs[0].cols());
+  testing::HostWorkspace host;
+  const auto [r, a, w] = host.take([&](WorkspaceLayout& layout) {
+    BandReduction r;
+    MatrixBatch a;
+    if (first_stage) {
+      r = band_reduction_workspace(layout, backend.limits(), dtype, batch, m, n, 0, 0);
+      a = r.a;
+    } else {
+      a = take_matrix(layout, dtype, batch, m, n);
+    }
+    const BandBidiagonal w =
+        band_bidiagonal_workspace(layout, dtype, batch, n, first_stage ? r.band : band);
+    return std::make_tuple(r, a, w);
+  });
+  host.load<T>(a, inputs);
+  if (first_stage) enqueue_band_reduction(backend, r);
+  enqueue_band_bidiagonal(backend, w, a);
+  const BidiagonalDiagonals de = band_bidiagonal_diagonals(w);
+  // d and e as two 1 x n rows of a matrix with de.batch_stride elements a matrix.
+  const MatrixBatch d{de.data, dtype, batch, 1, n, de.batch_stride, 1, 1};
+  const MatrixBatch e{advanced(de.data, uint64_t{de.e_offset} * sizeof(T)),
+                      dtype,
+                      batch,
+                      1,
+                      n - 1,
+                      de.batch_stride,
+                      1,
+                      1};
+  std::vector<MatrixXd> out;
+  for (uint32_t b = 0; b < batch; ++b) {
+    const MatrixXd dd = host.read<T>(d, b);
+    const MatrixXd ee = n > 1 ? host.read<T>(e, b) : MatrixXd(1, 0);
+    out.push_back(bidiagonal(std::vector<double>(dd.data(), dd.data() + n),
+                             std::vector<double>(ee.data(), ee.data() + n - 1)));
+  }
+  return out;
+}
+
+// A random n x n upper band matrix with `band` superdiagonals.
+MatrixXd random_band(uint32_t n, uint32_t band, std::mt19937_64& rng) {
+  MatrixXd a = testing::gaussian(n, n, rng);
+  for (uint32_t j = 0; j < n; ++j)
+    for (uint32_t i = 0; i < n; ++i)
+      if (i > j || j > i + band) a(i, j) = 0;
+  return a;
+}
+
+void expect_same_values(const MatrixXd& a, const MatrixXd& bidiagonal, double tol,
+                        const std::string& what) {
+  const VectorXd expected = singular_values(a);
+  const VectorXd got = singular_values(bidiagonal);
+  const double scale = std::max(expected.size() > 0 ? expected(0) : 0.0, 1e-300);
+  EXPECT_LE((got - expected).cwiseAbs().maxCoeff() / scale, tol) << what;
+}
+
+// Bands of 32 (a lane a column), of an odd width, of 2; matrices of fewer rows than the band,
+// of one and two rows, and long enough for many sweeps at once.
+TEST(BandBidiagonal, KeepsTheSingularValues) {
+  std::mt19937_64 rng(3);
+  struct Case {
+    uint32_t n, band;
+  };
+  for (const Case c : {Case{200, 32}, Case{97, 32}, Case{150, 7}, Case{60, 2}, Case{20, 32},
+                       Case{33, 32}, Case{1, 32}, Case{2, 1}, Case{3, 2}}) {
+    const std::string what = std::to_string(c.n) + " band " + std::to_string(c.band);
+    const MatrixXd a = random_band(c.n, std::min(c.band, c.n), rng);
+    for (uint64_t seed : {1u, 2u}) {
+      expect_same_values(a, run_bidiagonal<float>({a}, c.band, seed, false)[0], 2e-6,
+                         what + " f32");
+      expect_same_values(a, run_bidiagonal<double>({a}, c.band, seed, false)[0], 1e-13,
+                         what + " f64");
+    }
+  }
+}
+
+// Zero rows and columns inside the band (reflectors with nothing to clear), a batch.
+TEST(BandBidiagonal, RankDeficientBandsAndBatches) {
+  std::mt19937_64 rng(4);
+  MatrixXd a = random_band(120, 32, rng);
+  a.row(10).setZero();
+  a.col(50).setZero();
+  a.block(70, 70, 20, 20).setZero();
+  const MatrixXd other = random_band(120, 32, rng);
+  for (uint64_t seed : {1u, 3u}) {
+    const std::vector<MatrixXd> runs = run_bidiagonal<float>({a, other}, 32, seed, false);
+    expect_same_values(a, runs[0], 2e-6, "zero rows and columns");
+    expect_same_values(other, runs[1], 2e-6, "batch");
+  }
+}
+
+// Both stages on dense matrices: the bidiagonal's values are A's.
+TEST(BandBidiagonal, AfterTheFirstStage) {
+  std::mt19937_64 rng(6);
+  for (const auto& shape :
+       {std::make_pair(300u, 200u), std::make_pair(130u, 130u), std::make_pair(90u, 40u)}) {
+    const MatrixXd a = testing::gaussian(shape.first, shape.second, rng);
+    const std::string what = std::to_string(shape.first) + "x" + std::to_string(shape.second);
+    expect_same_values(a, run_bidiagonal<float>({a}, 0, 1, true)[0], 2e-6, what + " f32");
+    expect_same_values(a, run_bidiagonal<double>({a}, 0, 2, true)[0], 1e-13, what + " f64");
+  }
+}
+
+}  // namespace
+}  // namespace metalsvd
