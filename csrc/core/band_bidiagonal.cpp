@@ -4,12 +4,25 @@
 
 #include "core/errors.h"
 #include "core/workspace_kernels.h"
+#include "kernels/band_back_transform.h"
 #include "kernels/band_bidiagonal.h"
 
 namespace metalsvd {
+namespace {
+
+// Reflector slots a matrix: one a sweep and task where they are kept, else one a sweep (each
+// task overwriting its sweep's last).
+int64_t reflector_slots(uint32_t n, uint32_t band, bool keep) {
+  const int64_t sweeps = kernels::band_sweeps(n);
+  return keep ? sweeps * kernels::band_max_tasks(n, band) : sweeps;
+}
+
+constexpr uint32_t kSimd = kernels::kSimdWidth;
+
+}  // namespace
 
 BandBidiagonal band_bidiagonal_workspace(WorkspaceLayout& layout, ScalarType dtype, uint32_t batch,
-                                         uint32_t n, uint32_t band) {
+                                         uint32_t n, uint32_t band, bool keep_reflectors) {
   if (band == 0 || band > kernels::kBandMax || n == 0)
     throw Error("metalsvd: a band of 1 to 32 superdiagonals is reduced to bidiagonal form");
   BandBidiagonal w;
@@ -17,7 +30,12 @@ BandBidiagonal band_bidiagonal_workspace(WorkspaceLayout& layout, ScalarType dty
   w.batch = batch;
   w.n = n;
   w.band = band;
-  w.work_batch_stride = static_cast<int64_t>(kernels::band_work_elements(n, band));
+  w.keep_reflectors = keep_reflectors;
+  const int64_t side =
+      reflector_slots(n, band, keep_reflectors) * kernels::band_reflector_size(band);
+  w.left_offset = int64_t{n} * kernels::band_storage_ld(band);
+  w.right_offset = keep_reflectors ? w.left_offset + side : 0;
+  w.work_batch_stride = w.left_offset + (keep_reflectors ? 2 : 1) * side;
   w.work = layout.take(batch * w.work_batch_stride * element_size(dtype));
   w.de = layout.take(uint64_t{batch} * 2 * n * element_size(dtype));
   return w;
@@ -33,24 +51,26 @@ void enqueue_band_bidiagonal(Backend& backend, const BandBidiagonal& w, const Ma
   const std::string kernel = workspace_kernel_name("band_bidiagonal", w.dtype);
   // A SIMD group a sweep at a time, as many as the device holds (each keeps two vectors in
   // threadgroup memory), up to a whole SIMD group of them.
-  const uint32_t simd = kernels::kSimdWidth;
-  const uint32_t per_warp = kernels::band_scratch_elements(simd) * element_size(w.dtype);
-  const uint32_t warps = std::min({simd, backend.max_threads_for(kernel) / simd,
+  const uint32_t per_warp = kernels::band_scratch_elements(kSimd) * element_size(w.dtype);
+  const uint32_t warps = std::min({kSimd, backend.max_threads_for(kernel) / kSimd,
                                    backend.limits().threadgroup_memory_bytes / per_warp});
   if (warps == 0) throw NotImplemented("metalsvd: band_bidiagonal needs a SIMD group");
-  const uint32_t threads = warps * simd;
+  const uint32_t threads = warps * kSimd;
   kernels::BandBidiagonalParams p{};
   p.a_batch_stride = banded.batch_stride;
   p.work_batch_stride = w.work_batch_stride;
   p.de_batch_stride = 2 * int64_t{w.n};
+  p.right_offset = w.keep_reflectors ? w.right_offset - w.left_offset : 0;
   p.batch = w.batch;
   p.n = w.n;
   p.lda = static_cast<uint32_t>(banded.col_stride);
   p.band = w.band;
   p.threads = threads;
   p.e_offset = w.n;
+  p.sweep_stride = w.keep_reflectors ? kernels::band_max_tasks(w.n, w.band) : 1;
+  p.task_stride = w.keep_reflectors ? 1 : 0;
   // Sweeps active at once: every other one of the first sweep's tasks, and one more.
-  const uint32_t active = w.n > 2 ? (kernels::band_sweep_tasks(w.n, w.band, 0) + 1) / 2 + 1 : 1;
+  const uint32_t active = (kernels::band_max_tasks(w.n, w.band) + 1) / 2 + 1;
   p.slots = (active + warps - 1) / warps;
   WorkspaceBuffers b;
   b.w0 = banded.data;
@@ -59,6 +79,49 @@ void enqueue_band_bidiagonal(Backend& backend, const BandBidiagonal& w, const Ma
   launch_workspace_kernel(
       backend, kernel, w.batch, threads,
       kernels::band_scratch_elements(threads) * static_cast<uint32_t>(element_size(w.dtype)), p, b);
+}
+
+void enqueue_band_back_transform(Backend& backend, const BandBidiagonal& w, BandSide side,
+                                 const MatrixBatch& x) {
+  if (!w.keep_reflectors) throw Error("metalsvd: the band reduction's reflectors were not kept");
+  if (x.rows != w.n || x.row_stride != 1 || x.batch != w.batch)
+    throw Error("metalsvd: the back-transformation takes column-major n-row matrices");
+  const uint32_t sweeps = kernels::band_sweeps(w.n);
+  if (sweeps == 0 || x.cols == 0) return;
+  const std::string kernel = workspace_kernel_name("band_back_transform", w.dtype);
+  const uint32_t c_size = element_size(w.dtype);
+  // The widest slice of columns (a thread each) whose window fits the threadgroup memory.
+  uint32_t threads = 4 * kSimd;
+  while (threads > kSimd && (threads > backend.max_threads_for(kernel) ||
+                             kernels::band_back_transform_scratch(w.band, threads) * c_size >
+                                 backend.limits().threadgroup_memory_bytes))
+    threads /= 2;
+  kernels::BandBackTransformParams p{};
+  p.x_batch_stride = x.batch_stride;
+  p.reflector_batch_stride = w.work_batch_stride;
+  p.batch = w.batch;
+  p.n = w.n;
+  p.cols = x.cols;
+  p.ld = static_cast<uint32_t>(x.col_stride);
+  p.band = w.band;
+  p.threads = threads;
+  p.max_tasks = kernels::band_max_tasks(w.n, w.band);
+  p.last_group = (sweeps - 1) / w.band;
+  p.slices = (x.cols + threads - 1) / threads;
+  WorkspaceBuffers b;
+  b.w0 = x.data;
+  b.w1 =
+      advanced(w.work, uint64_t(side == BandSide::left ? w.left_offset : w.right_offset) * c_size);
+  const uint32_t scratch = kernels::band_back_transform_scratch(w.band, threads) * c_size;
+  const uint32_t last = p.last_group;
+  for (uint32_t step = 0; step < last + p.max_tasks; ++step) {
+    // Blocks (g, k = step - (last - g)), 0 <= k < max_tasks.
+    p.step = step;
+    p.first_group = step >= last ? 0 : last - step;
+    const uint32_t top = step + 1 > p.max_tasks ? last - (step + 1 - p.max_tasks) : last;
+    p.blocks = top - p.first_group + 1;
+    launch_workspace_kernel(backend, kernel, w.batch * p.blocks * p.slices, threads, scratch, p, b);
+  }
 }
 
 }  // namespace metalsvd

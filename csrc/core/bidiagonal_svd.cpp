@@ -48,10 +48,22 @@ bool two_stage_values(const BidiagonalSvdPlan& plan, uint32_t cols) {
   return plan.two_stage == -1 ? cols >= kTwoStageValuesCols : plan.two_stage == 1;
 }
 
-BidiagonalSvdWorkspace bidiagonal_svd_workspace(WorkspaceLayout& layout, ScalarType dtype,
+bool two_stage_vectors(const BidiagonalSvdPlan& plan, uint32_t cols) {
+  return plan.two_stage == -1 ? cols >= kTwoStageVectorsCols : plan.two_stage == 1;
+}
+
+BidiagonalSvdWorkspace bidiagonal_svd_workspace(WorkspaceLayout& layout, const DeviceLimits& limits,
+                                                const BidiagonalSvdPlan& plan, ScalarType dtype,
                                                 uint32_t batch, uint32_t rows, uint32_t cols) {
   BidiagonalSvdWorkspace ws;
-  ws.reduction = bidiagonal_reduction_workspace(layout, dtype, batch, rows, cols, cols, cols);
+  ws.two_stage = two_stage_vectors(plan, cols);
+  if (ws.two_stage) {
+    ws.band = band_reduction_workspace(layout, limits, dtype, batch, rows, cols, cols, cols,
+                                       plan.tile_rows);
+    ws.bidiagonal = band_bidiagonal_workspace(layout, dtype, batch, cols, ws.band.band, true);
+  } else {
+    ws.reduction = bidiagonal_reduction_workspace(layout, dtype, batch, rows, cols, cols, cols);
+  }
   ws.dc = dc_workspace(layout, dtype, batch, cols);
   ws.u = take_matrix(layout, dtype, batch, rows, cols);
   ws.v = take_matrix(layout, dtype, batch, cols, cols);
@@ -59,26 +71,44 @@ BidiagonalSvdWorkspace bidiagonal_svd_workspace(WorkspaceLayout& layout, ScalarT
 }
 
 MatrixBatch bidiagonal_svd_input(const BidiagonalSvdWorkspace& ws) {
-  return bidiagonal_input(ws.reduction);
+  return ws.two_stage ? ws.band.a : bidiagonal_input(ws.reduction);
 }
 
 BidiagonalSvdResult enqueue_bidiagonal_svd(Backend& backend, const BidiagonalSvdPlan& plan,
                                            const BidiagonalSvdWorkspace& ws, Buffer state,
                                            uint32_t state_stride) {
-  const BidiagonalReduction& r = ws.reduction;
-  enqueue_bidiagonal_reduction(backend, r, plan.reduction);
-  const BidiagonalDiagonals de = bidiagonal_diagonals(r);
+  const ScalarType dtype = ws.v.dtype;
+  const uint32_t batch = ws.v.batch;
+  const uint32_t n = ws.v.cols;
+  BidiagonalDiagonals de;
+  if (ws.two_stage) {
+    enqueue_band_reduction(backend, ws.band);
+    enqueue_band_bidiagonal(backend, ws.bidiagonal, ws.band.a);
+    de = band_bidiagonal_diagonals(ws.bidiagonal);
+  } else {
+    enqueue_bidiagonal_reduction(backend, ws.reduction, plan.reduction);
+    de = bidiagonal_diagonals(ws.reduction);
+  }
   DcInput input;
   input.d = de.data;
   input.batch_stride = de.batch_stride;
   input.e_offset = de.e_offset;
-  const DcResult b = enqueue_bidiagonal_dc(backend, ws.dc, r.dtype, r.batch, r.cols, input, state,
+  const DcResult b = enqueue_bidiagonal_dc(backend, ws.dc, dtype, batch, n, input, state,
                                            state_stride, plan.gemm_rows);
-  // U = Q [U_B; 0] and V = P W_B.
+  // U = Q [U_B; 0] and V = P W_B, where for two stages Q = Q1 Q2 and P = P1 P2 (band
+  // reduction, then bulge chasing).
   enqueue_load(backend, b.u, ws.u, {}, 0, 0);
-  enqueue_apply_bidiagonal_q(backend, r, ws.u);
   enqueue_load(backend, b.w, ws.v, {}, 0, 0);
-  enqueue_apply_bidiagonal_p(backend, r, ws.v);
+  if (ws.two_stage) {
+    enqueue_band_back_transform(backend, ws.bidiagonal, BandSide::left,
+                                sub_block(ws.u, 0, 0, n, n));
+    enqueue_apply_band_q(backend, ws.band, ws.u);
+    enqueue_band_back_transform(backend, ws.bidiagonal, BandSide::right, ws.v);
+    enqueue_apply_band_p(backend, ws.band, ws.v);
+  } else {
+    enqueue_apply_bidiagonal_q(backend, ws.reduction, ws.u);
+    enqueue_apply_bidiagonal_p(backend, ws.reduction, ws.v);
+  }
   return {ws.u, b.sigma, ws.v};
 }
 

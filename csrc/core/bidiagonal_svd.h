@@ -29,8 +29,8 @@ struct BidiagonalSvdTuning {
   // The size of the bidiagonalisation's one-group tail (BidiagonalLaunchShape::tail); 0: none,
   // -1: the plan's (kBidiagonalTail).
   int32_t reduction_tail = -1;
-  // The values alone: 1 through the two-stage bidiagonalisation (band, then bulge chasing), 0
-  // through the one-stage one, -1 the plan's (two_stage_values).
+  // 1 through the two-stage bidiagonalisation (band, then bulge chasing), 0 through the
+  // one-stage one, -1 the plan's (two_stage_values, two_stage_vectors).
   int32_t two_stage = -1;
   // Rows of the two-stage reduction's QR tiles (tsqr_shape's wanted rows); 0: the plan's.
   uint32_t tile_rows = 0;
@@ -48,8 +48,14 @@ struct BidiagonalSvdPlan {
 // two launches a column are bound by their latency.
 constexpr uint32_t kTwoStageValuesCols = 512;
 
-// Whether the plan takes the values of a rows x cols matrix through the two-stage reduction.
+// Columns from which the SVD with vectors goes through it: the bulge chasing's reflectors are
+// then applied back to both sides' vectors, as many launches as sweeps go into 2 cols / band.
+constexpr uint32_t kTwoStageVectorsCols = 2048;
+
+// Whether the plan takes the values, or the whole SVD, of a matrix of `cols` columns through
+// the two-stage reduction.
 bool two_stage_values(const BidiagonalSvdPlan& plan, uint32_t cols);
+bool two_stage_vectors(const BidiagonalSvdPlan& plan, uint32_t cols);
 
 // Threadgroup memory the path's kernels need at most, for compute type `dtype`.
 uint32_t bidiagonal_svd_threadgroup_bytes(ScalarType dtype);
@@ -60,13 +66,17 @@ BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dty
                                       const BidiagonalSvdTuning& tuning = {});
 
 struct BidiagonalSvdWorkspace {
-  BidiagonalReduction reduction;
+  bool two_stage = false;
+  BidiagonalReduction reduction;  // one stage
+  BandReduction band;             // two stages: the first,
+  BandBidiagonal bidiagonal;      // and the second
   DcWorkspace dc;
   MatrixBatch u;  // rows x cols
   MatrixBatch v;  // cols x cols
 };
 
-BidiagonalSvdWorkspace bidiagonal_svd_workspace(WorkspaceLayout& layout, ScalarType dtype,
+BidiagonalSvdWorkspace bidiagonal_svd_workspace(WorkspaceLayout& layout, const DeviceLimits& limits,
+                                                const BidiagonalSvdPlan& plan, ScalarType dtype,
                                                 uint32_t batch, uint32_t rows, uint32_t cols);
 
 // Where the caller loads A (column-major, compute type, rows >= cols).

@@ -147,7 +147,8 @@ class SvdWalk {
     }
     const MatrixBatch u_thin = sub_block(t_.u, 0, 0, m, n);
     if (algorithm_ == SvdAlgorithm::bidiagonal_dc) {
-      const BidiagonalSvdWorkspace ws = bidiagonal_svd_workspace(layout, c_, a.batch, m, n);
+      const BidiagonalSvdWorkspace ws =
+          bidiagonal_svd_workspace(layout, backend_.limits(), *bidiagonal_, c_, a.batch, m, n);
       if (run) {
         enqueue_load(backend_, a, bidiagonal_svd_input(ws), state, state_stride(), kTransferScaled);
         const BidiagonalSvdResult r =
@@ -220,7 +221,8 @@ class SvdWalk {
         enqueue_status_to_info(backend_, c_, a.batch, state, state_stride(), info);
       }
     } else {
-      const BidiagonalSvdWorkspace ws = bidiagonal_svd_workspace(layout, c_, a.batch, n, n);
+      const BidiagonalSvdWorkspace ws =
+          bidiagonal_svd_workspace(layout, backend_.limits(), *bidiagonal_, c_, a.batch, n, n);
       if (run) {
         enqueue_load(backend_, r_view, bidiagonal_svd_input(ws), state, state_stride(),
                      kTransferUpperTriangle);

@@ -12,6 +12,9 @@
 // the rows N (applied to A(N, N)); that left reflector is the next task's pending one. Fill stays
 // within 2 band superdiagonals and band subdiagonals, which the band storage holds.
 //
+// Task k's reflectors act on the rows (left) and columns (right) [s + 1 + k band, + band). Kept
+// for the vectors, they are band_back_transform.h's to apply.
+//
 // Task k of sweep s + 1 overlaps tasks k and k + 1 of sweep s and nothing later, so sweeps start
 // two time steps apart and every task of a time step touches its own block. One group a matrix
 // walks the time steps; SIMD group w takes the active sweeps w, w + warps, ... in turn (a slot
@@ -31,8 +34,9 @@ MSVD_CONSTANT constexpr uint32_t kBandMax = kSimdWidth;
 
 struct BandBidiagonalParams {
   int64_t a_batch_stride;     // w0: the band reduction's A, B in its band; leading dimension lda
-  int64_t work_batch_stride;  // w1: band storage, then every sweep's pending left reflector
+  int64_t work_batch_stride;  // w1: band storage, then the reflectors (band_reflector_slot)
   int64_t de_batch_stride;    // w2: d (n), then e (n - 1) from e_offset
+  int64_t right_offset;       // elements from the left reflectors to the right ones; 0: not kept
   uint32_t batch;
   uint32_t n;
   uint32_t lda;
@@ -40,14 +44,19 @@ struct BandBidiagonalParams {
   uint32_t threads;
   uint32_t slots;  // active sweeps a SIMD group takes a time step, at most
   uint32_t e_offset;
+  uint32_t sweep_stride;  // the reflector slot of sweep s, task k: s sweep_stride + k task_stride
+  uint32_t task_stride;   // (values alone: 0, each task's left reflector overwriting the last)
   uint32_t unused;
 };
 
 // Band storage: column j holds rows j - 2b .. j + b, (i, j) at (i - j + 2b) + j (3b + 1).
 MSVD_HOST_DEVICE uint32_t band_storage_ld(uint32_t band) { return 3 * band + 1; }
-// Elements of w1 a matrix: band storage, then (band + 1) a sweep (the reflector, then tau).
-MSVD_HOST_DEVICE uint64_t band_work_elements(uint32_t n, uint32_t band) {
-  return static_cast<uint64_t>(n) * (band_storage_ld(band) + band + 1);
+// A reflector slot: the vector (band elements, 1 first, zeros past its length), then tau.
+MSVD_HOST_DEVICE uint32_t band_reflector_size(uint32_t band) { return band + 1; }
+// The sweeps that clear something, and the most tasks a sweep has (sweep 0's).
+MSVD_HOST_DEVICE uint32_t band_sweeps(uint32_t n) { return n > 2 ? n - 2 : 0u; }
+MSVD_HOST_DEVICE uint32_t band_max_tasks(uint32_t n, uint32_t band) {
+  return n > 2 ? 1 + (n - 2) / band : 0u;
 }
 // Threadgroup memory: two vectors of kBandMax a SIMD group.
 MSVD_HOST_DEVICE uint32_t band_scratch_elements(uint32_t threads) {
@@ -62,7 +71,7 @@ MSVD_HOST_DEVICE uint32_t band_sweep_tasks(uint32_t n, uint32_t band, uint32_t s
 // thread of the group calls it, active or not, for its one barrier.
 template <typename C>
 MSVD_INLINE void band_task(MSVD_CONSTANT const BandBidiagonalParams& p, MSVD_DEVICE C* work,
-                           MSVD_DEVICE C* pending, bool active, uint32_t s, uint32_t k,
+                           MSVD_DEVICE C* reflectors, bool active, uint32_t s, uint32_t k,
                            MSVD_THREADGROUP C* column, ThreadContext ctx) {
   constexpr uint32_t kRows = 2 * kBandMax;
   const uint32_t b = p.band;
@@ -79,19 +88,23 @@ MSVD_INLINE void band_task(MSVD_CONSTANT const BandBidiagonalParams& p, MSVD_DEV
   C a[kRows];
   MSVD_UNROLL
   for (uint32_t r = 0; r < kRows; ++r) a[r] = mine && r < rows ? col[r] : C(0);
-  MSVD_DEVICE C* sweep = pending + static_cast<int64_t>(s) * (b + 1);
-  // The pending left reflector on the rows P.
+  const int64_t size = band_reflector_size(b);
+  MSVD_DEVICE C* left_out =
+      reflectors + (static_cast<int64_t>(s) * p.sweep_stride + k * p.task_stride) * size;
+  // The pending left reflector (the previous task's, in the slot before, or in this one where
+  // each overwrites the last) on the rows P.
   if (active && k > 0) {
-    const C tau = sweep[b];
+    MSVD_DEVICE const C* pending = left_out - p.task_stride * size;
+    const C tau = pending[b];
     if (tau != C(0)) {
       C dot = C(0);
       MSVD_UNROLL
       for (uint32_t r = 0; r < kBandMax; ++r)
-        if (r < np) dot += sweep[r] * a[r];
+        if (r < np) dot += pending[r] * a[r];
       dot *= tau;
       MSVD_UNROLL
       for (uint32_t r = 0; r < kBandMax; ++r)
-        if (r < np) a[r] -= dot * sweep[r];
+        if (r < np) a[r] -= dot * pending[r];
     }
   }
   // Row p0 (block row 0) beyond column n0: a right reflector on the columns N.
@@ -136,9 +149,14 @@ MSVD_INLINE void band_task(MSVD_CONSTANT const BandBidiagonalParams& p, MSVD_DEV
       if (r >= np && r < rows) a[r] -= dot * (r == np ? C(1) : column[r - np] * left.scale);
   }
   if (active) {
-    // The next task's pending reflector: (1, column * scale) over the rows N, and its tau.
-    if (c < b) sweep[c] = c == 0 ? C(1) : (c < nc ? column[c] * left.scale : C(0));
-    if (c == 0) sweep[b] = left.tau;
+    // The left reflector, the next task's pending one: (1, column * scale) over the rows N.
+    if (c < b) left_out[c] = c == 0 ? C(1) : (c < nc ? column[c] * left.scale : C(0));
+    if (c == 0) left_out[b] = left.tau;
+    if (p.right_offset != 0) {
+      MSVD_DEVICE C* right_out = left_out + p.right_offset;
+      if (c < b) right_out[c] = v;
+      if (c == 0) right_out[b] = right.tau;
+    }
   }
   MSVD_UNROLL
   for (uint32_t r = 0; r < kRows; ++r)
@@ -157,7 +175,7 @@ MSVD_INLINE void band_bidiagonal(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
   const uint32_t ld = band_storage_ld(b);
   MSVD_DEVICE const C* a = w0 + static_cast<int64_t>(matrix) * p.a_batch_stride;
   MSVD_DEVICE C* work = w1 + static_cast<int64_t>(matrix) * p.work_batch_stride;
-  MSVD_DEVICE C* pending = work + static_cast<int64_t>(n) * ld;
+  MSVD_DEVICE C* reflectors = work + static_cast<int64_t>(n) * ld;
   // The band into band storage, zeros where fill will come.
   for (uint32_t idx = ctx.thread_index; idx < n * ld; idx += p.threads) {
     const uint32_t j = idx / ld;
@@ -172,7 +190,7 @@ MSVD_INLINE void band_bidiagonal(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
   group_barrier_with_device_memory();
   const uint32_t warps = p.threads / kSimdWidth;
   MSVD_THREADGROUP C* columns = scratch + 2 * ctx.simd_group * kBandMax;
-  const uint32_t sweeps = n > 2 ? n - 2 : 0u;  // sweep n - 2 would clear nothing
+  const uint32_t sweeps = band_sweeps(n);  // sweep n - 2 would clear nothing
   const uint32_t steps = sweeps > 0 ? 2 * (sweeps - 1) + band_sweep_tasks(n, b, sweeps - 1) : 0u;
   for (uint32_t step = 0; step < steps; ++step) {
     // The newest sweep with a task at this step, then older ones, warps apart.
@@ -183,7 +201,7 @@ MSVD_INLINE void band_bidiagonal(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
       const bool exists = back <= newest && step >= 2 * s;
       const uint32_t k = exists ? step - 2 * s : 0u;
       const bool active = exists && k < band_sweep_tasks(n, b, s);
-      band_task(p, work, pending, active, s, k, columns + (slot % 2) * kBandMax, ctx);
+      band_task(p, work, reflectors, active, s, k, columns + (slot % 2) * kBandMax, ctx);
     }
     group_barrier_with_device_memory();
   }

@@ -2,6 +2,7 @@
 // backends expand into their kernel tables. Kernel names end in the storage type name.
 #pragma once
 
+#include "band_back_transform.h"
 #include "band_bidiagonal.h"
 #include "bidiagonal_dc.h"
 #include "bidiagonal_reduction.h"
@@ -36,6 +37,7 @@
   F(tsqr_reconstruct)                   \
   F(tsqr_leaf_y)                        \
   F(band_bidiagonal)                    \
+  F(band_back_transform)                \
   F(bidiagonal_panel_start)             \
   F(bidiagonal_column)                  \
   F(bidiagonal_row)                     \
@@ -79,6 +81,7 @@
   X("tsqr_reconstruct_" TYPE_NAME, tsqr_reconstruct, TsqrParams, C, C)                      \
   X("tsqr_leaf_y_" TYPE_NAME, tsqr_leaf_y, TsqrParams, C, C)                                \
   X("band_bidiagonal_" TYPE_NAME, band_bidiagonal, BandBidiagonalParams, C, C)              \
+  X("band_back_transform_" TYPE_NAME, band_back_transform, BandBackTransformParams, C, C)   \
   X("bidiagonal_panel_start_" TYPE_NAME, bidiagonal_panel_start, BidiagonalParams, C, C)    \
   X("bidiagonal_column_" TYPE_NAME, bidiagonal_column, BidiagonalParams, C, C)              \
   X("bidiagonal_row_" TYPE_NAME, bidiagonal_row, BidiagonalParams, C, C)                    \

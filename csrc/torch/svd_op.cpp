@@ -147,14 +147,16 @@ std::tuple<at::Tensor, at::Tensor> svdvals_ex(const at::Tensor& a, c10::string_v
 // dc_threads: threads of the bidiagonalisation's GEMV kernels (0: the plan's); dc_groups: the
 // groups its launches should have at least (0: the plan's); dc_tail: the trailing matrix is
 // finished by one group a matrix once it has at most dc_tail^2 elements (0: never, -1: the
-// plan's); qr_rows: the most rows of a tile of the Householder QR's panels (0: the plan's, the
-// most that fit the device's threadgroup memory).
+// plan's); qr_rows: the most rows of a tile of the Householder QR's panels, also the two-stage
+// reduction's (0: the plan's, the most that fit the device's threadgroup memory); two_stage: 1
+// the divide and conquer after the two-stage bidiagonalisation, 0 after the one-stage one (-1:
+// the plan's).
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
     const at::Tensor& a, bool full_matrices, int64_t jacobi_sweeps, int64_t jacobi_rows_per_lane,
     c10::string_view algorithm, int64_t block, int64_t inner_sweeps, int64_t max_sweeps,
     int64_t eigen_threads, int64_t row_tile, int64_t gemm_sweeps, int64_t refine_sigma,
     int64_t polish_sweeps, int64_t dc_gemm_rows, int64_t dc_threads, int64_t dc_groups,
-    int64_t dc_tail, int64_t qr_rows) {
+    int64_t dc_tail, int64_t qr_rows, int64_t two_stage) {
   TORCH_CHECK_VALUE(dc_gemm_rows >= 0 && dc_gemm_rows <= (int64_t{1} << 30),
                     "metalsvd: dc_gemm_rows must be in [0, 2^30] (0: the plan's)");
   TORCH_CHECK_VALUE(dc_threads == 0 || dc_threads == 256 || dc_threads == 512 || dc_threads == 1024,
@@ -165,6 +167,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
                     "metalsvd: dc_tail must be in [0, 1024] (-1: the plan's)");
   TORCH_CHECK_VALUE(qr_rows == 0 || (qr_rows >= 64 && qr_rows <= 1024),
                     "metalsvd: qr_rows must be in [64, 1024] (0: the plan's)");
+  TORCH_CHECK_VALUE(two_stage >= -1 && two_stage <= 1,
+                    "metalsvd: two_stage must be 0, 1 or -1 (the plan's)");
   TORCH_CHECK_VALUE(block >= 0 && block <= 32 && block % 2 == 0,
                     "metalsvd: block must be even and at most 32 (0: the plan's choice)");
   TORCH_CHECK_VALUE(inner_sweeps >= 0 && inner_sweeps <= 16,
@@ -204,6 +208,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
   tuning.bidiagonal.reduction_groups = static_cast<uint32_t>(dc_groups);
   tuning.bidiagonal.reduction_tail = static_cast<int32_t>(dc_tail);
   tuning.qr_panel_rows = static_cast<uint32_t>(qr_rows);
+  tuning.bidiagonal.tile_rows = static_cast<uint32_t>(qr_rows);
+  tuning.bidiagonal.two_stage = static_cast<int32_t>(two_stage);
   return svd_ex_tuned(a, full_matrices, tuning);
 }
 
@@ -268,8 +274,8 @@ TORCH_LIBRARY(metalsvd, m) {
       "jacobi_rows_per_lane, str algorithm=\"auto\", int block=0, int inner_sweeps=0, int "
       "max_sweeps=0, int eigen_threads=0, int row_tile=0, int gemm_sweeps=-1, int "
       "refine_sigma=-1, int polish_sweeps=-1, int dc_gemm_rows=0, int dc_threads=0, int "
-      "dc_groups=0, int dc_tail=-1, int qr_rows=0) -> (Tensor U, Tensor S, Tensor V, Tensor "
-      "info)");
+      "dc_groups=0, int dc_tail=-1, int qr_rows=0, int two_stage=-1) -> (Tensor U, Tensor S, "
+      "Tensor V, Tensor info)");
   m.def(
       "_svdvals_ex_with_tuning(Tensor A, str algorithm=\"auto\", int two_stage=-1, int "
       "qr_rows=0) -> (Tensor S, Tensor info)");

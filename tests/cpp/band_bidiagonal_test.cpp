@@ -12,6 +12,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "core/band_reduction.h"
 #include "core/column_major.h"
+#include "core/workspace_kernels.h"
 #include "svd_runner.h"
 #include "test_matrices.h"
 #include "workspace_runner.h"
@@ -146,6 +147,80 @@ TEST(BandBidiagonal, AfterTheFirstStage) {
     const std::string what = std::to_string(shape.first) + "x" + std::to_string(shape.second);
     expect_same_values(a, run_bidiagonal<float>({a}, 0, 1, true)[0], 2e-6, what + " f32");
     expect_same_values(a, run_bidiagonal<double>({a}, 0, 2, true)[0], 1e-13, what + " f64");
+  }
+}
+
+struct ChaseRun {
+  MatrixXd bidiagonal;
+  MatrixXd q;  // Q2 and P2, n x n
+  MatrixXd p;
+};
+
+// The chase of band matrices with its reflectors kept, and Q2, P2 applied to the identity.
+template <typename T>
+std::vector<ChaseRun> run_chase(const std::vector<MatrixXd>& inputs, uint32_t band, uint64_t seed,
+                                uint32_t threadgroup_bytes = 32 * 1024) {
+  constexpr ScalarType dtype = testing::Storage<T>::type;
+  CpuBackend backend(testing::emulator(seed, threadgroup_bytes));
+  const uint32_t batch = static_cast<uint32_t>(inputs.size());
+  const uint32_t n = static_cast<uint32_t>(inputs[0].cols());
+  testing::HostWorkspace host;
+  const auto [a, w, q, p] = host.take([&](WorkspaceLayout& layout) {
+    const MatrixBatch a = take_matrix(layout, dtype, batch, n, n);
+    const BandBidiagonal w = band_bidiagonal_workspace(layout, dtype, batch, n, band, true);
+    const MatrixBatch q = take_matrix(layout, dtype, batch, n, n);
+    const MatrixBatch p = take_matrix(layout, dtype, batch, n, n);
+    return std::make_tuple(a, w, q, p);
+  });
+  host.load<T>(a, inputs);
+  enqueue_band_bidiagonal(backend, w, a);
+  enqueue_set_identity(backend, q, 0);
+  enqueue_band_back_transform(backend, w, BandSide::left, q);
+  enqueue_set_identity(backend, p, 0);
+  enqueue_band_back_transform(backend, w, BandSide::right, p);
+  const BidiagonalDiagonals de = band_bidiagonal_diagonals(w);
+  std::vector<ChaseRun> runs(batch);
+  for (uint32_t b = 0; b < batch; ++b) {
+    std::vector<double> d(n), e(n - 1);
+    for (uint32_t i = 0; i < n; ++i)
+      d[i] = host.at<T>(MatrixBatch{de.data, dtype, batch, 1, n, de.batch_stride, 1, 1}, b, 0, i);
+    for (uint32_t i = 0; i + 1 < n; ++i)
+      e[i] = host.at<T>(MatrixBatch{de.data, dtype, batch, 1, n, de.batch_stride, 1, 1}, b, 0,
+                        de.e_offset + i);
+    runs[b] = {bidiagonal(d, e), host.read<T>(q, b), host.read<T>(p, b)};
+  }
+  return runs;
+}
+
+void expect_chase(const MatrixXd& a, const ChaseRun& run, double tol, const std::string& what) {
+  const auto n = a.cols();
+  const double scale = std::max(a.norm(), 1.0);
+  EXPECT_LE((run.q.transpose() * run.q - MatrixXd::Identity(n, n)).cwiseAbs().maxCoeff(), tol)
+      << what << ": Q2";
+  EXPECT_LE((run.p.transpose() * run.p - MatrixXd::Identity(n, n)).cwiseAbs().maxCoeff(), tol)
+      << what << ": P2";
+  EXPECT_LE((run.q.transpose() * a * run.p - run.bidiagonal).cwiseAbs().maxCoeff() / scale, tol)
+      << what << ": Q2^T B P2";
+}
+
+// The back-transformation: Q2^T B P2 is the bidiagonal, Q2 and P2 orthogonal, for bands of 32,
+// of an odd width and of 2; blocks cut short at the bottom; slices of 32 columns (float64 in
+// 32 KiB) and wider.
+TEST(BandBidiagonal, ReflectorsAppliedBack) {
+  std::mt19937_64 rng(8);
+  struct Case {
+    uint32_t n, band;
+  };
+  for (const Case c : {Case{200, 32}, Case{150, 7}, Case{61, 2}, Case{33, 32}, Case{3, 2}}) {
+    const std::string what = std::to_string(c.n) + " band " + std::to_string(c.band);
+    const MatrixXd a = random_band(c.n, std::min(c.band, c.n), rng);
+    const MatrixXd other = random_band(c.n, std::min(c.band, c.n), rng);
+    for (uint64_t seed : {1u, 2u}) {
+      const std::vector<ChaseRun> runs = run_chase<float>({a, other}, c.band, seed);
+      expect_chase(a, runs[0], 3e-6, what + " f32");
+      expect_chase(other, runs[1], 3e-6, what + " f32 batch");
+      expect_chase(a, run_chase<double>({a}, c.band, seed)[0], 1e-13, what + " f64");
+    }
   }
 }
 

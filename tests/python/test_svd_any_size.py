@@ -16,13 +16,13 @@ from reference import (
 
 def tuned(A, algorithm, full_matrices=False, block=0, inner_sweeps=0, eigen_threads=0,
           row_tile=0, gemm_sweeps=-1, refine_sigma=-1, polish_sweeps=-1, max_sweeps=0,
-          dc_gemm_rows=0, dc_threads=0, dc_groups=0, dc_tail=-1, qr_rows=0):
+          dc_gemm_rows=0, dc_threads=0, dc_groups=0, dc_tail=-1, qr_rows=0, two_stage=-1):
     """metalsvd's operator with the algorithm and the blocked-Jacobi, divide-and-conquer and
     QR knobs set by hand."""
     return torch.ops.metalsvd._svd_ex_with_tuning(
         A, full_matrices, 0, 0, algorithm, block, inner_sweeps, max_sweeps, eigen_threads,
         row_tile, gemm_sweeps, refine_sigma, polish_sweeps, dc_gemm_rows, dc_threads, dc_groups,
-        dc_tail, qr_rows,
+        dc_tail, qr_rows, two_stage,
     )
 
 
@@ -326,9 +326,47 @@ def test_public_algorithm_argument_keeps_gradients():
     torch.testing.assert_close(A.grad, (U @ V.mT).detach(), rtol=1e-10, atol=1e-10)
 
 
+# The divide and conquer after the two-stage bidiagonalisation (band reduction, bulge chasing,
+# both stages' reflectors applied back), forced: tall, square, wide, after the QR, batched,
+# full_matrices, tiles of 64 rows.
+@pytest.mark.parametrize("algorithm, shape, full_matrices, qr_rows", [
+    ("dc", (150, 120), False, 0), ("dc", (2, 97, 97), False, 64), ("dc", (70, 110), True, 0),
+    ("qr", (300, 100), True, 0), ("dc", (40, 33), False, 0),
+], ids=str)
+def test_two_stage(device, algorithm, shape, full_matrices, qr_rows):
+    A = gaussian(*shape, device=device, seed=15)
+    U, S, V, info = tuned(A, algorithm, full_matrices=full_matrices, qr_rows=qr_rows,
+                          two_stage=1)
+    assert bool((info == 0).all())
+    assert_contract(A, (U[..., :S.shape[-1]], S, V[..., :S.shape[-1]]), FP32, "two stages")
+    if full_matrices:
+        for Q in (U, V):
+            Qd = Q.cpu().double()
+            eye = torch.eye(Qd.shape[-1], dtype=torch.float64)
+            assert (Qd.mT @ Qd - eye).abs().amax() < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["rank_deficient", "zero", "float64"])
+def test_two_stage_matrix_classes(device, kind):
+    if kind == "float64":
+        A = gaussian(2, 90, 70, device=device, dtype=torch.float64, seed=16)
+        U, S, V, info = tuned(A, "dc", two_stage=1)
+        assert_contract(A, (U, S, V), FP64, kind)
+        return
+    A = gaussian(2, 100, 80, device=device, seed=17)
+    if kind == "zero":
+        A.zero_()
+    else:
+        A[:, :, 40:] = A[:, :, :40] @ gaussian(40, 40, device=device, seed=18) * 0.1
+    U, S, V, info = tuned(A, "dc", two_stage=1)
+    assert bool((info == 0).all())
+    assert_contract(A, (U, S, V), FP32, kind)
+
+
 @pytest.mark.parametrize("knob", [dict(dc_gemm_rows=-1), dict(dc_threads=384),
                                   dict(dc_groups=-1), dict(dc_tail=-2), dict(dc_tail=1025),
-                                  dict(qr_rows=63), dict(qr_rows=1025)])
+                                  dict(qr_rows=63), dict(qr_rows=1025),
+                                  dict(two_stage=2)])
 def test_knobs_out_of_range_are_refused(knob):
     with pytest.raises(ValueError, match=next(iter(knob))):
         tuned(gaussian(40, 30, device="cpu"), "dc", **knob)
