@@ -44,19 +44,13 @@ BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dty
   return plan;
 }
 
-bool two_stage_values(const BidiagonalSvdPlan& plan, uint32_t cols) {
-  return plan.two_stage == -1 ? cols >= kTwoStageValuesCols : plan.two_stage == 1;
-}
-
-bool two_stage_vectors(const BidiagonalSvdPlan& plan, uint32_t cols) {
-  return plan.two_stage == -1 ? cols >= kTwoStageVectorsCols : plan.two_stage == 1;
-}
+bool two_stage_reduction(const BidiagonalSvdPlan& plan) { return plan.two_stage == 1; }
 
 BidiagonalSvdWorkspace bidiagonal_svd_workspace(WorkspaceLayout& layout, const DeviceLimits& limits,
                                                 const BidiagonalSvdPlan& plan, ScalarType dtype,
                                                 uint32_t batch, uint32_t rows, uint32_t cols) {
   BidiagonalSvdWorkspace ws;
-  ws.two_stage = two_stage_vectors(plan, cols);
+  ws.two_stage = two_stage_reduction(plan);
   if (ws.two_stage) {
     ws.band = band_reduction_workspace(layout, limits, dtype, batch, rows, cols, cols, cols,
                                        plan.tile_rows);
@@ -118,7 +112,7 @@ BidiagonalValuesWorkspace bidiagonal_values_workspace(WorkspaceLayout& layout,
                                                       ScalarType dtype, uint32_t batch,
                                                       uint32_t rows, uint32_t cols) {
   BidiagonalValuesWorkspace ws;
-  ws.two_stage = two_stage_values(plan, cols);
+  ws.two_stage = two_stage_reduction(plan);
   if (ws.two_stage) {
     ws.band =
         band_reduction_workspace(layout, limits, dtype, batch, rows, cols, 0, 0, plan.tile_rows);

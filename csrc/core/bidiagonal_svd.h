@@ -30,7 +30,7 @@ struct BidiagonalSvdTuning {
   // -1: the plan's (kBidiagonalTail).
   int32_t reduction_tail = -1;
   // 1 through the two-stage bidiagonalisation (band, then bulge chasing), 0 through the
-  // one-stage one, -1 the plan's (two_stage_values, two_stage_vectors).
+  // one-stage one, -1 the plan's (two_stage_reduction).
   int32_t two_stage = -1;
   // Rows of the two-stage reduction's QR tiles (tsqr_shape's wanted rows); 0: the plan's.
   uint32_t tile_rows = 0;
@@ -43,19 +43,12 @@ struct BidiagonalSvdPlan {
   uint32_t tile_rows = 0;
 };
 
-// Columns from which the values alone go through the two-stage bidiagonalisation: its band
-// reduction is GEMMs and a few launches a panel of columns, where the one-stage reduction's
-// two launches a column are bound by their latency.
-constexpr uint32_t kTwoStageValuesCols = 512;
-
-// Columns from which the SVD with vectors goes through it: the bulge chasing's reflectors are
-// then applied back to both sides' vectors, as many launches as sweeps go into 2 cols / band.
-constexpr uint32_t kTwoStageVectorsCols = 2048;
-
-// Whether the plan takes the values, or the whole SVD, of a matrix of `cols` columns through
-// the two-stage reduction.
-bool two_stage_values(const BidiagonalSvdPlan& plan, uint32_t cols);
-bool two_stage_vectors(const BidiagonalSvdPlan& plan, uint32_t cols);
+// Whether the plan takes a matrix through the two-stage reduction. Not yet by itself: the
+// crossover against the one-stage reduction has not been measured on a GPU (its band reduction
+// is GEMMs and a few launches a block column where the one-stage reduction is two launches a
+// column, but its bulge chasing is one group a matrix and, with vectors, its back-transformation
+// a launch a wavefront step), so the plan keeps the one-stage reduction unless two_stage is 1.
+bool two_stage_reduction(const BidiagonalSvdPlan& plan);
 
 // Threadgroup memory the path's kernels need at most, for compute type `dtype`.
 uint32_t bidiagonal_svd_threadgroup_bytes(ScalarType dtype);
