@@ -100,7 +100,6 @@ void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const Matrix
   p.width = panel.cols;
   p.tile_rows = place.tile_rows;
   p.threads = kTsqrThreads;
-  p.leaves = tree.tiles[0];
   p.t_offset = place.t_offset;
   p.u_offset = base + tree.u;
   p.r_offset = base + tree.stack[root + 1];

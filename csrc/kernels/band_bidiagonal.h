@@ -53,11 +53,8 @@ struct BandBidiagonalParams {
 MSVD_HOST_DEVICE uint32_t band_storage_ld(uint32_t band) { return 3 * band + 1; }
 // A reflector slot: the vector (band elements, 1 first, zeros past its length), then tau.
 MSVD_HOST_DEVICE uint32_t band_reflector_size(uint32_t band) { return band + 1; }
-// The sweeps that clear something, and the most tasks a sweep has (sweep 0's).
+// The sweeps that clear something.
 MSVD_HOST_DEVICE uint32_t band_sweeps(uint32_t n) { return n > 2 ? n - 2 : 0u; }
-MSVD_HOST_DEVICE uint32_t band_max_tasks(uint32_t n, uint32_t band) {
-  return n > 2 ? 1 + (n - 2) / band : 0u;
-}
 // Threadgroup memory: two vectors of kBandMax a SIMD group.
 MSVD_HOST_DEVICE uint32_t band_scratch_elements(uint32_t threads) {
   return 2 * (threads / kSimdWidth) * kBandMax;
@@ -65,6 +62,10 @@ MSVD_HOST_DEVICE uint32_t band_scratch_elements(uint32_t threads) {
 // Tasks of sweep s (for s + 2 < n): task k exists while its columns N start before n.
 MSVD_HOST_DEVICE uint32_t band_sweep_tasks(uint32_t n, uint32_t band, uint32_t s) {
   return 1 + (n - 2 - s) / band;
+}
+// The most tasks a sweep has: sweep 0's.
+MSVD_HOST_DEVICE uint32_t band_max_tasks(uint32_t n, uint32_t band) {
+  return n > 2 ? band_sweep_tasks(n, band, 0) : 0u;
 }
 
 // Task k of sweep s on the band storage `work` (one SIMD group; `active` uniform over it). Every

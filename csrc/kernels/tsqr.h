@@ -51,7 +51,6 @@ struct TsqrParams {
   uint32_t width;       // its columns
   uint32_t tile_rows;   // the most rows a tile has (the leading dimension in threadgroup memory)
   uint32_t threads;     // whole SIMD groups
-  uint32_t leaves;      // leaves of the panel
   uint32_t units;       // what this launch's tiles split: rows (leaves) or children (nodes)
   uint32_t tiles;       // tiles a matrix in this launch
   uint32_t from_stack;  // 1: the tiles are R factors in the stack at stack_offset; 0: the panel
