@@ -68,6 +68,49 @@ MSVD_HOST_DEVICE uint32_t band_max_tasks(uint32_t n, uint32_t band) {
   return n > 2 ? band_sweep_tasks(n, band, 0) : 0u;
 }
 
+// Rows whose right-reflector dots one butterfly sums: few enough that the block's registers and
+// the chunk's fit, and 2 kBandRowChunk + 1 shuffles a chunk against 5 a row one by one.
+MSVD_CONSTANT constexpr uint32_t kBandRowChunk = 8;
+
+// A lane's values of kBandRowChunk rows (passed by value: kept in registers, where Metal allows
+// no reference to a thread's array without naming its address space).
+template <typename C>
+struct RowChunk {
+  C x[kBandRowChunk];
+};
+
+// Every lane's x[i] (lane = column, i = row) becomes the row's sum over the SIMD group. A
+// butterfly halves the rows a lane holds at each step, so that after log2(kBandRowChunk) steps
+// lane l holds row l mod kBandRowChunk summed over its aligned lanes; the other lanes are folded
+// in, and a second butterfly gathers the rows back, in order, to every lane.
+
+template <typename C>
+MSVD_INLINE RowChunk<C> simd_row_sums(RowChunk<C> chunk, uint32_t lane) {
+  MSVD_UNROLL
+  for (uint32_t h = kBandRowChunk / 2; h > 0; h /= 2) {
+    const bool upper = (lane & h) != 0;  // keeps rows [h, 2h) of its block of 2h
+    MSVD_UNROLL
+    for (uint32_t i = 0; i < h; ++i) {
+      const C sent = shuffle_xor(upper ? chunk.x[i] : chunk.x[i + h], h);
+      chunk.x[i] = (upper ? chunk.x[i + h] : chunk.x[i]) + sent;
+    }
+  }
+  MSVD_UNROLL
+  for (uint32_t mask = kBandRowChunk; mask < kSimdWidth; mask *= 2)
+    chunk.x[0] += shuffle_xor(chunk.x[0], mask);
+  MSVD_UNROLL
+  for (uint32_t h = 1; h < kBandRowChunk; h *= 2) {
+    const bool upper = (lane & h) != 0;  // holds the upper h rows of the 2h being joined
+    MSVD_UNROLL
+    for (uint32_t i = 0; i < h; ++i) {
+      const C received = shuffle_xor(chunk.x[i], h);
+      chunk.x[i + h] = upper ? chunk.x[i] : received;
+      chunk.x[i] = upper ? received : chunk.x[i];
+    }
+  }
+  return chunk;
+}
+
 // Task k of sweep s on the band storage `work` (one SIMD group; `active` uniform over it). Every
 // thread of the group calls it, active or not, for its one barrier.
 template <typename C>
@@ -116,10 +159,15 @@ MSVD_INLINE void band_task(MSVD_CONSTANT const BandBidiagonalParams& p, MSVD_DEV
   if (mine) a[0] = c == 0 ? right.beta : C(0);
   if (right.tau != C(0)) {
     MSVD_UNROLL
-    for (uint32_t r = 1; r < kRows; ++r) {
-      if (r >= rows) continue;  // uniform over the SIMD group
-      const C dot = simd_reduce_sum(a[r] * v) * right.tau;
-      a[r] -= dot * v;
+    for (uint32_t base = 0; base < kRows; base += kBandRowChunk) {
+      if (base >= rows) continue;  // uniform over the SIMD group
+      RowChunk<C> dots;
+      MSVD_UNROLL
+      for (uint32_t i = 0; i < kBandRowChunk; ++i)
+        dots.x[i] = base + i == 0 ? C(0) : a[base + i] * v;  // row 0 is the reflector's own
+      dots = simd_row_sums(dots, c);
+      MSVD_UNROLL
+      for (uint32_t i = 0; i < kBandRowChunk; ++i) a[base + i] -= dots.x[i] * right.tau * v;
     }
   }
   // Column n0 (lane 0) below row n0: a left reflector on the rows N, which every lane forms

@@ -1,5 +1,6 @@
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <cstring>
@@ -75,17 +76,23 @@ class CudaBackend final : public Backend {
   }
   const char* name() const override { return "cuda"; }
   const DeviceLimits& limits() const override { return limits_; }
+  uint32_t max_threads_for(const std::string& name) override {
+    const CudaKernel kernel = find_cuda_kernel(name);
+    return kernel.enqueue == nullptr ? limits_.max_threads_per_group
+                                     : std::min(limits_.max_threads_per_group, kernel.max_threads);
+  }
 
   void launch(const KernelLaunch& launch) override {
     const CudaKernel kernel = find_cuda_kernel(launch.name);
-    if (kernel == nullptr) throw Error("metalsvd cuda backend: no kernel named " + launch.name);
+    if (kernel.enqueue == nullptr)
+      throw Error("metalsvd cuda backend: no kernel named " + launch.name);
     if (launch.threadgroup_memory_bytes > limits_.threadgroup_memory_bytes ||
-        launch.threads_per_group > limits_.max_threads_per_group)
+        launch.threads_per_group > std::min(limits_.max_threads_per_group, kernel.max_threads))
       throw Error("metalsvd cuda backend: " + launch.name + " exceeds the device limits");
     int current = -1;
     cuda_check(cudaGetDevice(&current), "cudaGetDevice");
     if (current != options_.device) cuda_check(cudaSetDevice(options_.device), "cudaSetDevice");
-    kernel(launch, options_);
+    kernel.enqueue(launch, options_);
     if (current != options_.device) cuda_check(cudaSetDevice(current), "cudaSetDevice");
   }
 

@@ -113,11 +113,19 @@ __device__ __forceinline__ void wait_for_previous_kernel() {
 // Whether `kernel` was compiled with that wait: from PTX of compute capability 9.0 on.
 constexpr int kOverlapPtxVersion = 90;
 
+// The most threads a block of a workspace kernel with parameters P, which bounds its registers
+// at 65536 / that: 64 for most. The bulge chasing's lanes each hold a column of a task's block
+// (2 kBandMax values), which at 64 registers spill; 16 SIMD groups of 128 registers hold them.
+template <typename P>
+constexpr uint32_t kWorkspaceThreads = 1024;
+template <>
+constexpr uint32_t kWorkspaceThreads<kernels::BandBidiagonalParams> = 512;
+
 // Workspace kernels (kernels/workspace_kernel.h): buffers io, w0, w1, w2, state, info; any
-// number of threads up to 1024.
+// number of threads up to kWorkspaceThreads<P>.
 template <typename P, typename T, typename C,
           void (*kEntry)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*, kernels::ThreadContext)>
-__global__ void __launch_bounds__(1024)
+__global__ void __launch_bounds__(kWorkspaceThreads<P>)
     workspace_kernel(const P p, T* io, C* w0, C* w1, C* w2, int32_t* state, int32_t* info) {
   wait_for_previous_kernel();
   extern __shared__ __align__(16) unsigned char shared_memory[];
@@ -147,7 +155,7 @@ template <typename P, typename T, typename C,
           void (*kEntry)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*, kernels::ThreadContext)>
 void launch_workspace_kernel(const KernelLaunch& launch, const CudaLaunchOptions& options) {
   const auto kernel = &workspace_kernel<P, T, C, kEntry>;
-  prepare_launch<1024, false>(kernel, launch);
+  prepare_launch<kWorkspaceThreads<P>, false>(kernel, launch);
   static std::array<std::atomic<int>, kMaxDevices> answers{};
   const bool waits =
       options.overlap_previous && waits_for_previous_kernel(kernel, options.device, answers);
@@ -168,29 +176,34 @@ void launch_workspace_kernel(const KernelLaunch& launch, const CudaLaunchOptions
              launch.name.c_str());
 }
 
-#define METALSVD_CUDA_WORKSPACE_KERNEL(NAME, FUNCTION, PARAMS, T, C) \
-  {NAME,                                                             \
-   &launch_workspace_kernel<kernels::PARAMS, T, C, &kernels::FUNCTION<kernels::PARAMS, T, C>>},
+#define METALSVD_CUDA_WORKSPACE_KERNEL(NAME, FUNCTION, PARAMS, T, C)                            \
+  {NAME,                                                                                        \
+   {&launch_workspace_kernel<kernels::PARAMS, T, C, &kernels::FUNCTION<kernels::PARAMS, T, C>>, \
+    kWorkspaceThreads<kernels::PARAMS>}},
 
 using kernels::bfloat16_t;
 using kernels::half_t;
 
-#define METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                        \
-  {"jacobi_small_" #TYPE_NAME "_tg" #THREADS,                                       \
-   &launch_v_in_threadgroup<T, C, THREADS, true, &kernels::jacobi_small<T, C>>},    \
-  {                                                                                 \
-    "jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS,                                 \
-        &launch_v_in_device<T, C, THREADS, true, &kernels::jacobi_small_vdev<T, C>> \
+#define METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                                \
+  {"jacobi_small_" #TYPE_NAME "_tg" #THREADS,                                               \
+   {&launch_v_in_threadgroup<T, C, THREADS, true, &kernels::jacobi_small<T, C>>, THREADS}}, \
+  {                                                                                         \
+    "jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS, {                                       \
+      &launch_v_in_device<T, C, THREADS, true, &kernels::jacobi_small_vdev<T, C>>, THREADS  \
+    }                                                                                       \
   }
 
-#define METALSVD_CUDA_JACOBI_BLOCKS(TYPE_NAME, T, C, ROWS)                    \
-  {"jacobi_blocks_" #TYPE_NAME "_r" #ROWS,                                    \
-   &launch_v_in_threadgroup<T, C, kernels::kWarpBlockMaxThreads[ROWS], false, \
-                            &kernels::jacobi_blocks<T, C, ROWS>>},            \
-  {                                                                           \
-    "jacobi_blocks_vdev_" #TYPE_NAME "_r" #ROWS,                              \
-        &launch_v_in_device<T, C, kernels::kWarpBlockMaxThreads[ROWS], false, \
-                            &kernels::jacobi_blocks_vdev<T, C, ROWS>>         \
+#define METALSVD_CUDA_JACOBI_BLOCKS(TYPE_NAME, T, C, ROWS)                     \
+  {"jacobi_blocks_" #TYPE_NAME "_r" #ROWS,                                     \
+   {&launch_v_in_threadgroup<T, C, kernels::kWarpBlockMaxThreads[ROWS], false, \
+                             &kernels::jacobi_blocks<T, C, ROWS>>,             \
+    kernels::kWarpBlockMaxThreads[ROWS]}},                                     \
+  {                                                                            \
+    "jacobi_blocks_vdev_" #TYPE_NAME "_r" #ROWS, {                             \
+      &launch_v_in_device<T, C, kernels::kWarpBlockMaxThreads[ROWS], false,    \
+                          &kernels::jacobi_blocks_vdev<T, C, ROWS>>,           \
+          kernels::kWarpBlockMaxThreads[ROWS]                                  \
+    }                                                                          \
   }
 
 #define METALSVD_CUDA_JACOBI_ALL(TYPE_NAME, T, C)        \
@@ -225,7 +238,7 @@ const std::unordered_map<std::string, CudaKernel>& cuda_kernel_table() {
 CudaKernel find_cuda_kernel(const std::string& name) {
   const auto& table = cuda_kernel_table();
   const auto it = table.find(name);
-  return it == table.end() ? nullptr : it->second;
+  return it == table.end() ? CudaKernel{} : it->second;
 }
 
 }  // namespace metalsvd

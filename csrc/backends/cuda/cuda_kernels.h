@@ -3,6 +3,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <string>
 
 #include "backend.h"
@@ -20,9 +21,14 @@ struct CudaLaunchOptions {
 };
 
 // Enqueues one launch; the launch was already checked by the backend.
-using CudaKernel = void (*)(const KernelLaunch& launch, const CudaLaunchOptions& options);
+using CudaEnqueue = void (*)(const KernelLaunch& launch, const CudaLaunchOptions& options);
 
-// The kernel instantiated under `name`, or nullptr.
+struct CudaKernel {
+  CudaEnqueue enqueue = nullptr;
+  uint32_t max_threads = 0;  // the block size it is compiled for (its __launch_bounds__)
+};
+
+// The kernel instantiated under `name`; its enqueue is nullptr where there is none.
 CudaKernel find_cuda_kernel(const std::string& name);
 
 }  // namespace metalsvd
