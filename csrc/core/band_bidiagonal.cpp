@@ -49,11 +49,9 @@ void enqueue_band_bidiagonal(Backend& backend, const BandBidiagonal& w, const Ma
   if (banded.rows < w.n || banded.cols != w.n || banded.row_stride != 1 || banded.batch != w.batch)
     throw Error("metalsvd: the band matrices must be column-major n x n");
   const std::string kernel = workspace_kernel_name("band_bidiagonal", w.dtype);
-  // A SIMD group a sweep at a time, as many as the device holds (each keeps two vectors in
-  // threadgroup memory), up to a whole SIMD group of them.
-  const uint32_t per_warp = kernels::band_scratch_elements(kSimd) * element_size(w.dtype);
-  const uint32_t warps = std::min({kSimd, backend.max_threads_for(kernel) / kSimd,
-                                   backend.limits().threadgroup_memory_bytes / per_warp});
+  // A SIMD group a sweep at a time, as many as the kernel's registers allow, up to a whole SIMD
+  // group of them.
+  const uint32_t warps = std::min(kSimd, backend.max_threads_for(kernel) / kSimd);
   if (warps == 0) throw NotImplemented("metalsvd: band_bidiagonal needs a SIMD group");
   const uint32_t threads = warps * kSimd;
   kernels::BandBidiagonalParams p{};
@@ -76,9 +74,7 @@ void enqueue_band_bidiagonal(Backend& backend, const BandBidiagonal& w, const Ma
   b.w0 = banded.data;
   b.w1 = w.work;
   b.w2 = w.de;
-  launch_workspace_kernel(
-      backend, kernel, w.batch, threads,
-      kernels::band_scratch_elements(threads) * static_cast<uint32_t>(element_size(w.dtype)), p, b);
+  launch_workspace_kernel(backend, kernel, w.batch, threads, 0, p, b);
 }
 
 void enqueue_band_back_transform(Backend& backend, const BandBidiagonal& w, BandSide side,

@@ -17,9 +17,10 @@
 //
 // Task k of sweep s + 1 overlaps tasks k and k + 1 of sweep s and nothing later, so sweeps start
 // two time steps apart and every task of a time step touches its own block. One group a matrix
-// walks the time steps; SIMD group w takes the active sweeps w, w + warps, ... in turn (a slot
-// each), a lane a column of the task's block held in registers. All SIMD groups run every slot
-// in lockstep (an idle one skips the work) so that the barriers inside a task are whole-group.
+// walks the time steps, a barrier between them; SIMD group w takes the active sweeps w,
+// w + warps, ... in turn (a slot each), a lane a column of the task's block held in registers.
+// A task's sums over the columns are butterflies of shuffles and its left reflector is broadcast
+// from lane 0, so a task needs no threadgroup memory and no barrier.
 #pragma once
 
 #include "dialect.h"
@@ -55,10 +56,6 @@ MSVD_HOST_DEVICE uint32_t band_storage_ld(uint32_t band) { return 3 * band + 1; 
 MSVD_HOST_DEVICE uint32_t band_reflector_size(uint32_t band) { return band + 1; }
 // The sweeps that clear something.
 MSVD_HOST_DEVICE uint32_t band_sweeps(uint32_t n) { return n > 2 ? n - 2 : 0u; }
-// Threadgroup memory: two vectors of kBandMax a SIMD group.
-MSVD_HOST_DEVICE uint32_t band_scratch_elements(uint32_t threads) {
-  return 2 * (threads / kSimdWidth) * kBandMax;
-}
 // Tasks of sweep s (for s + 2 < n): task k exists while its columns N start before n.
 MSVD_HOST_DEVICE uint32_t band_sweep_tasks(uint32_t n, uint32_t band, uint32_t s) {
   return 1 + (n - 2 - s) / band;
@@ -111,113 +108,136 @@ MSVD_INLINE RowChunk<C> simd_row_sums(RowChunk<C> chunk, uint32_t lane) {
   return chunk;
 }
 
-// Task k of sweep s on the band storage `work` (one SIMD group; `active` uniform over it). Every
-// thread of the group calls it, active or not, for its one barrier.
+// A lane's part of a task's block: its column's values of rows P or of rows N (by value, as
+// RowChunk).
+template <typename C>
+struct BlockRows {
+  C x[kBandMax];
+};
+
+// The right reflector (v in lane c, tau) applied to the first `count` rows of x in every lane,
+// but row 0 where skip_first (the reflector's own row), a chunk of rows at a time.
+template <typename C>
+MSVD_INLINE BlockRows<C> apply_right_reflector(BlockRows<C> rows, uint32_t count, bool skip_first,
+                                               C v, C tau, uint32_t lane) {
+  MSVD_UNROLL
+  for (uint32_t base = 0; base < kBandMax; base += kBandRowChunk) {
+    if (base >= count) continue;  // uniform over the SIMD group
+    RowChunk<C> dots;
+    MSVD_UNROLL
+    for (uint32_t i = 0; i < kBandRowChunk; ++i)
+      dots.x[i] = skip_first && base + i == 0 ? C(0) : rows.x[base + i] * v;
+    dots = simd_row_sums(dots, lane);
+    MSVD_UNROLL
+    for (uint32_t i = 0; i < kBandRowChunk; ++i) rows.x[base + i] -= dots.x[i] * tau * v;
+  }
+  return rows;
+}
+
+// Task k of sweep s on the band storage `work`, by one SIMD group (every lane calls it).
 template <typename C>
 MSVD_INLINE void band_task(MSVD_CONSTANT const BandBidiagonalParams& p, MSVD_DEVICE C* work,
-                           MSVD_DEVICE C* reflectors, bool active, uint32_t s, uint32_t k,
-                           MSVD_THREADGROUP C* column, ThreadContext ctx) {
-  constexpr uint32_t kRows = 2 * kBandMax;
+                           MSVD_DEVICE C* reflectors, uint32_t s, uint32_t k, ThreadContext ctx) {
   const uint32_t b = p.band;
   const uint32_t c = ctx.lane;
   const uint32_t np = k == 0 ? 1u : b;
   const uint32_t p0 = k == 0 ? s : s + 1 + (k - 1) * b;
   const uint32_t n0 = p0 + np;
-  const uint32_t nc = active ? (p.n - n0 < b ? p.n - n0 : b) : 0u;
-  const uint32_t rows = np + nc;
+  const uint32_t nc = p.n - n0 < b ? p.n - n0 : b;  // at least 1: the task exists
   const bool mine = c < nc;
-  // The block: rows p0 .. p0 + rows of column n0 + c, consecutive in the band storage.
+  // The block: rows p0 .. p0 + np + nc of column n0 + c, consecutive in the band storage; rows P
+  // in pr, rows N in nr, so that every register is named by a constant.
   MSVD_DEVICE C* col = work + static_cast<int64_t>(n0 + (mine ? c : 0u)) * band_storage_ld(b) +
                        (2 * b - np - (mine ? c : 0u));
-  C a[kRows];
+  MSVD_DEVICE C* col_n = col + np;  // rows N (one pointer, so that each row is a fixed offset)
+  BlockRows<C> pr;
+  BlockRows<C> nr;
   MSVD_UNROLL
-  for (uint32_t r = 0; r < kRows; ++r) a[r] = mine && r < rows ? col[r] : C(0);
+  for (uint32_t r = 0; r < kBandMax; ++r) {
+    pr.x[r] = mine && r < np ? col[r] : C(0);
+    nr.x[r] = mine && r < nc ? col_n[r] : C(0);
+  }
   const int64_t size = band_reflector_size(b);
   MSVD_DEVICE C* left_out =
       reflectors + (static_cast<int64_t>(s) * p.sweep_stride + k * p.task_stride) * size;
   // The pending left reflector (the previous task's, in the slot before, or in this one where
   // each overwrites the last) on the rows P.
-  if (active && k > 0) {
+  if (k > 0) {
     MSVD_DEVICE const C* pending = left_out - p.task_stride * size;
     const C tau = pending[b];
     if (tau != C(0)) {
       C dot = C(0);
       MSVD_UNROLL
       for (uint32_t r = 0; r < kBandMax; ++r)
-        if (r < np) dot += pending[r] * a[r];
+        if (r < np) dot += pending[r] * pr.x[r];
       dot *= tau;
       MSVD_UNROLL
       for (uint32_t r = 0; r < kBandMax; ++r)
-        if (r < np) a[r] -= dot * pending[r];
+        if (r < np) pr.x[r] -= dot * pending[r];
     }
   }
-  // Row p0 (block row 0) beyond column n0: a right reflector on the columns N.
-  const C alpha = simd_reduce_sum(c == 0 ? a[0] : C(0));
-  const C right_below = simd_reduce_sum(mine && c > 0 ? a[0] * a[0] : C(0));
+  // Row p0 (rows P's first) beyond column n0: a right reflector on the columns N, applied to the
+  // other rows of P and to N.
+  const C alpha = simd_reduce_sum(c == 0 ? pr.x[0] : C(0));
+  const C right_below = simd_reduce_sum(mine && c > 0 ? pr.x[0] * pr.x[0] : C(0));
   const Reflector<C> right = householder_reflector(alpha, right_below);
-  const C v = c == 0 ? C(1) : (mine ? a[0] * right.scale : C(0));
-  if (mine) a[0] = c == 0 ? right.beta : C(0);
+  const C v = c == 0 ? C(1) : (mine ? pr.x[0] * right.scale : C(0));
+  if (mine) pr.x[0] = c == 0 ? right.beta : C(0);
   if (right.tau != C(0)) {
-    MSVD_UNROLL
-    for (uint32_t base = 0; base < kRows; base += kBandRowChunk) {
-      if (base >= rows) continue;  // uniform over the SIMD group
-      RowChunk<C> dots;
-      MSVD_UNROLL
-      for (uint32_t i = 0; i < kBandRowChunk; ++i)
-        dots.x[i] = base + i == 0 ? C(0) : a[base + i] * v;  // row 0 is the reflector's own
-      dots = simd_row_sums(dots, c);
-      MSVD_UNROLL
-      for (uint32_t i = 0; i < kBandRowChunk; ++i) a[base + i] -= dots.x[i] * right.tau * v;
-    }
+    pr = apply_right_reflector(pr, np, true, v, right.tau, c);
+    nr = apply_right_reflector(nr, nc, false, v, right.tau, c);
   }
-  // Column n0 (lane 0) below row n0: a left reflector on the rows N, which every lane forms
-  // from the column as lane 0 hands it over. (Block rows np .. rows are the rows N; the loops run
-  // over every register so that the block stays in registers.)
+  // Column n0 (lane 0's rows N) below row n0: a left reflector on the rows N, its vector
+  // broadcast from lane 0 a row at a time.
+  C below_part = C(0);
+  MSVD_UNROLL
+  for (uint32_t r = 1; r < kBandMax; ++r)
+    if (r < nc) below_part += nr.x[r] * nr.x[r];
+  const Reflector<C> left =
+      householder_reflector(simd_broadcast(nr.x[0], 0u), simd_broadcast(below_part, 0u));
+  // Its vector (1, lane 0's rows 1.. nc of N times scale) comes by broadcast twice, for the
+  // dot and for the update, rather than held: the block already fills the registers.
+  const bool update = c > 0 && mine && left.tau != C(0);
+  C dot = nr.x[0];
+  C own = c == 0 ? C(1) : C(0);  // element c of the vector, for the next task
+  MSVD_UNROLL
+  for (uint32_t r = 1; r < kBandMax; ++r) {
+    if (r >= nc) continue;  // uniform over the SIMD group
+    const C u = simd_broadcast(nr.x[r], 0u) * left.scale;
+    dot += u * nr.x[r];
+    if (r == c) own = u;
+  }
+  dot *= left.tau;
+  MSVD_UNROLL
+  for (uint32_t r = 1; r < kBandMax; ++r) {
+    if (r >= nc) continue;
+    const C u = simd_broadcast(nr.x[r], 0u) * left.scale;
+    if (update) nr.x[r] -= dot * u;
+  }
+  if (update) nr.x[0] -= dot;
   if (c == 0) {
     MSVD_UNROLL
-    for (uint32_t r = 0; r < kRows; ++r)
-      if (r >= np && r < rows) column[r - np] = a[r];
+    for (uint32_t r = 0; r < kBandMax; ++r) nr.x[r] = r == 0 ? left.beta : C(0);
   }
-  group_barrier();
-  C left_below = C(0);
-  for (uint32_t i = 1; i < nc; ++i) left_below += column[i] * column[i];
-  const Reflector<C> left = householder_reflector(nc > 0 ? column[0] : C(0), left_below);
-  if (c == 0) {
-    MSVD_UNROLL
-    for (uint32_t r = 0; r < kRows; ++r)
-      if (r >= np && r < rows) a[r] = r == np ? left.beta : C(0);
-  }
-  if (mine && c > 0 && left.tau != C(0)) {
-    C dot = C(0);
-    MSVD_UNROLL
-    for (uint32_t r = 0; r < kRows; ++r)
-      if (r >= np && r < rows) dot += (r == np ? C(1) : column[r - np] * left.scale) * a[r];
-    dot *= left.tau;
-    MSVD_UNROLL
-    for (uint32_t r = 0; r < kRows; ++r)
-      if (r >= np && r < rows) a[r] -= dot * (r == np ? C(1) : column[r - np] * left.scale);
-  }
-  if (active) {
-    // The left reflector, the next task's pending one: (1, column * scale) over the rows N.
-    if (c < b) left_out[c] = c == 0 ? C(1) : (c < nc ? column[c] * left.scale : C(0));
-    if (c == 0) left_out[b] = left.tau;
-    if (p.right_offset != 0) {
-      MSVD_DEVICE C* right_out = left_out + p.right_offset;
-      if (c < b) right_out[c] = v;
-      if (c == 0) right_out[b] = right.tau;
-    }
+  if (c < b) left_out[c] = own;
+  if (c == 0) left_out[b] = left.tau;
+  if (p.right_offset != 0) {
+    MSVD_DEVICE C* right_out = left_out + p.right_offset;
+    if (c < b) right_out[c] = v;
+    if (c == 0) right_out[b] = right.tau;
   }
   MSVD_UNROLL
-  for (uint32_t r = 0; r < kRows; ++r)
-    if (mine && r < rows) col[r] = a[r];
+  for (uint32_t r = 0; r < kBandMax; ++r) {
+    if (mine && r < np) col[r] = pr.x[r];
+    if (mine && r < nc) col_n[r] = nr.x[r];
+  }
 }
 
-// Groups: batch, one a matrix. Scratch: band_scratch_elements(threads).
+// Groups: batch, one a matrix. No threadgroup memory: a SIMD group's lanes exchange by shuffles.
 template <typename P, typename T, typename C>
 MSVD_INLINE void band_bidiagonal(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
                                  MSVD_DEVICE C* w1, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
-                                 MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
-                                 ThreadContext ctx) {
+                                 MSVD_DEVICE int32_t*, MSVD_THREADGROUP C*, ThreadContext ctx) {
   const uint32_t matrix = ctx.group;
   const uint32_t b = p.band;
   const uint32_t n = p.n;
@@ -238,7 +258,6 @@ MSVD_INLINE void band_bidiagonal(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
   }
   group_barrier_with_device_memory();
   const uint32_t warps = p.threads / kSimdWidth;
-  MSVD_THREADGROUP C* columns = scratch + 2 * ctx.simd_group * kBandMax;
   const uint32_t sweeps = band_sweeps(n);  // sweep n - 2 would clear nothing
   const uint32_t steps = sweeps > 0 ? 2 * (sweeps - 1) + band_sweep_tasks(n, b, sweeps - 1) : 0u;
   for (uint32_t step = 0; step < steps; ++step) {
@@ -249,8 +268,7 @@ MSVD_INLINE void band_bidiagonal(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
       const uint32_t s = back <= newest ? newest - back : 0u;
       const bool exists = back <= newest && step >= 2 * s;
       const uint32_t k = exists ? step - 2 * s : 0u;
-      const bool active = exists && k < band_sweep_tasks(n, b, s);
-      band_task(p, work, reflectors, active, s, k, columns + (slot % 2) * kBandMax, ctx);
+      if (exists && k < band_sweep_tasks(n, b, s)) band_task(p, work, reflectors, s, k, ctx);
     }
     group_barrier_with_device_memory();
   }

@@ -7,7 +7,8 @@
 //   loops            MSVD_UNROLL before a loop of constant trip count (a hint; CPU ignores it)
 //   thread identity  ThreadContext, filled by each backend's entry point
 //   synchronisation  group_barrier(), group_barrier_with_device_memory()
-//   SIMD groups      shuffle_xor(), simd_reduce_sum(), simd_reduce_max() over kSimdWidth lanes
+//   SIMD groups      shuffle_xor(), simd_broadcast() (the same source lane in every lane),
+//                    simd_reduce_sum(), simd_reduce_max() over kSimdWidth lanes
 //   numbers          NumericLimits<C>, to_compute<C>(), from_compute<T>(), math_* functions
 //   16-bit storage   half_t, bfloat16_t
 //

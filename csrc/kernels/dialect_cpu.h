@@ -19,7 +19,7 @@ namespace metalsvd {
 namespace emu {
 // Operations that exchange values among the 32 lanes of a SIMD group. Each is a
 // synchronisation point of that SIMD group in the emulator.
-enum class SimdOp : uint32_t { shuffle_xor, sum_f32, sum_f64, max_f32, max_f64 };
+enum class SimdOp : uint32_t { shuffle_xor, broadcast, sum_f32, sum_f64, max_f32, max_f64 };
 // Blocks the calling fiber until every thread of its threadgroup reaches the barrier at the
 // same source line; raises an emulator error if that cannot happen.
 void barrier(bool with_device_memory, int line);
@@ -189,6 +189,10 @@ template <typename X>
 inline X shuffle_xor(X x, uint32_t lane_mask, int line = __builtin_LINE()) {
   return from_bits64<X>(
       emu::simd_exchange(emu::SimdOp::shuffle_xor, to_bits64(x), lane_mask, line));
+}
+template <typename X>
+inline X simd_broadcast(X x, uint32_t lane, int line = __builtin_LINE()) {
+  return from_bits64<X>(emu::simd_exchange(emu::SimdOp::broadcast, to_bits64(x), lane, line));
 }
 inline float simd_reduce_sum(float x, int line = __builtin_LINE()) {
   return from_bits64<float>(emu::simd_exchange(emu::SimdOp::sum_f32, to_bits64(x), 0, line));

@@ -108,6 +108,10 @@ MSVD_INLINE X shuffle_xor(X x, uint32_t lane_mask) {
   return __shfl_xor_sync(0xffffffffu, x, static_cast<int>(lane_mask));
 }
 template <typename X>
+MSVD_INLINE X simd_broadcast(X x, uint32_t lane) {
+  return __shfl_sync(0xffffffffu, x, static_cast<int>(lane));
+}
+template <typename X>
 MSVD_INLINE X simd_reduce_sum(X x) {
   for (int offset = 16; offset > 0; offset >>= 1) x += __shfl_xor_sync(0xffffffffu, x, offset);
   return x;

@@ -62,6 +62,11 @@ template <typename X>
 inline X shuffle_xor(X x, uint32_t lane_mask) {
   return metal::simd_shuffle_xor(x, static_cast<ushort>(lane_mask));
 }
+// Metal asks for the same broadcast lane in every thread of the SIMD group.
+template <typename X>
+inline X simd_broadcast(X x, uint32_t lane) {
+  return metal::simd_broadcast(x, static_cast<ushort>(lane));
+}
 template <typename X>
 inline X simd_reduce_sum(X x) {
   return metal::simd_sum(x);

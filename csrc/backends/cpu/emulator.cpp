@@ -42,6 +42,8 @@ const char* simd_op_name(SimdOp op) {
   switch (op) {
     case SimdOp::shuffle_xor:
       return "shuffle_xor";
+    case SimdOp::broadcast:
+      return "simd_broadcast";
     case SimdOp::sum_f32:
       return "simd_reduce_sum<float>";
     case SimdOp::sum_f64:
@@ -237,6 +239,15 @@ class GroupScheduler {
                  " leaves the SIMD group");
           lanes[l].result = lanes[source].value;
         }
+        return;
+      case SimdOp::broadcast:
+        // Metal asks for one source lane in the whole SIMD group; so does the emulator.
+        for (uint32_t l = 0; l < kLanes; ++l)
+          if (lanes[l].argument != lanes[0].argument || lanes[0].argument >= kLanes)
+            fail("simd_broadcast from lane " + std::to_string(lanes[l].argument) + " in lane " +
+                 std::to_string(l) + ", lane " + std::to_string(lanes[0].argument) +
+                 " in lane 0: one lane of the SIMD group for every lane");
+        broadcast(lanes, lanes[lanes[0].argument].value);
         return;
       case SimdOp::sum_f32:
         broadcast(lanes, reduce_lanes<float>(lanes, false));
