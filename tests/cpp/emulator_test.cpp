@@ -133,6 +133,36 @@ TEST(Emulator, ShuffleXorExchangesWithinTheSimdGroup) {
   }
 }
 
+TEST(Emulator, SimdBroadcastCopiesOneLaneToItsSimdGroup) {
+  std::vector<double> out(64);
+  run_grid(
+      1, 64, 0,
+      [&](const ThreadContext& ctx, void*) {
+        out[ctx.thread_index] = kernels::simd_broadcast(1.5 * ctx.thread_index, 3u);
+      },
+      seeded(5));
+  for (uint32_t t = 0; t < 64; ++t) EXPECT_EQ(out[t], 1.5 * (t / 32 * 32 + 3));
+}
+
+TEST(Emulator, SimdBroadcastFromDifferentLanesIsAnError) {
+  // Metal asks for one source lane in the whole SIMD group; CUDA would allow it.
+  const auto body = [](const ThreadContext& ctx, void*) {
+    kernels::simd_broadcast(1.0f, ctx.lane == 9 ? 1u : 0u);
+  };
+  try {
+    run_grid(1, 32, 0, body, EmulatorOptions{});
+    FAIL() << "expected an EmulatorError";
+  } catch (const EmulatorError& e) {
+    EXPECT_NE(std::string(e.what()).find("one lane of the SIMD group"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(
+      run_grid(
+          1, 32, 0, [](const ThreadContext&, void*) { kernels::simd_broadcast(1.0f, 32u); },
+          EmulatorOptions{}),
+      EmulatorError);
+}
+
 TEST(Emulator, SimdReductionsCoverExactlyOneSimdGroup) {
   std::vector<double> sums(96);
   std::vector<float> maxima(96);
