@@ -35,8 +35,8 @@ TsqrTree tsqr_tree(uint32_t rows, uint32_t width, uint32_t tile_rows) {
   const size_t levels = tree.tiles.size();
   uint32_t at = 0;
   for (size_t l = 0; l < levels; ++l) {
-    tree.tau.push_back(at);
-    at += tree.tiles[l] * width;
+    tree.tile_t.push_back(at);
+    at += tree.tiles[l] * width * width;
   }
   tree.stack.push_back(0);  // level 0 reads the panel
   for (size_t l = 1; l <= levels; ++l) {
@@ -109,7 +109,7 @@ void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const Matrix
     p.tiles = tree.tiles[l];
     p.from_stack = l > 0;
     p.stack_offset = base + tree.stack[l];
-    p.tau_offset = base + tree.tau[l];
+    p.tile_t_offset = base + tree.tile_t[l];
     p.out_offset = base + tree.stack[l + 1];
     launch(backend, "tsqr_factor", panel.batch * p.tiles, panel, y, place, p);
   }
@@ -119,7 +119,7 @@ void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const Matrix
     p.tiles = tree.tiles[l];
     p.from_stack = 1;
     p.stack_offset = base + tree.stack[l];
-    p.tau_offset = base + tree.tau[l];
+    p.tile_t_offset = base + tree.tile_t[l];
     p.c_offset = l == root ? kernels::kTsqrIdentity : base + tree.c[l];
     p.out_offset = base + tree.c[l - 1];
     launch(backend, "tsqr_expand", panel.batch * p.tiles, panel, y, place, p);
@@ -128,7 +128,7 @@ void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const Matrix
   p.units = panel.rows;
   p.tiles = tree.tiles[0];
   p.from_stack = 0;
-  p.tau_offset = base + tree.tau[0];
+  p.tile_t_offset = base + tree.tile_t[0];
   p.c_offset = root == 0 ? kernels::kTsqrIdentity : base + tree.c[0];
   launch(backend, "tsqr_reconstruct", panel.batch, panel, y, place, p);
   if (p.tiles > 1) launch(backend, "tsqr_leaf_y", panel.batch * (p.tiles - 1), panel, y, place, p);

@@ -18,12 +18,12 @@ constexpr uint32_t kTsqrThreads = 256;
 // The reduction tree of a rows x width panel whose tiles have at most tile_rows rows. Offsets
 // are elements from the start of the tree's scratch in a matrix's region.
 struct TsqrTree {
-  std::vector<uint32_t> tiles;  // tiles[l]: level l's (0: the leaves); the last level is the root
-  std::vector<uint32_t> tau;    // tau[l]: level l's taus, width a tile
-  std::vector<uint32_t> stack;  // stack[l], l >= 1: the R factors of level l - 1's tiles
-  std::vector<uint32_t> c;      // c[l], l < root: the C handed to level l's tiles
-  uint32_t u = 0;               // U, then the signs
-  uint32_t size = 0;            // elements in all
+  std::vector<uint32_t> tiles;   // tiles[l]: level l's (0: the leaves); the last level is the root
+  std::vector<uint32_t> tile_t;  // tile_t[l]: level l's T factors, width x width a tile
+  std::vector<uint32_t> stack;   // stack[l], l >= 1: the R factors of level l - 1's tiles
+  std::vector<uint32_t> c;       // c[l], l < root: the C handed to level l's tiles
+  uint32_t u = 0;                // U, then the signs
+  uint32_t size = 0;             // elements in all
 };
 TsqrTree tsqr_tree(uint32_t rows, uint32_t width, uint32_t tile_rows);
 

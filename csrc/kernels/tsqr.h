@@ -5,16 +5,18 @@
 // each (its norm needs a grid-wide barrier before its use).
 //
 // The panel's rows are split into leaves of at most tile_rows rows; each is factored in
-// threadgroup memory, and the leaves' R factors, stacked, are factored the same way by the
-// nodes of a tree (tile_rows / width children a node) up to one root. The explicit Q of the
-// panel then comes back down the tree: every node forms X = H [C; 0] from the C its parent
-// handed it (the identity at the root) and hands each child its rows of X. Finally the LU
+// threadgroup memory, with its reflectors' T factor (H = I - V T V^T), and the leaves' R
+// factors, stacked, are factored the same way by the nodes of a tree (tile_rows / width children
+// a node) up to one root. The explicit Q of the panel then comes back down the tree: every node
+// forms X = H [C; 0] = [C; 0] - V (T (V1^T C)) from the C its parent handed it (the identity at
+// the root; V1: V's first width rows), a thread a row of X, and hands each child its rows of X.
+// Finally the LU
 // factorisation Q - S = Y U with S = diag(+-1) chosen so that every pivot has magnitude >= 1
 // gives the reflectors Y of the panel's Householder QR, its T = -U S Y1^-T (Y1: Y's first
 // width rows) and R = S R_root, in the layout the blocked QR applies (householder.h):
 //   tsqr_factor       a group a tile (leaves of the panel, or nodes over a stack of R factors):
-//                     Householder QR in threadgroup memory, the reflectors back in place, the
-//                     taus, and the tile's R into the next level's stack
+//                     Householder QR in threadgroup memory, the reflectors back in place, their
+//                     T factor, and the tile's R into the next level's stack
 //   tsqr_expand       a group a node, root first: X = H [C; 0], the children's C
 //   tsqr_reconstruct  a group a matrix: X of leaf 0, the LU of its first width rows with the
 //                     signs, T, R (into the panel's first rows) and leaf 0's rows of Y
@@ -55,15 +57,16 @@ struct TsqrParams {
   uint32_t tiles;       // tiles a matrix in this launch
   uint32_t from_stack;  // 1: the tiles are R factors in the stack at stack_offset; 0: the panel
   uint32_t stack_offset;
-  uint32_t tau_offset;  // this level's taus, width a tile
-  uint32_t out_offset;  // factor: the next level's stack; expand: the children's C
-  uint32_t c_offset;    // this level's C (same layout as its stack), or kTsqrIdentity
-  uint32_t r_offset;    // reconstruct: the root's R, width x width, leading dimension width
-  uint32_t t_offset;    // the panel's T, width x width, leading dimension width
-  uint32_t u_offset;    // U (width x width, leading dimension width), then the signs (width)
+  uint32_t tile_t_offset;  // this level's T factors, width x width a tile (leading dimension w)
+  uint32_t out_offset;     // factor: the next level's stack; expand: the children's C
+  uint32_t c_offset;       // this level's C (same layout as its stack), or kTsqrIdentity
+  uint32_t r_offset;       // reconstruct: the root's R, width x width, leading dimension width
+  uint32_t t_offset;       // the panel's T, width x width, leading dimension width
+  uint32_t u_offset;       // U (width x width, leading dimension width), then the signs (width)
 };
 
-// Threadgroup memory of every TSQR kernel: a tile, then width^2 + width more (U, signs, taus).
+// Threadgroup memory of every TSQR kernel: a tile, then width^2 + width more (a w x w block:
+// the Gram matrix of the reflectors, W of the expansion or U; then the taus or the signs).
 MSVD_HOST_DEVICE uint32_t tsqr_scratch_elements(uint32_t tile_rows, uint32_t width) {
   return tile_rows * width + width * width + width;
 }
@@ -177,14 +180,6 @@ struct TsqrSharedReflector {
   MSVD_INLINE C operator()(uint32_t r) const { return v[r]; }
 };
 
-// ... or from device memory, where tsqr_factor left it.
-template <typename C>
-struct TsqrDeviceReflector {
-  TsqrTile<C> tile;
-  uint32_t j;
-  MSVD_INLINE C operator()(uint32_t r) const { return *tsqr_at(tile, r, j); }
-};
-
 // Householder QR of the tile x in place: R on and above the diagonal, reflector j below it,
 // tau_j in taus[j]. SIMD group q owns columns q, q + warps, ...: it forms their dots with a
 // reflector and updates them itself, and the owner of column j + 1 forms that column's
@@ -207,53 +202,119 @@ MSVD_INLINE void tsqr_tile_qr(MSVD_THREADGROUP C* x, uint32_t ld, uint32_t rows,
   }
 }
 
-// x <- H_0 .. H_{width-1} x over the tile's rows, for the reflectors tsqr_factor left in device
-// memory with their taus; each SIMD group its own columns of x (as tsqr_tile_qr owns them), so
-// no barrier is needed.
+// Entry (r, k) of the tile's reflector k (unit lower trapezoidal), which tsqr_factor left below
+// the diagonal of the tile in device memory.
 template <typename C>
-MSVD_INLINE void tsqr_tile_expand(TsqrTile<C> tile, MSVD_DEVICE const C* taus,
+MSVD_INLINE C tsqr_v(TsqrTile<C> tile, uint32_t r, uint32_t k) {
+  return r > k ? *tsqr_at(tile, r, k) : (r == k ? C(1) : C(0));
+}
+
+// x = H [C; 0] = [C; 0] - V W over the tile's rows, W = T (V1^T C), C the width x width block at
+// `c_block` (leading dimension c_ld) or the identity, T the tile's (leading dimension width).
+// M = V1^T C goes to x's first width^2 elements and W to `w_block`, a thread an entry; then a
+// thread a row of x, its row of V in registers: no reflector waits on another's reduction.
+// Ends with a barrier.
+template <typename C>
+MSVD_INLINE void tsqr_tile_expand(TsqrTile<C> tile, MSVD_DEVICE const C* t_factor,
+                                  MSVD_DEVICE const C* c_block, uint32_t c_ld, bool identity,
                                   MSVD_THREADGROUP C* x, uint32_t ld, uint32_t width,
-                                  uint32_t warps, ThreadContext ctx) {
+                                  MSVD_THREADGROUP C* w_block, uint32_t threads, uint32_t tid) {
   const uint32_t rows = tile.end - tile.begin;
-  for (uint32_t j = width; j-- > 0;) {
-    const C tau = taus[j];
-    if (tau == C(0)) continue;
-    TsqrDeviceReflector<C> v;
-    v.tile = tile;
-    v.j = j;
-    for (uint32_t c = ctx.simd_group; c < width; c += warps)
-      tsqr_apply_reflector(x + c * ld, rows, j, tau, v, ctx.lane);
+  const uint32_t w = width;
+  MSVD_THREADGROUP C* m = x;
+  for (uint32_t idx = tid; idx < w * w; idx += threads) {
+    const uint32_t k = idx % w;
+    const uint32_t c = idx / w;
+    C sum = C(0);
+    if (identity)
+      sum = tsqr_v(tile, c, k);
+    else
+      for (uint32_t i = k; i < w; ++i) sum += tsqr_v(tile, i, k) * c_block[i + c * c_ld];
+    m[idx] = sum;
   }
-}
-
-// x = [C; 0] over the tile's rows, C the width x width block at `c_block` (leading dimension
-// c_ld), or the identity; each SIMD group its own columns.
-template <typename C>
-MSVD_INLINE void tsqr_load_c(MSVD_THREADGROUP C* x, uint32_t ld, uint32_t rows, uint32_t width,
-                             MSVD_DEVICE const C* c_block, uint32_t c_ld, bool identity,
-                             uint32_t warps, ThreadContext ctx) {
-  for (uint32_t c = ctx.simd_group; c < width; c += warps)
-    for (uint32_t r = ctx.lane; r < rows; r += kSimdWidth) {
-      C value = C(0);
-      if (r < width) value = identity ? (r == c ? C(1) : C(0)) : c_block[r + c * c_ld];
-      x[r + c * ld] = value;
+  group_barrier();
+  for (uint32_t idx = tid; idx < w * w; idx += threads) {
+    const uint32_t k = idx % w;
+    const uint32_t c = idx / w;
+    C sum = C(0);
+    for (uint32_t q = k; q < w; ++q) sum += t_factor[k + q * w] * m[q + c * w];
+    w_block[idx] = sum;
+  }
+  group_barrier();
+  for (uint32_t r = tid; r < rows; r += threads) {
+    C v[kTsqrMaxWidth];
+    MSVD_UNROLL
+    for (uint32_t k = 0; k < kTsqrMaxWidth; ++k) v[k] = k < w ? tsqr_v(tile, r, k) : C(0);
+    for (uint32_t c = 0; c < w; ++c) {
+      C sum = r < w ? (identity ? (r == c ? C(1) : C(0)) : c_block[r + c * c_ld]) : C(0);
+      MSVD_UNROLL
+      for (uint32_t k = 0; k < kTsqrMaxWidth; ++k)
+        if (k < w) sum -= v[k] * w_block[k + c * w];
+      x[r + c * ld] = sum;
     }
+  }
+  group_barrier();
 }
 
-// X = H [C; 0] of tile t at this launch's level, into x.
+// X = H [C; 0] of tile t at this launch's level, into x (see tsqr_tile_expand).
 template <typename P, typename C>
 MSVD_INLINE TsqrTile<C> tsqr_expand_tile(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0,
                                          MSVD_DEVICE C* w2, uint32_t matrix, uint32_t t,
-                                         MSVD_THREADGROUP C* x, ThreadContext ctx) {
-  const uint32_t warps = p.threads / kSimdWidth;
+                                         MSVD_THREADGROUP C* x, MSVD_THREADGROUP C* w_block,
+                                         ThreadContext ctx) {
   const TsqrTile<C> tile = tsqr_tile(p, w0, w2, matrix, t);
   MSVD_DEVICE C* region = tsqr_region(p, w2, matrix);
   const bool identity = p.c_offset == kTsqrIdentity;
   MSVD_DEVICE const C* c_block = identity ? region : region + p.c_offset + t * p.width;
-  tsqr_load_c(x, p.tile_rows, tile.end - tile.begin, p.width, c_block, p.tiles * p.width, identity,
-              warps, ctx);
-  tsqr_tile_expand(tile, region + p.tau_offset + t * p.width, x, p.tile_rows, p.width, warps, ctx);
+  tsqr_tile_expand(tile, region + p.tile_t_offset + t * p.width * p.width, c_block,
+                   p.tiles * p.width, identity, x, p.tile_rows, p.width, w_block, p.threads,
+                   ctx.thread_index);
   return tile;
+}
+
+// The T factor of the tile's reflectors (x: the factored tile, taus their taus) into t_out
+// (leading dimension width), by LAPACK's xLARFT: T(i, j) = -tau_j sum_{k=i}^{j-1} T(i, k) G(k, j)
+// with G = V^T V, whose upper triangle goes to `gram` first (a SIMD group a pair at a time).
+// Row i of T depends on nothing but row i and G, so lane i of SIMD group 0 forms it in
+// registers.
+template <typename C>
+MSVD_INLINE void tsqr_tile_t(MSVD_THREADGROUP const C* x, uint32_t ld, uint32_t rows,
+                             uint32_t width, MSVD_THREADGROUP const C* taus,
+                             MSVD_THREADGROUP C* gram, MSVD_DEVICE C* t_out, uint32_t warps,
+                             ThreadContext ctx) {
+  const uint32_t w = width;
+  for (uint32_t pair = ctx.simd_group; pair < w * w; pair += warps) {
+    const uint32_t k = pair % w;
+    const uint32_t j = pair / w;
+    if (k >= j) continue;  // uniform over the SIMD group
+    // v_k . v_j over rows >= j: v_j is 1 at j and zero above it.
+    C sum = C(0);
+    for (uint32_t r = j + ctx.lane; r < rows; r += kSimdWidth)
+      sum += x[r + k * ld] * (r == j ? C(1) : x[r + j * ld]);
+    sum = simd_reduce_sum(sum);
+    if (ctx.lane == 0) gram[k + j * w] = sum;
+  }
+  group_barrier();
+  if (ctx.simd_group == 0) {
+    const uint32_t i = ctx.lane;
+    C row[kTsqrMaxWidth];
+    MSVD_UNROLL
+    for (uint32_t j = 0; j < kTsqrMaxWidth; ++j) {
+      C value = C(0);
+      if (i < w && j < w && j >= i) {
+        if (j == i) {
+          value = taus[i];
+        } else {
+          MSVD_UNROLL
+          for (uint32_t k = 0; k < kTsqrMaxWidth; ++k)
+            if (k >= i && k < j) value += row[k] * gram[k + j * w];
+          value *= -taus[j];
+        }
+      }
+      row[j] = value;
+      if (i < w && j < w) t_out[i + j * w] = value;
+    }
+  }
 }
 
 // Groups: batch x tiles. Scratch: tsqr_scratch_elements.
@@ -268,7 +329,7 @@ MSVD_INLINE void tsqr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
   const TsqrTile<C> tile = tsqr_tile(p, w0, w2, matrix, t);
   const uint32_t rows = tile.end - tile.begin;
   MSVD_THREADGROUP C* x = scratch;
-  MSVD_THREADGROUP C* taus = scratch + ld * w;
+  MSVD_THREADGROUP C* taus = scratch + ld * w + w * w;
   // Consecutive threads along whichever dimension is contiguous in memory.
   const bool rows_contiguous = tile.row_stride == 1;
   for (uint32_t idx = ctx.thread_index; idx < rows * w; idx += p.threads) {
@@ -292,8 +353,8 @@ MSVD_INLINE void tsqr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
     const uint32_t c = idx / w;
     r_out[r + c * out_ld] = r <= c ? x[r + c * ld] : C(0);
   }
-  if (ctx.thread_index < w)
-    region[p.tau_offset + t * w + ctx.thread_index] = taus[ctx.thread_index];
+  tsqr_tile_t(x, ld, rows, w, taus, scratch + ld * w, region + p.tile_t_offset + t * w * w,
+              p.threads / kSimdWidth, ctx);
 }
 
 // Groups: batch x tiles (the nodes of one level). Scratch: tsqr_scratch_elements.
@@ -304,8 +365,9 @@ MSVD_INLINE void tsqr_expand(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
   const uint32_t matrix = ctx.group / p.tiles;
   const uint32_t t = ctx.group % p.tiles;
   MSVD_THREADGROUP C* x = scratch;
-  const TsqrTile<C> tile = tsqr_expand_tile(p, w0, w2, matrix, t, x, ctx);
-  // Each SIMD group stores its own columns: the children's C are this tile's rows of X.
+  const TsqrTile<C> tile =
+      tsqr_expand_tile(p, w0, w2, matrix, t, x, scratch + p.tile_rows * p.width, ctx);
+  // The children's C are this tile's rows of X, consecutive lanes storing consecutive rows.
   const uint32_t warps = p.threads / kSimdWidth;
   MSVD_DEVICE C* out = tsqr_region(p, w2, matrix) + p.out_offset;
   const uint32_t out_ld = p.units * p.width;
@@ -353,9 +415,8 @@ MSVD_INLINE void tsqr_reconstruct(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD
   const uint32_t ld = p.tile_rows;
   MSVD_THREADGROUP C* x = scratch;
   MSVD_THREADGROUP C* signs = scratch + ld * w + w * w;
-  const TsqrTile<C> tile = tsqr_expand_tile(p, w0, w2, matrix, 0u, x, ctx);
+  const TsqrTile<C> tile = tsqr_expand_tile(p, w0, w2, matrix, 0u, x, scratch + ld * w, ctx);
   const uint32_t rows = tile.end - tile.begin;
-  group_barrier();
   // Right-looking LU of x's first w rows in place. Step i: every thread reads the pivot, the
   // trailing block is updated with multipliers formed on the fly, and column i is scaled only
   // after the barrier (no later step reads it before its own barrier), so a step is one
@@ -381,18 +442,22 @@ MSVD_INLINE void tsqr_reconstruct(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD
   group_barrier();
   MSVD_DEVICE C* region = tsqr_region(p, w2, matrix);
   // T = -U S Y1^-T, a thread a row i: T Y1^T = M (M = -U S, upper triangular) is forward
-  // substitution along the row, Y1 unit lower triangular; the row's entries go to device memory
-  // and are read back by the same thread.
+  // substitution along the row, Y1 unit lower triangular, the row held in registers.
   MSVD_DEVICE C* t_out = region + p.t_offset;
-  if (tid < w) {
+  if (tid < kSimdWidth) {
     const uint32_t i = tid;
-    for (uint32_t c = 0; c < w; ++c) {
+    C row[kTsqrMaxWidth];
+    MSVD_UNROLL
+    for (uint32_t c = 0; c < kTsqrMaxWidth; ++c) {
       C value = C(0);
-      if (c >= i) {
+      if (i < w && c < w && c >= i) {
         value = -x[i + c * ld] * signs[c];
-        for (uint32_t q = i; q < c; ++q) value -= x[c + q * ld] * t_out[i + q * w];
+        MSVD_UNROLL
+        for (uint32_t q = 0; q < kTsqrMaxWidth; ++q)
+          if (q >= i && q < c) value -= x[c + q * ld] * row[q];
       }
-      t_out[i + c * w] = value;
+      row[c] = value;
+      if (i < w && c < w) t_out[i + c * w] = value;
     }
   }
   // U and the signs for the other leaves; R = S R_root into the panel's first rows.
@@ -427,11 +492,11 @@ MSVD_INLINE void tsqr_leaf_y(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
   const uint32_t t = ctx.group % (p.tiles - 1) + 1;
   const uint32_t w = p.width;
   MSVD_THREADGROUP C* x = scratch;
-  MSVD_THREADGROUP C* u = scratch + p.tile_rows * w;
+  MSVD_THREADGROUP C* u = scratch + p.tile_rows * w;  // the expansion's W first
+  const TsqrTile<C> tile = tsqr_expand_tile(p, w0, w2, matrix, t, x, u, ctx);
+  const uint32_t rows = tile.end - tile.begin;
   MSVD_DEVICE const C* u_in = tsqr_region(p, w2, matrix) + p.u_offset;
   for (uint32_t idx = ctx.thread_index; idx < w * w; idx += p.threads) u[idx] = u_in[idx];
-  const TsqrTile<C> tile = tsqr_expand_tile(p, w0, w2, matrix, t, x, ctx);
-  const uint32_t rows = tile.end - tile.begin;
   group_barrier();
   tsqr_solve_rows(x, p.tile_rows, 0u, rows, w, u, w, p.threads, ctx.thread_index);
   group_barrier();
