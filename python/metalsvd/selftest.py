@@ -1,6 +1,7 @@
 """`python -m metalsvd selftest`: runs every algorithm of this build on a set of shapes and
-dtypes on one device (the full SVD as the plan chooses it and forced to the divide and conquer
-and the blocked Jacobi, the values alone, randomized_svd and lanczos_svd), checks each result
+dtypes on one device (the full SVD as the plan chooses it and forced to the divide and conquer,
+its two-stage bidiagonalisation and the blocked Jacobi, the values alone, randomized_svd and
+lanczos_svd), checks each result
 against LAPACK in
 float64, prints a table with the device and versions, and exits non-zero on any failure. Shapes beyond a documented limit of the
 build (NotImplementedError) are listed as n/a, not failures. Paste its output into a bug
@@ -15,6 +16,7 @@ import torch
 
 from ._accuracy import CONTRACTS, Errors, svd_errors, truncated_errors, values_errors
 from ._devices import best_device, built_backends
+from ._ops import ops
 from ._svd import svd_ex
 from ._svdvals import svdvals_ex
 from ._truncated import lanczos_svd_ex, randomized_svd
@@ -80,6 +82,16 @@ TRUNCATED_CASES: List[Case] = [
 TRUNCATED_K = 6
 
 
+def _run_two_stage(values_only, A):
+    """The divide and conquer with the two-stage bidiagonalisation (band reduction, then bulge
+    chasing), forced through the private tuning operators: the plan takes it only where timed."""
+    if values_only:
+        S, info = ops._svdvals_ex_with_tuning(A, "dc", two_stage=1)
+        return S, info, values_errors(A, S)
+    U, S, V, info = ops._svd_ex_with_tuning(A, False, 0, 0, "dc", two_stage=1)
+    return S, info, svd_errors(A, U, S, V)
+
+
 def _run_truncated(algorithm, A):
     if algorithm == "randomized":
         U, S, V = randomized_svd(A, TRUNCATED_K, n_iter=4, generator=_generator_on(A.device))
@@ -139,17 +151,21 @@ def run(device=None) -> int:
     generator = torch.Generator().manual_seed(0)
     runs = [("svd", case) for case in CASES]
     runs += [("svd dc", case) for case in DC_CASES]
+    runs += [("svd dc2", case) for case in DC_CASES]
     runs += [("svd blocked", case) for case in BLOCKED_CASES]
     # The values alone: the plan's choice on the batches, and the divide and conquer's path
     # (the bidiagonal's values by multisection) forced on the large cases.
     runs += [("svdvals", case) for case in CASES if case.name.startswith("batch")]
     runs += [("svdvals dc", case) for case in DC_CASES]
+    runs += [("svdvals dc2", case) for case in DC_CASES]
     runs += [(name, case) for name in ("randomized", "lanczos") for case in TRUNCATED_CASES]
     for dtype in _dtypes(device):
         for algorithm, case in runs:
             A = case.make(generator).to(device=device, dtype=dtype)
             try:
-                if algorithm.startswith("svdvals"):
+                if algorithm.endswith("dc2"):
+                    S, info, errors = _run_two_stage(algorithm.startswith("svdvals"), A)
+                elif algorithm.startswith("svdvals"):
                     S, info = svdvals_ex(A, algorithm=algorithm[8:] or "auto")
                     errors: Errors = values_errors(A, S)
                 elif algorithm.startswith("svd"):
