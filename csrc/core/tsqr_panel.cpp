@@ -9,6 +9,9 @@
 namespace metalsvd {
 namespace {
 
+static_assert(kTsqrMaxTileRows <= kernels::kTsqrLaneRows * kernels::kSimdWidth,
+              "a lane walks at most kTsqrLaneRows rows of a tile");
+
 uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
 uint32_t scratch_bytes(uint32_t tile_rows, uint32_t width, ScalarType dtype) {

@@ -34,6 +34,10 @@ namespace metalsvd {
 namespace kernels {
 
 MSVD_CONSTANT constexpr uint32_t kTsqrMaxWidth = kHouseholderMaxPanel;
+// The most rows of a tile a lane walks (a tile has at most kTsqrLaneRows kSimdWidth rows): the
+// walks are unrolled to that many predicated steps, so that a lane's loads are all in flight
+// at once rather than one a loop iteration.
+MSVD_CONSTANT constexpr uint32_t kTsqrLaneRows = 32;
 // c_offset's value for the root, whose C is the identity.
 MSVD_CONSTANT constexpr uint32_t kTsqrIdentity = 0xffffffffu;
 
@@ -133,8 +137,10 @@ MSVD_INLINE void tsqr_reflector(MSVD_THREADGROUP C* x, uint32_t ld, uint32_t row
   MSVD_THREADGROUP C* col = x + c * ld;
   C alpha_part = C(0);
   C below = C(0);
-  for (uint32_t r = lane; r < rows; r += kSimdWidth) {
-    const C v = col[r];
+  MSVD_UNROLL
+  for (uint32_t i = 0; i < kTsqrLaneRows; ++i) {
+    const uint32_t r = lane + i * kSimdWidth;
+    const C v = r < rows ? col[r] : C(0);
     if (r == c)
       alpha_part = v;
     else if (r > c)
@@ -143,7 +149,10 @@ MSVD_INLINE void tsqr_reflector(MSVD_THREADGROUP C* x, uint32_t ld, uint32_t row
   const C alpha = simd_reduce_sum(alpha_part);
   below = simd_reduce_sum(below);
   const Reflector<C> h = householder_reflector(alpha, below);
-  for (uint32_t r = lane; r < rows; r += kSimdWidth) {
+  MSVD_UNROLL
+  for (uint32_t i = 0; i < kTsqrLaneRows; ++i) {
+    const uint32_t r = lane + i * kSimdWidth;
+    if (r >= rows) continue;
     if (r == c)
       col[r] = h.beta;
     else if (r > c)
@@ -158,14 +167,20 @@ template <typename C, typename V>
 MSVD_INLINE void tsqr_apply_reflector(MSVD_THREADGROUP C* col, uint32_t rows, uint32_t j, C tau,
                                       V v_at, uint32_t lane) {
   C dot = C(0);
-  for (uint32_t r = lane; r < rows; r += kSimdWidth) {
+  MSVD_UNROLL
+  for (uint32_t i = 0; i < kTsqrLaneRows; ++i) {
+    const uint32_t r = lane + i * kSimdWidth;
+    if (r >= rows) continue;
     if (r == j)
       dot += col[r];
     else if (r > j)
       dot += v_at(r) * col[r];
   }
   dot = simd_reduce_sum(dot) * tau;
-  for (uint32_t r = lane; r < rows; r += kSimdWidth) {
+  MSVD_UNROLL
+  for (uint32_t i = 0; i < kTsqrLaneRows; ++i) {
+    const uint32_t r = lane + i * kSimdWidth;
+    if (r >= rows) continue;
     if (r == j)
       col[r] -= dot;
     else if (r > j)
@@ -289,8 +304,11 @@ MSVD_INLINE void tsqr_tile_t(MSVD_THREADGROUP const C* x, uint32_t ld, uint32_t 
     if (k >= j) continue;  // uniform over the SIMD group
     // v_k . v_j over rows >= j: v_j is 1 at j and zero above it.
     C sum = C(0);
-    for (uint32_t r = j + ctx.lane; r < rows; r += kSimdWidth)
-      sum += x[r + k * ld] * (r == j ? C(1) : x[r + j * ld]);
+    MSVD_UNROLL
+    for (uint32_t i = 0; i < kTsqrLaneRows; ++i) {
+      const uint32_t r = ctx.lane + i * kSimdWidth;
+      if (r >= j && r < rows) sum += x[r + k * ld] * (r == j ? C(1) : x[r + j * ld]);
+    }
     sum = simd_reduce_sum(sum);
     if (ctx.lane == 0) gram[k + j * w] = sum;
   }
