@@ -1,5 +1,6 @@
 #include "core/tsqr_panel.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/errors.h"
@@ -103,6 +104,11 @@ void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const Matrix
   p.width = panel.cols;
   p.tile_rows = place.tile_rows;
   p.threads = kTsqrThreads;
+  for (const char* kernel : {"tsqr_factor", "tsqr_expand", "tsqr_reconstruct", "tsqr_leaf_y"})
+    p.threads =
+        std::min(p.threads, backend.max_threads_for(workspace_kernel_name(kernel, panel.dtype)) /
+                                kernels::kSimdWidth * kernels::kSimdWidth);
+  if (p.threads == 0) throw NotImplemented("metalsvd: the TSQR kernels need a SIMD group");
   p.t_offset = place.t_offset;
   p.u_offset = base + tree.u;
   p.r_offset = base + tree.stack[root + 1];

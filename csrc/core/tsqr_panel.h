@@ -12,8 +12,9 @@ namespace metalsvd {
 
 // The most rows a tile may have: beyond, a group's column steps walk too many rows each.
 constexpr uint32_t kTsqrMaxTileRows = 1024;
-// Threads of every TSQR launch (SIMD groups own the panel's columns in turn).
-constexpr uint32_t kTsqrThreads = 256;
+// Threads of every TSQR launch, where the device allows them: a SIMD group a column of a
+// 32-column panel, so that a tile's QR steps wait on one column's update each, not several.
+constexpr uint32_t kTsqrThreads = 1024;
 
 // The reduction tree of a rows x width panel whose tiles have at most tile_rows rows. Offsets
 // are elements from the start of the tree's scratch in a matrix's region.

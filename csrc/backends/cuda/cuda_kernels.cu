@@ -120,9 +120,6 @@ template <typename P>
 constexpr uint32_t kWorkspaceThreads = 1024;
 template <>
 constexpr uint32_t kWorkspaceThreads<kernels::BandBidiagonalParams> = 512;
-// The TSQR kernels run 256 threads (kTsqrThreads), each with a row of V or of T in registers.
-template <>
-constexpr uint32_t kWorkspaceThreads<kernels::TsqrParams> = 256;
 
 // Workspace kernels (kernels/workspace_kernel.h): buffers io, w0, w1, w2, state, info; any
 // number of threads up to kWorkspaceThreads<P>.
