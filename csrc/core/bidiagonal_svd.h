@@ -43,11 +43,10 @@ struct BidiagonalSvdPlan {
   uint32_t tile_rows = 0;
 };
 
-// Whether the plan takes a matrix through the two-stage reduction. Not yet by itself: the
-// crossover against the one-stage reduction has not been measured on a GPU (its band reduction
-// is GEMMs and a few launches a block column where the one-stage reduction is two launches a
-// column, but its bulge chasing is one group a matrix and, with vectors, its back-transformation
-// a launch a wavefront step), so the plan keeps the one-stage reduction unless two_stage is 1.
+// Whether the plan takes a matrix through the two-stage reduction: only where two_stage is 1.
+// Measured, it is 7 to 14 times slower than the one-stage reduction on a single matrix (its
+// bulge chasing is one group a matrix, bound by the latency of its 2n dependent time steps;
+// bench/results/2026-12-06_*), so there is no crossover to take it by itself.
 bool two_stage_reduction(const BidiagonalSvdPlan& plan);
 
 // Threadgroup memory the path's kernels need at most, for compute type `dtype`.

@@ -29,6 +29,16 @@ void launch(Backend& backend, const char* function, uint32_t groups, const Matri
                           scratch_bytes(p.tile_rows, p.width, panel.dtype), p, b);
 }
 
+// kTsqrThreads, or the fewest whole SIMD groups any TSQR kernel allows on this device.
+uint32_t tsqr_threads(Backend& backend, ScalarType dtype) {
+  uint32_t threads = kTsqrThreads;
+  for (const char* kernel : {"tsqr_factor", "tsqr_expand", "tsqr_reconstruct", "tsqr_leaf_y"})
+    threads = std::min(threads, backend.max_threads_for(workspace_kernel_name(kernel, dtype)) /
+                                    kernels::kSimdWidth * kernels::kSimdWidth);
+  if (threads == 0) throw NotImplemented("metalsvd: the TSQR kernels need a SIMD group");
+  return threads;
+}
+
 }  // namespace
 
 TsqrTree tsqr_tree(uint32_t rows, uint32_t width, uint32_t tile_rows) {
@@ -103,12 +113,7 @@ void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const Matrix
   p.rows = panel.rows;
   p.width = panel.cols;
   p.tile_rows = place.tile_rows;
-  p.threads = kTsqrThreads;
-  for (const char* kernel : {"tsqr_factor", "tsqr_expand", "tsqr_reconstruct", "tsqr_leaf_y"})
-    p.threads =
-        std::min(p.threads, backend.max_threads_for(workspace_kernel_name(kernel, panel.dtype)) /
-                                kernels::kSimdWidth * kernels::kSimdWidth);
-  if (p.threads == 0) throw NotImplemented("metalsvd: the TSQR kernels need a SIMD group");
+  p.threads = tsqr_threads(backend, panel.dtype);
   p.t_offset = place.t_offset;
   p.u_offset = base + tree.u;
   p.r_offset = base + tree.stack[root + 1];

@@ -24,6 +24,7 @@
 #pragma once
 
 #include "dialect.h"
+#include "group_reduce.h"
 #include "householder.h"
 #include "workspace_kernel.h"
 
@@ -65,55 +66,13 @@ MSVD_HOST_DEVICE uint32_t band_max_tasks(uint32_t n, uint32_t band) {
   return n > 2 ? band_sweep_tasks(n, band, 0) : 0u;
 }
 
-// Rows whose right-reflector dots one butterfly sums: few enough that the block's registers and
-// the chunk's fit, and 2 kBandRowChunk + 1 shuffles a chunk against 5 a row one by one.
+// Rows whose right-reflector dots one butterfly sums (simd_row_sums): few enough that the
+// block's registers and the chunk's fit; 16 shuffles a chunk, against 40 a row at a time.
 MSVD_CONSTANT constexpr uint32_t kBandRowChunk = 8;
 
-// A lane's values of kBandRowChunk rows (passed by value: kept in registers, where Metal allows
-// no reference to a thread's array without naming its address space).
+// A lane's part of a task's block: its column's values of rows P or of rows N.
 template <typename C>
-struct RowChunk {
-  C x[kBandRowChunk];
-};
-
-// Every lane's x[i] (lane = column, i = row) becomes the row's sum over the SIMD group. A
-// butterfly halves the rows a lane holds at each step, so that after log2(kBandRowChunk) steps
-// lane l holds row l mod kBandRowChunk summed over its aligned lanes; the other lanes are folded
-// in, and a second butterfly gathers the rows back, in order, to every lane.
-
-template <typename C>
-MSVD_INLINE RowChunk<C> simd_row_sums(RowChunk<C> chunk, uint32_t lane) {
-  MSVD_UNROLL
-  for (uint32_t h = kBandRowChunk / 2; h > 0; h /= 2) {
-    const bool upper = (lane & h) != 0;  // keeps rows [h, 2h) of its block of 2h
-    MSVD_UNROLL
-    for (uint32_t i = 0; i < h; ++i) {
-      const C sent = shuffle_xor(upper ? chunk.x[i] : chunk.x[i + h], h);
-      chunk.x[i] = (upper ? chunk.x[i + h] : chunk.x[i]) + sent;
-    }
-  }
-  MSVD_UNROLL
-  for (uint32_t mask = kBandRowChunk; mask < kSimdWidth; mask *= 2)
-    chunk.x[0] += shuffle_xor(chunk.x[0], mask);
-  MSVD_UNROLL
-  for (uint32_t h = 1; h < kBandRowChunk; h *= 2) {
-    const bool upper = (lane & h) != 0;  // holds the upper h rows of the 2h being joined
-    MSVD_UNROLL
-    for (uint32_t i = 0; i < h; ++i) {
-      const C received = shuffle_xor(chunk.x[i], h);
-      chunk.x[i + h] = upper ? chunk.x[i] : received;
-      chunk.x[i] = upper ? received : chunk.x[i];
-    }
-  }
-  return chunk;
-}
-
-// A lane's part of a task's block: its column's values of rows P or of rows N (by value, as
-// RowChunk).
-template <typename C>
-struct BlockRows {
-  C x[kBandMax];
-};
+using BlockRows = SimdRows<C, kBandMax>;
 
 // The right reflector (v in lane c, tau) applied to the first `count` rows of x in every lane,
 // but row 0 where skip_first (the reflector's own row), a chunk of rows at a time.
@@ -123,7 +82,7 @@ MSVD_INLINE BlockRows<C> apply_right_reflector(BlockRows<C> rows, uint32_t count
   MSVD_UNROLL
   for (uint32_t base = 0; base < kBandMax; base += kBandRowChunk) {
     if (base >= count) continue;  // uniform over the SIMD group
-    RowChunk<C> dots;
+    SimdRows<C, kBandRowChunk> dots;
     MSVD_UNROLL
     for (uint32_t i = 0; i < kBandRowChunk; ++i)
       dots.x[i] = skip_first && base + i == 0 ? C(0) : rows.x[base + i] * v;

@@ -51,5 +51,44 @@ MSVD_INLINE C lane_group_sum(C x, uint32_t width) {
   return x;
 }
 
+// A lane's values of N rows of a block whose columns are the SIMD group's lanes (passed by value:
+// kept in registers, where Metal allows no reference to a thread's array without naming its
+// address space).
+template <typename C, uint32_t N>
+struct SimdRows {
+  C x[N];
+};
+
+// Every lane's x[i] (lane = column, i = row) becomes row i's sum over the SIMD group. N, a power
+// of two up to kSimdWidth: a butterfly halves the rows a lane holds at each step, so that after
+// log2(N) steps lane l holds row l mod N summed over its aligned lanes; the other lanes are
+// folded in, and a second butterfly gathers the rows back, in order, to every lane — 2N - 2 +
+// log2(kSimdWidth / N) shuffles where a reduction a row takes N log2(kSimdWidth).
+template <typename C, uint32_t N>
+MSVD_INLINE SimdRows<C, N> simd_row_sums(SimdRows<C, N> rows, uint32_t lane) {
+  MSVD_UNROLL
+  for (uint32_t h = N / 2; h > 0; h /= 2) {
+    const bool upper = (lane & h) != 0;  // keeps rows [h, 2h) of its block of 2h
+    MSVD_UNROLL
+    for (uint32_t i = 0; i < h; ++i) {
+      const C sent = shuffle_xor(upper ? rows.x[i] : rows.x[i + h], h);
+      rows.x[i] = (upper ? rows.x[i + h] : rows.x[i]) + sent;
+    }
+  }
+  MSVD_UNROLL
+  for (uint32_t mask = N; mask < kSimdWidth; mask *= 2) rows.x[0] += shuffle_xor(rows.x[0], mask);
+  MSVD_UNROLL
+  for (uint32_t h = 1; h < N; h *= 2) {
+    const bool upper = (lane & h) != 0;  // holds the upper h rows of the 2h being joined
+    MSVD_UNROLL
+    for (uint32_t i = 0; i < h; ++i) {
+      const C received = shuffle_xor(rows.x[i], h);
+      rows.x[i + h] = upper ? rows.x[i] : received;
+      rows.x[i] = upper ? received : rows.x[i];
+    }
+  }
+  return rows;
+}
+
 }  // namespace kernels
 }  // namespace metalsvd

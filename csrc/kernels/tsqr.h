@@ -161,11 +161,11 @@ MSVD_INLINE void tsqr_reflector(MSVD_THREADGROUP C* x, uint32_t ld, uint32_t row
   if (lane == 0) taus[c] = h.tau;
 }
 
-// col <- (I - tau v v^T) col over rows >= j, v = (1 at j, v_below), v_at(r) its entry r > j;
-// one SIMD group, lane-owned rows as in tsqr_reflector.
-template <typename C, typename V>
+// col <- (I - tau v v^T) col over rows >= j, v = (1 at j, v[r] below it): the tile's reflector
+// j; one SIMD group, lane-owned rows as in tsqr_reflector.
+template <typename C>
 MSVD_INLINE void tsqr_apply_reflector(MSVD_THREADGROUP C* col, uint32_t rows, uint32_t j, C tau,
-                                      V v_at, uint32_t lane) {
+                                      MSVD_THREADGROUP const C* v, uint32_t lane) {
   C dot = C(0);
   MSVD_UNROLL
   for (uint32_t i = 0; i < kTsqrLaneRows; ++i) {
@@ -174,7 +174,7 @@ MSVD_INLINE void tsqr_apply_reflector(MSVD_THREADGROUP C* col, uint32_t rows, ui
     if (r == j)
       dot += col[r];
     else if (r > j)
-      dot += v_at(r) * col[r];
+      dot += v[r] * col[r];
   }
   dot = simd_reduce_sum(dot) * tau;
   MSVD_UNROLL
@@ -184,16 +184,9 @@ MSVD_INLINE void tsqr_apply_reflector(MSVD_THREADGROUP C* col, uint32_t rows, ui
     if (r == j)
       col[r] -= dot;
     else if (r > j)
-      col[r] -= dot * v_at(r);
+      col[r] -= dot * v[r];
   }
 }
-
-// The tile's reflector j below its diagonal, read from threadgroup memory.
-template <typename C>
-struct TsqrSharedReflector {
-  MSVD_THREADGROUP const C* v;
-  MSVD_INLINE C operator()(uint32_t r) const { return v[r]; }
-};
 
 // Householder QR of the tile x in place: R on and above the diagonal, reflector j below it,
 // tau_j in taus[j]. SIMD group q owns columns q, q + warps, ...: it forms their dots with a
@@ -206,8 +199,7 @@ MSVD_INLINE void tsqr_tile_qr(MSVD_THREADGROUP C* x, uint32_t ld, uint32_t rows,
   group_barrier();
   for (uint32_t j = 0; j + 1 < width; ++j) {
     const C tau = taus[j];
-    TsqrSharedReflector<C> v;
-    v.v = x + j * ld;
+    MSVD_THREADGROUP const C* v = x + j * ld;
     for (uint32_t c = ctx.simd_group; c < width; c += warps) {
       if (c <= j) continue;
       if (tau != C(0)) tsqr_apply_reflector(x + c * ld, rows, j, tau, v, ctx.lane);
