@@ -2,10 +2,11 @@
 grouped by kernel, for one shape.
 
     python bench/profile_svd.py --shape 2048x2048 [--algorithm auto] [--gemm-sweeps -1] [--rows 25]
-                                [--overlap] [--values [--two-stage 1]]
+                                [--overlap] [--values [--two-stage 1]] [--once]
 
 --values profiles the values alone (metalsvd::svdvals_ex) instead, --two-stage 1 through the
-two-stage bidiagonalisation, 0 through the one-stage one (default: the plan's).
+two-stage bidiagonalisation, 0 through the one-stage one (default: the plan's). --once makes
+one call and no profile, for a profiler outside (Nsight Compute: tools/gpu-run's NCU_SHAPE).
 
 The kernels are launched one after another (METALSVD_CUDA_OVERLAP=0) unless --overlap is
 given: a kernel launched while the previous one runs waits for it, and the profiler would
@@ -35,6 +36,8 @@ def main():
     p.add_argument("--two-stage", type=int, default=-1, choices=[-1, 0, 1],
                    help="with --values: 1 the two-stage bidiagonalisation, 0 the one-stage "
                         "one, -1 the plan's")
+    p.add_argument("--once", action="store_true",
+                   help="one call, no profiler (for a profiler outside the process)")
     args = p.parse_args()
     os.environ["METALSVD_CUDA_OVERLAP"] = "1" if args.overlap else "0"
     shape = tuple(int(x) for x in args.shape.split("x"))
@@ -48,6 +51,8 @@ def main():
 
     call()
     torch.cuda.synchronize()
+    if args.once:
+        return
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         call()
         torch.cuda.synchronize()
