@@ -10,32 +10,46 @@
 namespace metalsvd {
 namespace {
 
-static_assert(kTsqrMaxTileRows <= kernels::kTsqrLaneRows * kernels::kSimdWidth,
-              "a lane walks at most kTsqrLaneRows rows of a tile");
-
 uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
 uint32_t scratch_bytes(uint32_t tile_rows, uint32_t width, ScalarType dtype) {
   return kernels::tsqr_scratch_elements(tile_rows, width) * element_size(dtype);
 }
 
-void launch(Backend& backend, const char* function, uint32_t groups, const MatrixBatch& panel,
-            const MatrixBatch& y, const TsqrPanelPlace& place, const kernels::TsqrParams& p) {
+template <typename P>
+void launch(Backend& backend, const char* function, uint32_t groups, uint32_t scratch_bytes,
+            const MatrixBatch& panel, const MatrixBatch& y, const TsqrPanelPlace& place,
+            const P& p) {
   WorkspaceBuffers b;
   b.w0 = panel.data;
   b.w1 = y.data;
   b.w2 = place.region;
   launch_workspace_kernel(backend, workspace_kernel_name(function, panel.dtype), groups, p.threads,
-                          scratch_bytes(p.tile_rows, p.width, panel.dtype), p, b);
+                          scratch_bytes, p, b);
 }
 
-// kTsqrThreads, or the fewest whole SIMD groups any TSQR kernel allows on this device.
+// kTsqrThreads, or the fewest whole SIMD groups the TSQR kernels but tsqr_factor allow.
 uint32_t tsqr_threads(Backend& backend, ScalarType dtype) {
   uint32_t threads = kTsqrThreads;
-  for (const char* kernel : {"tsqr_factor", "tsqr_expand", "tsqr_reconstruct", "tsqr_leaf_y"})
+  for (const char* kernel : {"tsqr_expand", "tsqr_reconstruct", "tsqr_leaf_y"})
     threads = std::min(threads, backend.max_threads_for(workspace_kernel_name(kernel, dtype)) /
                                     kernels::kSimdWidth * kernels::kSimdWidth);
   if (threads == 0) throw NotImplemented("metalsvd: the TSQR kernels need a SIMD group");
+  return threads;
+}
+
+// tsqr_factor's threads: a thread for every tsqr_factor_rows rows of a tile, in whole SIMD groups
+// (at least one: a lane a column of the step's sums).
+uint32_t tsqr_factor_threads(Backend& backend, ScalarType dtype, uint32_t tile_rows) {
+  const uint32_t per_thread = kernels::tsqr_factor_rows(element_size(dtype));
+  const uint32_t simd = kernels::kSimdWidth;
+  const uint32_t threads = std::max(ceil_div(ceil_div(tile_rows, per_thread), simd) * simd, simd);
+  const uint32_t limit =
+      backend.max_threads_for(workspace_kernel_name("tsqr_factor", dtype)) / simd * simd;
+  if (threads > limit)
+    throw NotImplemented("metalsvd: the QR tiles of " + std::to_string(tile_rows) + " rows need " +
+                         std::to_string(threads) + " threads a group, the device allows " +
+                         std::to_string(limit));
   return threads;
 }
 
@@ -117,15 +131,21 @@ void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const Matrix
   p.t_offset = place.t_offset;
   p.u_offset = base + tree.u;
   p.r_offset = base + tree.stack[root + 1];
+  const uint32_t scratch = scratch_bytes(p.tile_rows, p.width, panel.dtype);
   // Up the tree: the leaves, then every level of nodes.
+  kernels::TsqrFactorParams f{};
+  static_cast<kernels::TsqrParams&>(f) = p;
+  f.threads = tsqr_factor_threads(backend, panel.dtype, p.tile_rows);
+  const uint32_t factor_scratch =
+      kernels::tsqr_factor_scratch_elements(f.threads, f.width) * element_size(panel.dtype);
   for (uint32_t l = 0; l <= root; ++l) {
-    p.units = l == 0 ? panel.rows : tree.tiles[l - 1];
-    p.tiles = tree.tiles[l];
-    p.from_stack = l > 0;
-    p.stack_offset = base + tree.stack[l];
-    p.tile_t_offset = base + tree.tile_t[l];
-    p.out_offset = base + tree.stack[l + 1];
-    launch(backend, "tsqr_factor", panel.batch * p.tiles, panel, y, place, p);
+    f.units = l == 0 ? panel.rows : tree.tiles[l - 1];
+    f.tiles = tree.tiles[l];
+    f.from_stack = l > 0;
+    f.stack_offset = base + tree.stack[l];
+    f.tile_t_offset = base + tree.tile_t[l];
+    f.out_offset = base + tree.stack[l + 1];
+    launch(backend, "tsqr_factor", panel.batch * f.tiles, factor_scratch, panel, y, place, f);
   }
   // Down: every node hands its children their C.
   for (uint32_t l = root; l >= 1; --l) {
@@ -136,7 +156,7 @@ void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const Matrix
     p.tile_t_offset = base + tree.tile_t[l];
     p.c_offset = l == root ? kernels::kTsqrIdentity : base + tree.c[l];
     p.out_offset = base + tree.c[l - 1];
-    launch(backend, "tsqr_expand", panel.batch * p.tiles, panel, y, place, p);
+    launch(backend, "tsqr_expand", panel.batch * p.tiles, scratch, panel, y, place, p);
   }
   // The leaves: Y, T and R.
   p.units = panel.rows;
@@ -144,8 +164,9 @@ void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const Matrix
   p.from_stack = 0;
   p.tile_t_offset = base + tree.tile_t[0];
   p.c_offset = root == 0 ? kernels::kTsqrIdentity : base + tree.c[0];
-  launch(backend, "tsqr_reconstruct", panel.batch, panel, y, place, p);
-  if (p.tiles > 1) launch(backend, "tsqr_leaf_y", panel.batch * (p.tiles - 1), panel, y, place, p);
+  launch(backend, "tsqr_reconstruct", panel.batch, scratch, panel, y, place, p);
+  if (p.tiles > 1)
+    launch(backend, "tsqr_leaf_y", panel.batch * (p.tiles - 1), scratch, panel, y, place, p);
 }
 
 }  // namespace metalsvd

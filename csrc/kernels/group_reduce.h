@@ -59,13 +59,11 @@ struct SimdRows {
   C x[N];
 };
 
-// Every lane's x[i] (lane = column, i = row) becomes row i's sum over the SIMD group. N, a power
-// of two up to kSimdWidth: a butterfly halves the rows a lane holds at each step, so that after
-// log2(N) steps lane l holds row l mod N summed over its aligned lanes; the other lanes are
-// folded in, and a second butterfly gathers the rows back, in order, to every lane — 2N - 2 +
-// log2(kSimdWidth / N) shuffles where a reduction a row takes N log2(kSimdWidth).
+// The halving steps of a butterfly over a SimdRows block (lane = column, i = row): each halves
+// the rows a lane holds, so that after log2(N) steps lane l holds row l mod N summed over the
+// lanes that agree with it outside its low log2(N) bits. N, a power of two up to kSimdWidth.
 template <typename C, uint32_t N>
-MSVD_INLINE SimdRows<C, N> simd_row_sums(SimdRows<C, N> rows, uint32_t lane) {
+MSVD_INLINE C simd_row_butterfly(SimdRows<C, N> rows, uint32_t lane) {
   MSVD_UNROLL
   for (uint32_t h = N / 2; h > 0; h /= 2) {
     const bool upper = (lane & h) != 0;  // keeps rows [h, 2h) of its block of 2h
@@ -75,8 +73,26 @@ MSVD_INLINE SimdRows<C, N> simd_row_sums(SimdRows<C, N> rows, uint32_t lane) {
       rows.x[i] = (upper ? rows.x[i + h] : rows.x[i]) + sent;
     }
   }
+  return rows.x[0];
+}
+
+// Row l mod N summed over the SIMD group, for every lane l: the butterfly, then the other lanes
+// folded in — N - 1 + log2(kSimdWidth / N) shuffles where a reduction a row takes
+// N log2(kSimdWidth).
+template <typename C, uint32_t N>
+MSVD_INLINE C simd_row_sum_scattered(SimdRows<C, N> rows, uint32_t lane) {
+  C sum = simd_row_butterfly(rows, lane);
   MSVD_UNROLL
-  for (uint32_t mask = N; mask < kSimdWidth; mask *= 2) rows.x[0] += shuffle_xor(rows.x[0], mask);
+  for (uint32_t mask = N; mask < kSimdWidth; mask *= 2) sum += shuffle_xor(sum, mask);
+  return sum;
+}
+
+// Every lane's x[i] becomes row i's sum over the SIMD group: the scattered sums, then a second
+// butterfly that gathers the rows back, in order, to every lane — 2N - 2 + log2(kSimdWidth / N)
+// shuffles in all.
+template <typename C, uint32_t N>
+MSVD_INLINE SimdRows<C, N> simd_row_sums(SimdRows<C, N> rows, uint32_t lane) {
+  rows.x[0] = simd_row_sum_scattered(rows, lane);
   MSVD_UNROLL
   for (uint32_t h = 1; h < N; h *= 2) {
     const bool upper = (lane & h) != 0;  // holds the upper h rows of the 2h being joined

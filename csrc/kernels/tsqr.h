@@ -4,8 +4,8 @@
 // however tall it is, where a Householder reflector spread over several groups is a launch
 // each (its norm needs a grid-wide barrier before its use).
 //
-// The panel's rows are split into leaves of at most tile_rows rows; each is factored in
-// threadgroup memory, with its reflectors' T factor (H = I - V T V^T), and the leaves' R
+// The panel's rows are split into leaves of at most tile_rows rows; each is factored by one
+// group, with its reflectors' T factor (H = I - V T V^T), and the leaves' R
 // factors, stacked, are factored the same way by the nodes of a tree (tile_rows / width children
 // a node) up to one root. The explicit Q of the panel then comes back down the tree: every node
 // forms X = H [C; 0] = [C; 0] - V (T (V1^T C)) from the C its parent handed it (the identity at
@@ -15,8 +15,8 @@
 // gives the reflectors Y of the panel's Householder QR, its T = -U S Y1^-T (Y1: Y's first
 // width rows) and R = S R_root, in the layout the blocked QR applies (householder.h):
 //   tsqr_factor       a group a tile (leaves of the panel, or nodes over a stack of R factors):
-//                     Householder QR in threadgroup memory, the reflectors back in place, their
-//                     T factor, and the tile's R into the next level's stack
+//                     Householder QR with the tile's rows in registers, the reflectors back in
+//                     place, their T factor, and the tile's R into the next level's stack
 //   tsqr_expand       a group a node, root first: X = H [C; 0], the children's C
 //   tsqr_reconstruct  a group a matrix: X of leaf 0, the LU of its first width rows with the
 //                     signs, T, R (into the panel's first rows) and leaf 0's rows of Y
@@ -27,6 +27,7 @@
 #pragma once
 
 #include "dialect.h"
+#include "group_reduce.h"
 #include "householder.h"
 #include "workspace_kernel.h"
 
@@ -34,10 +35,6 @@ namespace metalsvd {
 namespace kernels {
 
 MSVD_CONSTANT constexpr uint32_t kTsqrMaxWidth = kHouseholderMaxPanel;
-// The most rows of a tile a lane walks (a tile has at most kTsqrLaneRows kSimdWidth rows): the
-// walks are unrolled to that many predicated steps, so that a lane's loads are all in flight
-// at once rather than one a loop iteration.
-MSVD_CONSTANT constexpr uint32_t kTsqrLaneRows = 32;
 // c_offset's value for the root, whose C is the identity.
 MSVD_CONSTANT constexpr uint32_t kTsqrIdentity = 0xffffffffu;
 
@@ -69,8 +66,8 @@ struct TsqrParams {
   uint32_t u_offset;       // U (width x width, leading dimension width), then the signs (width)
 };
 
-// Threadgroup memory of every TSQR kernel: a tile, then width^2 + width more (a w x w block:
-// the Gram matrix of the reflectors, W of the expansion or U; then the taus or the signs).
+// Threadgroup memory of the TSQR kernels but tsqr_factor: a tile, then width^2 + width more (a
+// w x w block: W of the expansion or U; then the signs).
 MSVD_HOST_DEVICE uint32_t tsqr_scratch_elements(uint32_t tile_rows, uint32_t width) {
   return tile_rows * width + width * width + width;
 }
@@ -124,89 +121,6 @@ template <typename P, typename C>
 MSVD_INLINE MSVD_DEVICE C* tsqr_region(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w2,
                                        uint32_t matrix) {
   return w2 + static_cast<int64_t>(matrix) * p.t_batch_stride;
-}
-
-// The Householder reflector of column c of the tile x (rows x width, leading dimension ld, in
-// threadgroup memory) from its rows >= c, as LAPACK's xLARFG: beta at (c, c), the scaled vector
-// below it, tau into taus[c]. One SIMD group calls it; each lane touches only the rows
-// r = lane (mod kSimdWidth), the rows it updates everywhere else, so no lane reads another's
-// unsynchronised store (alpha comes by a reduction, exact: one term is not zero).
-template <typename C>
-MSVD_INLINE void tsqr_reflector(MSVD_THREADGROUP C* x, uint32_t ld, uint32_t rows, uint32_t c,
-                                MSVD_THREADGROUP C* taus, uint32_t lane) {
-  MSVD_THREADGROUP C* col = x + c * ld;
-  C alpha_part = C(0);
-  C below = C(0);
-  MSVD_UNROLL
-  for (uint32_t i = 0; i < kTsqrLaneRows; ++i) {
-    const uint32_t r = lane + i * kSimdWidth;
-    const C v = r < rows ? col[r] : C(0);
-    if (r == c)
-      alpha_part = v;
-    else if (r > c)
-      below += v * v;
-  }
-  const C alpha = simd_reduce_sum(alpha_part);
-  below = simd_reduce_sum(below);
-  const Reflector<C> h = householder_reflector(alpha, below);
-  MSVD_UNROLL
-  for (uint32_t i = 0; i < kTsqrLaneRows; ++i) {
-    const uint32_t r = lane + i * kSimdWidth;
-    if (r >= rows) continue;
-    if (r == c)
-      col[r] = h.beta;
-    else if (r > c)
-      col[r] *= h.scale;
-  }
-  if (lane == 0) taus[c] = h.tau;
-}
-
-// col <- (I - tau v v^T) col over rows >= j, v = (1 at j, v[r] below it): the tile's reflector
-// j; one SIMD group, lane-owned rows as in tsqr_reflector.
-template <typename C>
-MSVD_INLINE void tsqr_apply_reflector(MSVD_THREADGROUP C* col, uint32_t rows, uint32_t j, C tau,
-                                      MSVD_THREADGROUP const C* v, uint32_t lane) {
-  C dot = C(0);
-  MSVD_UNROLL
-  for (uint32_t i = 0; i < kTsqrLaneRows; ++i) {
-    const uint32_t r = lane + i * kSimdWidth;
-    if (r >= rows) continue;
-    if (r == j)
-      dot += col[r];
-    else if (r > j)
-      dot += v[r] * col[r];
-  }
-  dot = simd_reduce_sum(dot) * tau;
-  MSVD_UNROLL
-  for (uint32_t i = 0; i < kTsqrLaneRows; ++i) {
-    const uint32_t r = lane + i * kSimdWidth;
-    if (r >= rows) continue;
-    if (r == j)
-      col[r] -= dot;
-    else if (r > j)
-      col[r] -= dot * v[r];
-  }
-}
-
-// Householder QR of the tile x in place: R on and above the diagonal, reflector j below it,
-// tau_j in taus[j]. SIMD group q owns columns q, q + warps, ...: it forms their dots with a
-// reflector and updates them itself, and the owner of column j + 1 forms that column's
-// reflector as soon as it has updated it, so a step needs one barrier.
-template <typename C>
-MSVD_INLINE void tsqr_tile_qr(MSVD_THREADGROUP C* x, uint32_t ld, uint32_t rows, uint32_t width,
-                              MSVD_THREADGROUP C* taus, uint32_t warps, ThreadContext ctx) {
-  if (ctx.simd_group == 0) tsqr_reflector(x, ld, rows, 0u, taus, ctx.lane);
-  group_barrier();
-  for (uint32_t j = 0; j + 1 < width; ++j) {
-    const C tau = taus[j];
-    MSVD_THREADGROUP const C* v = x + j * ld;
-    for (uint32_t c = ctx.simd_group; c < width; c += warps) {
-      if (c <= j) continue;
-      if (tau != C(0)) tsqr_apply_reflector(x + c * ld, rows, j, tau, v, ctx.lane);
-      if (c == j + 1) tsqr_reflector(x, ld, rows, c, taus, ctx.lane);
-    }
-    group_barrier();
-  }
 }
 
 // Entry (r, k) of the tile's reflector k (unit lower trapezoidal), which tsqr_factor left below
@@ -279,92 +193,164 @@ MSVD_INLINE TsqrTile<C> tsqr_expand_tile(MSVD_CONSTANT const P& p, MSVD_DEVICE C
   return tile;
 }
 
-// The T factor of the tile's reflectors (x: the factored tile, taus their taus) into t_out
-// (leading dimension width), by LAPACK's xLARFT: T(i, j) = -tau_j sum_{k=i}^{j-1} T(i, k) G(k, j)
-// with G = V^T V, whose upper triangle goes to `gram` first (a SIMD group a pair at a time).
-// Row i of T depends on nothing but row i and G, so lane i of SIMD group 0 forms it in
-// registers.
-template <typename C>
-MSVD_INLINE void tsqr_tile_t(MSVD_THREADGROUP const C* x, uint32_t ld, uint32_t rows,
-                             uint32_t width, MSVD_THREADGROUP const C* taus,
-                             MSVD_THREADGROUP C* gram, MSVD_DEVICE C* t_out, uint32_t warps,
-                             ThreadContext ctx) {
-  const uint32_t w = width;
-  for (uint32_t pair = ctx.simd_group; pair < w * w; pair += warps) {
-    const uint32_t k = pair % w;
-    const uint32_t j = pair / w;
-    if (k >= j) continue;  // uniform over the SIMD group
-    // v_k . v_j over rows >= j: v_j is 1 at j and zero above it.
-    C sum = C(0);
-    MSVD_UNROLL
-    for (uint32_t i = 0; i < kTsqrLaneRows; ++i) {
-      const uint32_t r = ctx.lane + i * kSimdWidth;
-      if (r >= j && r < rows) sum += x[r + k * ld] * (r == j ? C(1) : x[r + j * ld]);
-    }
-    sum = simd_reduce_sum(sum);
-    if (ctx.lane == 0) gram[k + j * w] = sum;
-  }
-  group_barrier();
-  if (ctx.simd_group == 0) {
-    const uint32_t i = ctx.lane;
-    C row[kTsqrMaxWidth];
-    MSVD_UNROLL
-    for (uint32_t j = 0; j < kTsqrMaxWidth; ++j) {
-      C value = C(0);
-      if (i < w && j < w && j >= i) {
-        if (j == i) {
-          value = taus[i];
-        } else {
-          MSVD_UNROLL
-          for (uint32_t k = 0; k < kTsqrMaxWidth; ++k)
-            if (k >= i && k < j) value += row[k] * gram[k + j * w];
-          value *= -taus[j];
-        }
-      }
-      row[j] = value;
-      if (i < w && j < w) t_out[i + j * w] = value;
-    }
-  }
+// tsqr_factor: Householder QR of a tile with its rows in registers, rows tid + k threads
+// (k < tsqr_factor_rows) of thread tid, so that a QR step reads no threadgroup memory for the
+// tile and waits on one barrier. Step j forms, in one pass over a thread's rows below row j, the
+// products of column j with every column of the row; one butterfly a SIMD group
+// (simd_row_sum_scattered) and a sum over the SIMD groups turn them into column j's dots with
+//   itself                          the norm below the diagonal: the reflector (xLARFG)
+//   the columns right of it         v . a_c = a_jc + scale (a_j . a_c): how much of v each loses
+//   the reflectors left of it       v_c . v_j = v_c[j] + scale (v_c . a_j): T's column j (xLARFT)
+// with a_jc from row j, which its owner puts in threadgroup memory before the barrier. The
+// sums and row j alternate between two buffers by step, so that a step's writes never meet the
+// previous step's reads. The rows a thread holds for a compute type of `element_bytes`: 32
+// values each, within what a thread's registers hold beside the products (CUDA gives each of
+// 512 threads 128; a float64 value takes two).
+MSVD_HOST_DEVICE constexpr uint32_t tsqr_factor_rows(uint32_t element_bytes) {
+  return element_bytes > 4 ? 1u : 2u;
 }
 
-// Groups: batch x tiles. Scratch: tsqr_scratch_elements.
+// tsqr_factor's parameters: TsqrParams under their own name, so that a backend can bound its
+// launches apart from the other TSQR kernels' (CUDA: fewer threads, more registers each).
+struct TsqrFactorParams : TsqrParams {};
+
+// Threadgroup memory of tsqr_factor for `threads` and `width`, in elements: two buffers of the
+// SIMD groups' sums and of row j, and T.
+MSVD_HOST_DEVICE uint32_t tsqr_factor_scratch_elements(uint32_t threads, uint32_t width) {
+  return 2 * (threads / kSimdWidth) * width + 2 * width + width * width;
+}
+
+// Groups: batch x tiles, at least tile rows / tsqr_factor_rows threads each. The tile's
+// reflectors back in place (R on and above the diagonal), R into the next level's stack, T
+// (leading dimension width) into the level's T factors. Scratch: tsqr_factor_scratch_elements.
 template <typename P, typename T, typename C>
 MSVD_INLINE void tsqr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
                              MSVD_DEVICE C*, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
                              MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch, ThreadContext ctx) {
+  constexpr uint32_t kRows = tsqr_factor_rows(sizeof(C));
+  constexpr uint32_t kW = kTsqrMaxWidth;
+  static_assert(kTsqrMaxWidth == kSimdWidth, "a lane a column of the step's sums");
   const uint32_t matrix = ctx.group / p.tiles;
   const uint32_t t = ctx.group % p.tiles;
   const uint32_t w = p.width;
-  const uint32_t ld = p.tile_rows;
+  const uint32_t tid = ctx.thread_index;
+  const uint32_t lane = ctx.lane;
+  const uint32_t warps = p.threads / kSimdWidth;
+  const bool first_warp = ctx.simd_group == 0;
   const TsqrTile<C> tile = tsqr_tile(p, w0, w2, matrix, t);
   const uint32_t rows = tile.end - tile.begin;
-  MSVD_THREADGROUP C* x = scratch;
-  MSVD_THREADGROUP C* taus = scratch + ld * w + w * w;
-  // Consecutive threads along whichever dimension is contiguous in memory.
-  const bool rows_contiguous = tile.row_stride == 1;
-  for (uint32_t idx = ctx.thread_index; idx < rows * w; idx += p.threads) {
-    const uint32_t r = rows_contiguous ? idx % rows : idx / w;
-    const uint32_t c = rows_contiguous ? idx / rows : idx % w;
-    x[r + c * ld] = *tsqr_at(tile, r, c);
+  MSVD_THREADGROUP C* sums = scratch;                // 2 x warps x w
+  MSVD_THREADGROUP C* heads = sums + 2 * warps * w;  // 2 x w
+  MSVD_THREADGROUP C* t_factor = heads + 2 * w;      // w x w, leading dimension w
+
+  // Consecutive threads hold consecutive rows, so that a column's loads and stores coalesce. A
+  // row is walked by one pointer (an address a column would take 64 registers).
+  C x[kRows][kW];
+  MSVD_UNROLL
+  for (uint32_t k = 0; k < kRows; ++k) {
+    const uint32_t r = tid + k * p.threads;
+    MSVD_DEVICE const C* at = tsqr_at(tile, r < rows ? r : 0u, 0u);
+    MSVD_UNROLL
+    for (uint32_t c = 0; c < kW; ++c, at += tile.col_stride)
+      x[k][c] = r < rows && c < w ? *at : C(0);
   }
-  group_barrier();
-  tsqr_tile_qr(x, ld, rows, w, taus, p.threads / kSimdWidth, ctx);
+  for (uint32_t j = 0; j < w; ++j) {
+    MSVD_THREADGROUP C* step_sums = sums + (j & 1u) * warps * w;
+    MSVD_THREADGROUP C* head = heads + (j & 1u) * w;
+    if (tid == j) {  // row j: thread j's first (w <= kSimdWidth <= threads)
+      MSVD_UNROLL
+      for (uint32_t c = 0; c < kW; ++c)
+        if (c < w) head[c] = x[0][c];
+    }
+    // Column j of each of this thread's rows below row j (zero elsewhere).
+    C a_j[kRows];
+    MSVD_UNROLL
+    for (uint32_t k = 0; k < kRows; ++k) {
+      const uint32_t r = tid + k * p.threads;
+      C value = C(0);
+      MSVD_UNROLL
+      for (uint32_t c = 0; c < kW; ++c) value = c == j ? x[k][c] : value;
+      a_j[k] = r > j && r < rows ? value : C(0);
+    }
+    // Its products with every column, summed over the SIMD group: lane c gets column c's. The
+    // butterfly's first step is taken as the products are formed, so that only half of them
+    // are ever held at once (the thread's rows fill most of its registers).
+    SimdRows<C, kW / 2> half;
+    const bool upper = (lane & (kW / 2)) != 0;
+    MSVD_UNROLL
+    for (uint32_t i = 0; i < kW / 2; ++i) {
+      C low = C(0);
+      C high = C(0);
+      MSVD_UNROLL
+      for (uint32_t k = 0; k < kRows; ++k) {
+        low += a_j[k] * x[k][i];
+        high += a_j[k] * x[k][i + kW / 2];
+      }
+      half.x[i] = (upper ? high : low) + shuffle_xor(upper ? low : high, kW / 2);
+    }
+    const C simd_sum = simd_row_butterfly(half, lane);
+    if (lane < w) step_sums[ctx.simd_group * w + lane] = simd_sum;
+    group_barrier();
+    C g = C(0);  // lane c: a_j . x_c over the rows below j
+    if (lane < w)
+      for (uint32_t q = 0; q < warps; ++q) g += step_sums[q * w + lane];
+    const Reflector<C> h = householder_reflector(head[j], simd_broadcast(g, j));
+    // Lane c > j: tau (v . a_c); lane c < j: v_c . v_j.
+    const C dot_v = (lane < w ? head[lane] : C(0)) + h.scale * g;
+    const C lane_value = lane > j ? h.tau * dot_v : dot_v;
+    C v[kRows];  // the reflector on this thread's rows: 1 at row j, zero above
+    MSVD_UNROLL
+    for (uint32_t k = 0; k < kRows; ++k) {
+      const uint32_t r = tid + k * p.threads;
+      v[k] = r == j ? C(1) : h.scale * a_j[k];
+    }
+    C t_sum = C(0);  // first SIMD group, lane i < j: sum over i <= c < j of T(i, c) (v_c . v_j)
+    MSVD_UNROLL
+    for (uint32_t c = 0; c < kW; ++c) {
+      const C value = simd_broadcast(lane_value, c);
+      if (first_warp && c >= lane && c < j) t_sum += t_factor[lane + c * w] * value;
+      if (c > j) {
+        MSVD_UNROLL
+        for (uint32_t k = 0; k < kRows; ++k) x[k][c] -= value * v[k];
+      }
+    }
+    // Column j becomes beta on the diagonal and the reflector below it.
+    MSVD_UNROLL
+    for (uint32_t k = 0; k < kRows; ++k) {
+      const uint32_t r = tid + k * p.threads;
+      const C column = r == j ? h.beta : v[k];
+      MSVD_UNROLL
+      for (uint32_t c = 0; c < kW; ++c)
+        if (c == j && r >= j) x[k][c] = column;
+    }
+    if (first_warp && lane <= j) t_factor[lane + j * w] = lane == j ? h.tau : -h.tau * t_sum;
+  }
+  group_barrier();  // T complete
+  MSVD_UNROLL
+  for (uint32_t k = 0; k < kRows; ++k) {
+    const uint32_t r = tid + k * p.threads;
+    if (r >= rows) continue;
+    MSVD_DEVICE C* at = tsqr_at(tile, r, 0u);
+    MSVD_UNROLL
+    for (uint32_t c = 0; c < kW; ++c, at += tile.col_stride)
+      if (c < w) *at = x[k][c];
+  }
+  // R, zeros below its diagonal, into rows [t w, (t + 1) w) of the next level's stack: the
+  // first w rows are threads 0 .. w - 1's first.
   MSVD_DEVICE C* region = tsqr_region(p, w2, matrix);
-  for (uint32_t idx = ctx.thread_index; idx < rows * w; idx += p.threads) {
-    const uint32_t r = rows_contiguous ? idx % rows : idx / w;
-    const uint32_t c = rows_contiguous ? idx / rows : idx % w;
-    *tsqr_at(tile, r, c) = x[r + c * ld];
+  if (tid < w) {
+    MSVD_DEVICE C* r_out = region + p.out_offset + t * w;
+    const uint32_t out_ld = p.tiles * w;
+    MSVD_UNROLL
+    for (uint32_t c = 0; c < kW; ++c)
+      if (c < w) r_out[tid + c * out_ld] = tid <= c ? x[0][c] : C(0);
   }
-  // R, zeros below its diagonal, into rows [t w, (t + 1) w) of the next level's stack.
-  MSVD_DEVICE C* r_out = region + p.out_offset + t * w;
-  const uint32_t out_ld = p.tiles * w;
-  for (uint32_t idx = ctx.thread_index; idx < w * w; idx += p.threads) {
-    const uint32_t r = idx % w;
+  MSVD_DEVICE C* t_out = region + p.tile_t_offset + t * w * w;
+  for (uint32_t idx = tid; idx < w * w; idx += p.threads) {
+    const uint32_t i = idx % w;
     const uint32_t c = idx / w;
-    r_out[r + c * out_ld] = r <= c ? x[r + c * ld] : C(0);
+    t_out[idx] = i <= c ? t_factor[idx] : C(0);
   }
-  tsqr_tile_t(x, ld, rows, w, taus, scratch + ld * w, region + p.tile_t_offset + t * w * w,
-              p.threads / kSimdWidth, ctx);
 }
 
 // Groups: batch x tiles (the nodes of one level). Scratch: tsqr_scratch_elements.

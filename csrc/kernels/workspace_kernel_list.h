@@ -76,7 +76,7 @@
   X("block_jacobi_write_" TYPE_NAME, block_jacobi_write, BlockJacobiParams, C, C)           \
   X("block_jacobi_complete_" TYPE_NAME, block_jacobi_complete, BlockJacobiParams, C, C)     \
   X("householder_triangle_" TYPE_NAME, householder_triangle, HouseholderParams, C, C)       \
-  X("tsqr_factor_" TYPE_NAME, tsqr_factor, TsqrParams, C, C)                                \
+  X("tsqr_factor_" TYPE_NAME, tsqr_factor, TsqrFactorParams, C, C)                          \
   X("tsqr_expand_" TYPE_NAME, tsqr_expand, TsqrParams, C, C)                                \
   X("tsqr_reconstruct_" TYPE_NAME, tsqr_reconstruct, TsqrParams, C, C)                      \
   X("tsqr_leaf_y_" TYPE_NAME, tsqr_leaf_y, TsqrParams, C, C)                                \

@@ -116,10 +116,13 @@ constexpr int kOverlapPtxVersion = 90;
 // The most threads a block of a workspace kernel with parameters P, which bounds its registers
 // at 65536 / that: 64 for most. The bulge chasing's lanes each hold a column of a task's block
 // (2 kBandMax values), which at 64 registers spill; 16 SIMD groups of 128 registers hold them.
+// The tall-skinny QR's tile factorisation holds tsqr_factor_rows rows of 32 values a thread.
 template <typename P>
 constexpr uint32_t kWorkspaceThreads = 1024;
 template <>
 constexpr uint32_t kWorkspaceThreads<kernels::BandBidiagonalParams> = 512;
+template <>
+constexpr uint32_t kWorkspaceThreads<kernels::TsqrFactorParams> = 512;
 
 // Workspace kernels (kernels/workspace_kernel.h): buffers io, w0, w1, w2, state, info; any
 // number of threads up to kWorkspaceThreads<P>.
