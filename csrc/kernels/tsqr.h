@@ -295,25 +295,29 @@ MSVD_INLINE void tsqr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
     if (lane < w)
       for (uint32_t q = 0; q < warps; ++q) g += step_sums[q * w + lane];
     const Reflector<C> h = householder_reflector(head[j], simd_broadcast(g, j));
-    // Lane c > j: tau (v . a_c); lane c < j: v_c . v_j.
+    // Lane c: v_c . v_j (c < j, T's column j), and what column c loses per unit of v, tau (v . a_c)
+    // (c > j; zero up to j, so that the update below needs no condition: v is zero above row j).
     const C dot_v = (lane < w ? head[lane] : C(0)) + h.scale * g;
-    const C lane_value = lane > j ? h.tau * dot_v : dot_v;
+    const C loss = h.tau * dot_v;
     C v[kRows];  // the reflector on this thread's rows: 1 at row j, zero above
     MSVD_UNROLL
     for (uint32_t k = 0; k < kRows; ++k) {
       const uint32_t r = tid + k * p.threads;
       v[k] = r == j ? C(1) : h.scale * a_j[k];
     }
-    C t_sum = C(0);  // first SIMD group, lane i < j: sum over i <= c < j of T(i, c) (v_c . v_j)
+    // The first SIMD group also forms T's column j, lane i: -tau sum over i <= c < j of T(i, c)
+    // (v_c . v_j), from the same broadcasts.
+    const C lane_value = lane > j ? loss : dot_v;
+    C t_sum = C(0);
     MSVD_UNROLL
     for (uint32_t c = 0; c < kW; ++c) {
       const C value = simd_broadcast(lane_value, c);
       if (first_warp && c >= lane && c < j) t_sum += t_factor[lane + c * w] * value;
-      if (c > j) {
-        MSVD_UNROLL
-        for (uint32_t k = 0; k < kRows; ++k) x[k][c] -= value * v[k];
-      }
+      const C column_loss = c > j ? value : C(0);
+      MSVD_UNROLL
+      for (uint32_t k = 0; k < kRows; ++k) x[k][c] -= column_loss * v[k];
     }
+    if (first_warp && lane <= j) t_factor[lane + j * w] = lane == j ? h.tau : -h.tau * t_sum;
     // Column j becomes beta on the diagonal and the reflector below it.
     MSVD_UNROLL
     for (uint32_t k = 0; k < kRows; ++k) {
@@ -323,7 +327,6 @@ MSVD_INLINE void tsqr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
       for (uint32_t c = 0; c < kW; ++c)
         if (c == j && r >= j) x[k][c] = column;
     }
-    if (first_warp && lane <= j) t_factor[lane + j * w] = lane == j ? h.tau : -h.tau * t_sum;
   }
   group_barrier();  // T complete
   MSVD_UNROLL
