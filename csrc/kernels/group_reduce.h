@@ -59,18 +59,32 @@ struct SimdRows {
   C x[N];
 };
 
+// log2(n) for a power of two n, at compile time.
+MSVD_HOST_DEVICE constexpr uint32_t log2_of_power(uint32_t n) {
+  uint32_t log = 0;
+  while ((1u << log) < n) ++log;
+  return log;
+}
+
 // The halving steps of a butterfly over a SimdRows block (lane = column, i = row): each halves
 // the rows a lane holds, so that after log2(N) steps lane l holds row l mod N summed over the
 // lanes that agree with it outside its low log2(N) bits. N, a power of two up to kSimdWidth.
+// Both loops have trip counts fixed at compile time, so that every index is a constant once they
+// are unrolled: an index known only at run time puts the rows in local memory. For the same
+// reason the selects are of values: `upper ? rows.x[i] : rows.x[i + h]` is an lvalue, whose
+// address a compiler may select.
 template <typename C, uint32_t N>
 MSVD_INLINE C simd_row_butterfly(SimdRows<C, N> rows, uint32_t lane) {
   MSVD_UNROLL
-  for (uint32_t h = N / 2; h > 0; h /= 2) {
+  for (uint32_t step = 1; step <= log2_of_power(N); ++step) {
+    const uint32_t h = N >> step;
     const bool upper = (lane & h) != 0;  // keeps rows [h, 2h) of its block of 2h
     MSVD_UNROLL
-    for (uint32_t i = 0; i < h; ++i) {
-      const C sent = shuffle_xor(upper ? rows.x[i] : rows.x[i + h], h);
-      rows.x[i] = (upper ? rows.x[i + h] : rows.x[i]) + sent;
+    for (uint32_t i = 0; i < N / 2; ++i) {
+      if (i >= h) continue;
+      const C low = rows.x[i];
+      const C high = rows.x[i + h];
+      rows.x[i] = (upper ? high : low) + shuffle_xor(upper ? low : high, h);
     }
   }
   return rows.x[0];
@@ -83,7 +97,8 @@ template <typename C, uint32_t N>
 MSVD_INLINE C simd_row_sum_scattered(SimdRows<C, N> rows, uint32_t lane) {
   C sum = simd_row_butterfly(rows, lane);
   MSVD_UNROLL
-  for (uint32_t mask = N; mask < kSimdWidth; mask *= 2) sum += shuffle_xor(sum, mask);
+  for (uint32_t step = log2_of_power(N); step < log2_of_power(kSimdWidth); ++step)
+    sum += shuffle_xor(sum, 1u << step);
   return sum;
 }
 
@@ -94,13 +109,16 @@ template <typename C, uint32_t N>
 MSVD_INLINE SimdRows<C, N> simd_row_sums(SimdRows<C, N> rows, uint32_t lane) {
   rows.x[0] = simd_row_sum_scattered(rows, lane);
   MSVD_UNROLL
-  for (uint32_t h = 1; h < N; h *= 2) {
+  for (uint32_t step = 0; step < log2_of_power(N); ++step) {
+    const uint32_t h = 1u << step;
     const bool upper = (lane & h) != 0;  // holds the upper h rows of the 2h being joined
     MSVD_UNROLL
-    for (uint32_t i = 0; i < h; ++i) {
-      const C received = shuffle_xor(rows.x[i], h);
-      rows.x[i + h] = upper ? rows.x[i] : received;
-      rows.x[i] = upper ? received : rows.x[i];
+    for (uint32_t i = 0; i < N / 2; ++i) {
+      if (i >= h) continue;
+      const C kept = rows.x[i];
+      const C received = shuffle_xor(kept, h);
+      rows.x[i + h] = upper ? kept : received;
+      rows.x[i] = upper ? received : kept;
     }
   }
   return rows;

@@ -195,12 +195,14 @@ MSVD_INLINE TsqrTile<C> tsqr_expand_tile(MSVD_CONSTANT const P& p, MSVD_DEVICE C
 
 // tsqr_factor: Householder QR of a tile with its rows in registers, rows tid + k threads
 // (k < tsqr_factor_rows) of thread tid, so that a QR step reads no threadgroup memory for the
-// tile and waits on one barrier. Step j forms, in one pass over a thread's rows below row j, the
-// products of column j with every column of the row; one butterfly a SIMD group
-// (simd_row_sum_scattered) and a sum over the SIMD groups turn them into column j's dots with
-//   itself                          the norm below the diagonal: the reflector (xLARFG)
-//   the columns right of it         v . a_c = a_jc + scale (a_j . a_c): how much of v each loses
-//   the reflectors left of it       v_c . v_j = v_c[j] + scale (v_c . a_j): T's column j (xLARFT)
+// tile and waits on one barrier. A thread's row turns by one column a step, so that column j
+// always sits in its first register and every access is to a register named at compile time
+// (column j + q in register q at step j, the finished columns at the end). Step j forms, in one
+// pass over a thread's rows below row j, the products of column j with every column of the
+// row; one butterfly a SIMD group and a sum over the SIMD groups turn them into column j's dots
+//   with itself                     the norm below the diagonal: the reflector (xLARFG)
+//   with the columns right of it    v . a_c = a_jc + scale (a_j . a_c): how much of v each loses
+//   with the reflectors left of it  v_c . v_j = v_c[j] + scale (v_c . a_j): T's column j (xLARFT)
 // with a_jc from row j, which its owner puts in threadgroup memory before the barrier. The
 // sums and row j alternate between two buffers by step, so that a step's writes never meet the
 // previous step's reads. The rows a thread holds for a compute type of `element_bytes`: 32
@@ -215,9 +217,26 @@ MSVD_HOST_DEVICE constexpr uint32_t tsqr_factor_rows(uint32_t element_bytes) {
 struct TsqrFactorParams : TsqrParams {};
 
 // Threadgroup memory of tsqr_factor for `threads` and `width`, in elements: two buffers of the
-// SIMD groups' sums and of row j, and T.
+// SIMD groups' sums and of row j (a lane or a register each), and T.
 MSVD_HOST_DEVICE uint32_t tsqr_factor_scratch_elements(uint32_t threads, uint32_t width) {
-  return 2 * (threads / kSimdWidth) * width + 2 * width + width * width;
+  return 2 * (threads / kSimdWidth) * kSimdWidth + 2 * kSimdWidth + width * width;
+}
+
+// One row of a tile as a thread holds it: kTsqrMaxWidth registers (passed by value, since Metal
+// allows no reference to a thread's array without naming its address space).
+template <typename C>
+struct TsqrRow {
+  C x[kTsqrMaxWidth];
+};
+
+// The row turned by one column: register q takes register q + 1's value, the last the first's.
+template <typename C>
+MSVD_INLINE TsqrRow<C> tsqr_turned(TsqrRow<C> row) {
+  TsqrRow<C> turned;
+  MSVD_UNROLL
+  for (uint32_t q = 0; q + 1 < kTsqrMaxWidth; ++q) turned.x[q] = row.x[q + 1];
+  turned.x[kTsqrMaxWidth - 1] = row.x[0];
+  return turned;
 }
 
 // Groups: batch x tiles, at least tile rows / tsqr_factor_rows threads each. The tile's
@@ -229,104 +248,102 @@ MSVD_INLINE void tsqr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
                              MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch, ThreadContext ctx) {
   constexpr uint32_t kRows = tsqr_factor_rows(sizeof(C));
   constexpr uint32_t kW = kTsqrMaxWidth;
-  static_assert(kTsqrMaxWidth == kSimdWidth, "a lane a column of the step's sums");
+  static_assert(kTsqrMaxWidth == kSimdWidth, "a lane a register of the step's sums");
   const uint32_t matrix = ctx.group / p.tiles;
   const uint32_t t = ctx.group % p.tiles;
   const uint32_t w = p.width;
   const uint32_t tid = ctx.thread_index;
   const uint32_t lane = ctx.lane;
   const uint32_t warps = p.threads / kSimdWidth;
-  const bool first_warp = ctx.simd_group == 0;
   const TsqrTile<C> tile = tsqr_tile(p, w0, w2, matrix, t);
   const uint32_t rows = tile.end - tile.begin;
-  MSVD_THREADGROUP C* sums = scratch;                // 2 x warps x w
-  MSVD_THREADGROUP C* heads = sums + 2 * warps * w;  // 2 x w
-  MSVD_THREADGROUP C* t_factor = heads + 2 * w;      // w x w, leading dimension w
+  MSVD_THREADGROUP C* sums = scratch;                 // 2 x warps x kW
+  MSVD_THREADGROUP C* heads = sums + 2 * warps * kW;  // 2 x kW
+  MSVD_THREADGROUP C* t_factor = heads + 2 * kW;      // w x w, leading dimension w
 
   // Consecutive threads hold consecutive rows, so that a column's loads and stores coalesce. A
   // row is walked by one pointer (an address a column would take 64 registers).
-  C x[kRows][kW];
+  TsqrRow<C> x[kRows];
   MSVD_UNROLL
   for (uint32_t k = 0; k < kRows; ++k) {
     const uint32_t r = tid + k * p.threads;
     MSVD_DEVICE const C* at = tsqr_at(tile, r < rows ? r : 0u, 0u);
     MSVD_UNROLL
     for (uint32_t c = 0; c < kW; ++c, at += tile.col_stride)
-      x[k][c] = r < rows && c < w ? *at : C(0);
+      x[k].x[c] = r < rows && c < w ? *at : C(0);
   }
   for (uint32_t j = 0; j < w; ++j) {
-    MSVD_THREADGROUP C* step_sums = sums + (j & 1u) * warps * w;
-    MSVD_THREADGROUP C* head = heads + (j & 1u) * w;
+    MSVD_THREADGROUP C* step_sums = sums + (j & 1u) * warps * kW;
+    MSVD_THREADGROUP C* head = heads + (j & 1u) * kW;
     if (tid == j) {  // row j: thread j's first (w <= kSimdWidth <= threads)
       MSVD_UNROLL
-      for (uint32_t c = 0; c < kW; ++c)
-        if (c < w) head[c] = x[0][c];
+      for (uint32_t q = 0; q < kW; ++q) head[q] = x[0].x[q];
     }
-    // Column j of each of this thread's rows below row j (zero elsewhere).
+    // Column j of this thread's rows below row j (zero elsewhere), and its products with every
+    // register, summed over the SIMD group: lane q gets register q's. The butterfly's first
+    // step is taken as the products are formed, so that only half of them are ever held at once
+    // (the thread's rows fill most of its registers).
     C a_j[kRows];
     MSVD_UNROLL
     for (uint32_t k = 0; k < kRows; ++k) {
       const uint32_t r = tid + k * p.threads;
-      C value = C(0);
-      MSVD_UNROLL
-      for (uint32_t c = 0; c < kW; ++c) value = c == j ? x[k][c] : value;
-      a_j[k] = r > j && r < rows ? value : C(0);
+      a_j[k] = r > j && r < rows ? x[k].x[0] : C(0);
     }
-    // Its products with every column, summed over the SIMD group: lane c gets column c's. The
-    // butterfly's first step is taken as the products are formed, so that only half of them
-    // are ever held at once (the thread's rows fill most of its registers).
     SimdRows<C, kW / 2> half;
     const bool upper = (lane & (kW / 2)) != 0;
     MSVD_UNROLL
-    for (uint32_t i = 0; i < kW / 2; ++i) {
+    for (uint32_t q = 0; q < kW / 2; ++q) {
       C low = C(0);
       C high = C(0);
       MSVD_UNROLL
       for (uint32_t k = 0; k < kRows; ++k) {
-        low += a_j[k] * x[k][i];
-        high += a_j[k] * x[k][i + kW / 2];
+        low += a_j[k] * x[k].x[q];
+        high += a_j[k] * x[k].x[q + kW / 2];
       }
-      half.x[i] = (upper ? high : low) + shuffle_xor(upper ? low : high, kW / 2);
+      half.x[q] = (upper ? high : low) + shuffle_xor(upper ? low : high, kW / 2);
     }
-    const C simd_sum = simd_row_butterfly(half, lane);
-    if (lane < w) step_sums[ctx.simd_group * w + lane] = simd_sum;
+    step_sums[ctx.simd_group * kW + lane] = simd_row_butterfly(half, lane);
     group_barrier();
-    C g = C(0);  // lane c: a_j . x_c over the rows below j
-    if (lane < w)
-      for (uint32_t q = 0; q < warps; ++q) g += step_sums[q * w + lane];
-    const Reflector<C> h = householder_reflector(head[j], simd_broadcast(g, j));
-    // Lane c: v_c . v_j (c < j, T's column j), and what column c loses per unit of v, tau (v . a_c)
-    // (c > j; zero up to j, so that the update below needs no condition: v is zero above row j).
-    const C dot_v = (lane < w ? head[lane] : C(0)) + h.scale * g;
-    const C loss = h.tau * dot_v;
+    C g = C(0);  // lane q: a_j . (register q) over the rows below j
+    for (uint32_t s = 0; s < warps; ++s) g += step_sums[s * kW + lane];
+    const Reflector<C> h = householder_reflector(head[0], simd_broadcast(g, 0u));
+    // Lane q holds column c = j + q (mod kW): v_c . v_j for c < j, and for j < c < kW what
+    // column c loses per unit of v, tau (v . a_c) (zero otherwise, so that the update below
+    // needs no condition: v is zero above row j).
+    const C dot_v = head[lane] + h.scale * g;
+    const C loss = lane >= 1 && lane + j < kW ? h.tau * dot_v : C(0);
+    // T's column j by the first SIMD group, lane i: -tau sum over i <= c < j of T(i, c) (v_c .
+    // v_j).
+    if (ctx.simd_group == 0) {
+      C t_sum = C(0);
+      MSVD_UNROLL
+      for (uint32_t c = 0; c < kW; ++c) {
+        const C dot = simd_broadcast(dot_v, (c + kW - j) % kW);
+        if (c >= lane && c < j) t_sum += t_factor[lane + c * w] * dot;
+      }
+      if (lane <= j) t_factor[lane + j * w] = lane == j ? h.tau : -h.tau * t_sum;
+    }
     C v[kRows];  // the reflector on this thread's rows: 1 at row j, zero above
     MSVD_UNROLL
-    for (uint32_t k = 0; k < kRows; ++k) {
-      const uint32_t r = tid + k * p.threads;
-      v[k] = r == j ? C(1) : h.scale * a_j[k];
-    }
-    // The first SIMD group also forms T's column j, lane i: -tau sum over i <= c < j of T(i, c)
-    // (v_c . v_j), from the same broadcasts.
-    const C lane_value = lane > j ? loss : dot_v;
-    C t_sum = C(0);
+    for (uint32_t k = 0; k < kRows; ++k) v[k] = tid + k * p.threads == j ? C(1) : h.scale * a_j[k];
     MSVD_UNROLL
-    for (uint32_t c = 0; c < kW; ++c) {
-      const C value = simd_broadcast(lane_value, c);
-      if (first_warp && c >= lane && c < j) t_sum += t_factor[lane + c * w] * value;
-      const C column_loss = c > j ? value : C(0);
+    for (uint32_t q = 1; q < kW; ++q) {
+      const C column_loss = simd_broadcast(loss, q);
       MSVD_UNROLL
-      for (uint32_t k = 0; k < kRows; ++k) x[k][c] -= column_loss * v[k];
+      for (uint32_t k = 0; k < kRows; ++k) x[k].x[q] -= column_loss * v[k];
     }
-    if (first_warp && lane <= j) t_factor[lane + j * w] = lane == j ? h.tau : -h.tau * t_sum;
-    // Column j becomes beta on the diagonal and the reflector below it.
+    // Column j: beta on the diagonal, the reflector below it; then it turns to the end.
     MSVD_UNROLL
     for (uint32_t k = 0; k < kRows; ++k) {
       const uint32_t r = tid + k * p.threads;
-      const C column = r == j ? h.beta : v[k];
-      MSVD_UNROLL
-      for (uint32_t c = 0; c < kW; ++c)
-        if (c == j && r >= j) x[k][c] = column;
+      x[k].x[0] = r == j ? h.beta : (r > j ? v[k] : x[k].x[0]);
+      x[k] = tsqr_turned(x[k]);
     }
+  }
+  // Turned by w registers: back to column c in register c where w < kW.
+  for (uint32_t q = w; q < kW; ++q) {
+    MSVD_UNROLL
+    for (uint32_t k = 0; k < kRows; ++k) x[k] = tsqr_turned(x[k]);
   }
   group_barrier();  // T complete
   MSVD_UNROLL
@@ -336,7 +353,7 @@ MSVD_INLINE void tsqr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
     MSVD_DEVICE C* at = tsqr_at(tile, r, 0u);
     MSVD_UNROLL
     for (uint32_t c = 0; c < kW; ++c, at += tile.col_stride)
-      if (c < w) *at = x[k][c];
+      if (c < w) *at = x[k].x[c];
   }
   // R, zeros below its diagonal, into rows [t w, (t + 1) w) of the next level's stack: the
   // first w rows are threads 0 .. w - 1's first.
@@ -346,7 +363,7 @@ MSVD_INLINE void tsqr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
     const uint32_t out_ld = p.tiles * w;
     MSVD_UNROLL
     for (uint32_t c = 0; c < kW; ++c)
-      if (c < w) r_out[tid + c * out_ld] = tid <= c ? x[0][c] : C(0);
+      if (c < w) r_out[tid + c * out_ld] = tid <= c ? x[0].x[c] : C(0);
   }
   MSVD_DEVICE C* t_out = region + p.tile_t_offset + t * w * w;
   for (uint32_t idx = tid; idx < w * w; idx += p.threads) {
