@@ -12,7 +12,8 @@ namespace {
 
 uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
-uint32_t scratch_bytes(uint32_t tile_rows, uint32_t width, ScalarType dtype) {
+// A tile and a w x w block in bytes: tsqr_shape's measure of the device.
+uint32_t tile_bytes(uint32_t tile_rows, uint32_t width, ScalarType dtype) {
   return kernels::tsqr_scratch_elements(tile_rows, width) * element_size(dtype);
 }
 
@@ -84,18 +85,18 @@ TsqrShape tsqr_shape(const DeviceLimits& limits, ScalarType dtype, uint32_t want
   const uint32_t memory = limits.threadgroup_memory_bytes;
   TsqrShape shape;
   shape.width = kernels::kTsqrMaxWidth;
-  while (shape.width > 1 && scratch_bytes(2 * shape.width, shape.width, dtype) > memory)
+  while (shape.width > 1 && tile_bytes(2 * shape.width, shape.width, dtype) > memory)
     shape.width /= 2;
   const uint32_t smallest = 2 * shape.width;
-  if (scratch_bytes(smallest, shape.width, dtype) > memory)
+  if (tile_bytes(smallest, shape.width, dtype) > memory)
     throw NotImplemented("metalsvd: the Householder QR needs " +
-                         std::to_string(scratch_bytes(smallest, shape.width, dtype)) +
+                         std::to_string(tile_bytes(smallest, shape.width, dtype)) +
                          " bytes of threadgroup memory, the device has " + std::to_string(memory));
   if (wanted_rows != 0) {
     if (wanted_rows < smallest || wanted_rows > kTsqrMaxTileRows)
       throw InvalidArgument("metalsvd: a QR tile has " + std::to_string(smallest) + " to " +
                             std::to_string(kTsqrMaxTileRows) + " rows on this device");
-    if (scratch_bytes(wanted_rows, shape.width, dtype) > memory)
+    if (tile_bytes(wanted_rows, shape.width, dtype) > memory)
       throw InvalidArgument("metalsvd: a QR tile of " + std::to_string(wanted_rows) +
                             " rows needs more threadgroup memory than the device has");
     shape.tile_rows = wanted_rows;
@@ -103,7 +104,7 @@ TsqrShape tsqr_shape(const DeviceLimits& limits, ScalarType dtype, uint32_t want
   }
   shape.tile_rows = smallest;
   while (2 * shape.tile_rows <= kTsqrMaxTileRows &&
-         scratch_bytes(2 * shape.tile_rows, shape.width, dtype) <= memory)
+         tile_bytes(2 * shape.tile_rows, shape.width, dtype) <= memory)
     shape.tile_rows *= 2;
   return shape;
 }
@@ -131,7 +132,8 @@ void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const Matrix
   p.t_offset = place.t_offset;
   p.u_offset = base + tree.u;
   p.r_offset = base + tree.stack[root + 1];
-  const uint32_t scratch = scratch_bytes(p.tile_rows, p.width, panel.dtype);
+  const uint32_t scratch =
+      kernels::tsqr_expansion_scratch_elements(p.width) * element_size(panel.dtype);
   // Up the tree: the leaves, then every level of nodes.
   kernels::TsqrFactorParams f{};
   static_cast<kernels::TsqrParams&>(f) = p;

@@ -33,7 +33,10 @@ TsqrTree tsqr_tree(uint32_t rows, uint32_t width, uint32_t tile_rows);
 // rows) fits the threadgroup memory, and `wanted_rows` if not 0, else the most rows (up to
 // kTsqrMaxTileRows, a power of two) that fit. Throws InvalidArgument for wanted rows below two
 // panel widths, above kTsqrMaxTileRows or beyond the device's memory, and NotImplemented
-// where not even a one-column panel fits.
+// where not even a one-column panel fits. The kernels keep no tile in threadgroup memory (the
+// factorisation holds it in registers, the expansion a row a thread), but the rule stays the
+// measure of a device's size: 128 float32 rows in 32 KiB (64 threads of tsqr_factor, which any
+// Metal pipeline allows), 1024 on the H100 and H200.
 struct TsqrShape {
   uint32_t width = 0;
   uint32_t tile_rows = 0;

@@ -18,9 +18,11 @@
 //                     Householder QR with the tile's rows in registers, the reflectors back in
 //                     place, their T factor, and the tile's R into the next level's stack
 //   tsqr_expand       a group a node, root first: X = H [C; 0], the children's C
-//   tsqr_reconstruct  a group a matrix: X of leaf 0, the LU of its first width rows with the
+//   tsqr_reconstruct  a group a matrix: the first width rows of leaf 0's X, their LU with the
 //                     signs, T, R (into the panel's first rows) and leaf 0's rows of Y
-//   tsqr_leaf_y       a group for each other leaf: X, then its rows of Y = X U^-1
+//   tsqr_leaf_y       a group for each other leaf: its rows of Y = X U^-1
+// Below a tile's first width rows, X U^-1 = -V (W U^-1): a thread a row, with W U^-1 solved
+// once for the tile rather than every row of X solved against U.
 // Every tile has at least `width` rows (the host splits evenly, tile_rows >= 2 width), so no
 // tile needs padding. A zero column gives tau = 0 and the reconstruction still holds: the
 // explicit Q is orthonormal whatever the panel's rank.
@@ -66,8 +68,8 @@ struct TsqrParams {
   uint32_t u_offset;       // U (width x width, leading dimension width), then the signs (width)
 };
 
-// Threadgroup memory of the TSQR kernels but tsqr_factor: a tile, then width^2 + width more (a
-// w x w block: W of the expansion or U; then the signs).
+// A tile and a w x w block, in elements: the measure by which tsqr_shape sizes tiles to the
+// device (core/tsqr_panel.h), from when a tile lived in threadgroup memory.
 MSVD_HOST_DEVICE uint32_t tsqr_scratch_elements(uint32_t tile_rows, uint32_t width) {
   return tile_rows * width + width * width + width;
 }
@@ -130,27 +132,55 @@ MSVD_INLINE C tsqr_v(TsqrTile<C> tile, uint32_t r, uint32_t k) {
   return r > k ? *tsqr_at(tile, r, k) : (r == k ? C(1) : C(0));
 }
 
-// x = H [C; 0] = [C; 0] - V W over the tile's rows, W = T (V1^T C), C the width x width block at
-// `c_block` (leading dimension c_ld) or the identity, T the tile's (leading dimension width).
-// M = V1^T C goes to x's first width^2 elements and W to `w_block`, a thread an entry; then a
-// thread a row of x, its row of V in registers: no reflector waits on another's reduction.
-// Ends with a barrier.
+// The expansion X = H [C; 0] = [C; 0] - V W of a tile, W = T (V1^T C), C the width x width block
+// at `c_block` (leading dimension c_ld) or the identity. X is never formed whole: its rows go
+// where they are wanted (the children's C, or Y = X U^-1 = [C U^-1; 0] - V (W U^-1), whose rows
+// below the first width need only W U^-1), each by a thread with its row of V in registers.
 template <typename C>
-MSVD_INLINE void tsqr_tile_expand(TsqrTile<C> tile, MSVD_DEVICE const C* t_factor,
-                                  MSVD_DEVICE const C* c_block, uint32_t c_ld, bool identity,
-                                  MSVD_THREADGROUP C* x, uint32_t ld, uint32_t width,
-                                  MSVD_THREADGROUP C* w_block, uint32_t threads, uint32_t tid) {
-  const uint32_t rows = tile.end - tile.begin;
-  const uint32_t w = width;
-  MSVD_THREADGROUP C* m = x;
+struct TsqrExpansion {
+  TsqrTile<C> tile;
+  MSVD_DEVICE const C* c_block;
+  uint32_t c_ld;
+  bool identity;
+  uint32_t width;
+};
+
+// The expansion of tile t at this launch's level.
+template <typename P, typename C>
+MSVD_INLINE TsqrExpansion<C> tsqr_expansion(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0,
+                                            MSVD_DEVICE C* w2, uint32_t matrix, uint32_t t) {
+  TsqrExpansion<C> e;
+  e.tile = tsqr_tile(p, w0, w2, matrix, t);
+  MSVD_DEVICE C* region = tsqr_region(p, w2, matrix);
+  e.identity = p.c_offset == kTsqrIdentity;
+  e.c_block = e.identity ? region : region + p.c_offset + t * p.width;
+  e.c_ld = p.tiles * p.width;
+  e.width = p.width;
+  return e;
+}
+
+// Entry (r, c) of [C; 0].
+template <typename C>
+MSVD_INLINE C tsqr_c_entry(TsqrExpansion<C> e, uint32_t r, uint32_t c) {
+  if (r >= e.width) return C(0);
+  return e.identity ? (r == c ? C(1) : C(0)) : e.c_block[r + c * e.c_ld];
+}
+
+// W = T (V1^T C) into w_block (width x width, leading dimension width), T the tile's (leading
+// dimension width), by way of M = V1^T C in m; a thread an entry. Ends with a barrier.
+template <typename C>
+MSVD_INLINE void tsqr_expansion_w(TsqrExpansion<C> e, MSVD_DEVICE const C* t_factor,
+                                  MSVD_THREADGROUP C* m, MSVD_THREADGROUP C* w_block,
+                                  uint32_t threads, uint32_t tid) {
+  const uint32_t w = e.width;
   for (uint32_t idx = tid; idx < w * w; idx += threads) {
     const uint32_t k = idx % w;
     const uint32_t c = idx / w;
     C sum = C(0);
-    if (identity)
-      sum = tsqr_v(tile, c, k);
+    if (e.identity)
+      sum = tsqr_v(e.tile, c, k);
     else
-      for (uint32_t i = k; i < w; ++i) sum += tsqr_v(tile, i, k) * c_block[i + c * c_ld];
+      for (uint32_t i = k; i < w; ++i) sum += tsqr_v(e.tile, i, k) * e.c_block[i + c * e.c_ld];
     m[idx] = sum;
   }
   group_barrier();
@@ -162,35 +192,60 @@ MSVD_INLINE void tsqr_tile_expand(TsqrTile<C> tile, MSVD_DEVICE const C* t_facto
     w_block[idx] = sum;
   }
   group_barrier();
-  for (uint32_t r = tid; r < rows; r += threads) {
-    C v[kTsqrMaxWidth];
-    MSVD_UNROLL
-    for (uint32_t k = 0; k < kTsqrMaxWidth; ++k) v[k] = k < w ? tsqr_v(tile, r, k) : C(0);
-    for (uint32_t c = 0; c < w; ++c) {
-      C sum = r < w ? (identity ? (r == c ? C(1) : C(0)) : c_block[r + c * c_ld]) : C(0);
-      MSVD_UNROLL
-      for (uint32_t k = 0; k < kTsqrMaxWidth; ++k)
-        if (k < w) sum -= v[k] * w_block[k + c * w];
-      x[r + c * ld] = sum;
-    }
-  }
-  group_barrier();
 }
 
-// X = H [C; 0] of tile t at this launch's level, into x (see tsqr_tile_expand).
-template <typename P, typename C>
-MSVD_INLINE TsqrTile<C> tsqr_expand_tile(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0,
-                                         MSVD_DEVICE C* w2, uint32_t matrix, uint32_t t,
-                                         MSVD_THREADGROUP C* x, MSVD_THREADGROUP C* w_block,
-                                         ThreadContext ctx) {
-  const TsqrTile<C> tile = tsqr_tile(p, w0, w2, matrix, t);
-  MSVD_DEVICE C* region = tsqr_region(p, w2, matrix);
-  const bool identity = p.c_offset == kTsqrIdentity;
-  MSVD_DEVICE const C* c_block = identity ? region : region + p.c_offset + t * p.width;
-  tsqr_tile_expand(tile, region + p.tile_t_offset + t * p.width * p.width, c_block,
-                   p.tiles * p.width, identity, x, p.tile_rows, p.width, w_block, p.threads,
-                   ctx.thread_index);
-  return tile;
+// Rows [first, rows of the tile) of [C; 0] - V B to dst (column-major, leading dimension dst_ld),
+// B width x width in threadgroup memory (leading dimension width): a thread a row, its row of V
+// in registers, consecutive threads storing consecutive rows.
+template <typename C>
+MSVD_INLINE void tsqr_expansion_rows(TsqrExpansion<C> e, uint32_t first,
+                                     MSVD_THREADGROUP const C* b, MSVD_DEVICE C* dst,
+                                     uint32_t dst_ld, uint32_t threads, uint32_t tid) {
+  const uint32_t w = e.width;
+  for (uint32_t r = first + tid; r < e.tile.end - e.tile.begin; r += threads) {
+    C v[kTsqrMaxWidth];
+    MSVD_UNROLL
+    for (uint32_t k = 0; k < kTsqrMaxWidth; ++k) v[k] = k < w ? tsqr_v(e.tile, r, k) : C(0);
+    for (uint32_t c = 0; c < w; ++c) {
+      C sum = tsqr_c_entry(e, r, c);
+      MSVD_UNROLL
+      for (uint32_t k = 0; k < kTsqrMaxWidth; ++k)
+        if (k < w) sum -= v[k] * b[k + c * w];
+      dst[r + static_cast<int64_t>(c) * dst_ld] = sum;
+    }
+  }
+}
+
+// X's first width rows, [C] - V1 W, into x (width x width, leading dimension width); a thread an
+// entry, V1 unit lower triangular.
+template <typename C>
+MSVD_INLINE void tsqr_expansion_head(TsqrExpansion<C> e, MSVD_THREADGROUP const C* w_block,
+                                     MSVD_THREADGROUP C* x, uint32_t threads, uint32_t tid) {
+  const uint32_t w = e.width;
+  for (uint32_t idx = tid; idx < w * w; idx += threads) {
+    const uint32_t r = idx % w;
+    const uint32_t c = idx / w;
+    C sum = tsqr_c_entry(e, r, c);
+    for (uint32_t k = 0; k <= r; ++k) sum -= tsqr_v(e.tile, r, k) * w_block[k + c * w];
+    x[idx] = sum;
+  }
+}
+
+// Row r of x (leading dimension ld) solved against U in place: y U = x.
+template <typename C>
+MSVD_INLINE void tsqr_solve_row(MSVD_THREADGROUP C* x, uint32_t ld, uint32_t r, uint32_t width,
+                                MSVD_THREADGROUP const C* u, uint32_t u_ld) {
+  for (uint32_t c = 0; c < width; ++c) {
+    C sum = x[r + c * ld];
+    for (uint32_t q = 0; q < c; ++q) sum -= x[r + q * ld] * u[q + c * u_ld];
+    x[r + c * ld] = sum / u[c + c * u_ld];
+  }
+}
+
+// Threadgroup memory of tsqr_expand, tsqr_reconstruct and tsqr_leaf_y for `width`, in elements:
+// three width x width blocks and the signs.
+MSVD_HOST_DEVICE uint32_t tsqr_expansion_scratch_elements(uint32_t width) {
+  return 3 * width * width + width;
 }
 
 // tsqr_factor: Householder QR of a tile with its rows in registers, rows tid + k threads
@@ -373,53 +428,27 @@ MSVD_INLINE void tsqr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
   }
 }
 
-// Groups: batch x tiles (the nodes of one level). Scratch: tsqr_scratch_elements.
+// Groups: batch x tiles (the nodes of one level): X = H [C; 0], the children's C.
+// Scratch: tsqr_expansion_scratch_elements.
 template <typename P, typename T, typename C>
 MSVD_INLINE void tsqr_expand(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
                              MSVD_DEVICE C*, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
                              MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch, ThreadContext ctx) {
   const uint32_t matrix = ctx.group / p.tiles;
   const uint32_t t = ctx.group % p.tiles;
-  MSVD_THREADGROUP C* x = scratch;
-  const TsqrTile<C> tile =
-      tsqr_expand_tile(p, w0, w2, matrix, t, x, scratch + p.tile_rows * p.width, ctx);
-  // The children's C are this tile's rows of X, consecutive lanes storing consecutive rows.
-  const uint32_t warps = p.threads / kSimdWidth;
-  MSVD_DEVICE C* out = tsqr_region(p, w2, matrix) + p.out_offset;
-  const uint32_t out_ld = p.units * p.width;
-  for (uint32_t c = ctx.simd_group; c < p.width; c += warps)
-    for (uint32_t r = ctx.lane; r < tile.end - tile.begin; r += kSimdWidth)
-      out[tile.begin + r + c * out_ld] = x[r + c * p.tile_rows];
+  const uint32_t w = p.width;
+  const TsqrExpansion<C> e = tsqr_expansion(p, w0, w2, matrix, t);
+  MSVD_DEVICE C* region = tsqr_region(p, w2, matrix);
+  MSVD_THREADGROUP C* w_block = scratch + w * w;
+  tsqr_expansion_w(e, region + p.tile_t_offset + t * w * w, scratch, w_block, p.threads,
+                   ctx.thread_index);
+  tsqr_expansion_rows(e, 0u, w_block, region + p.out_offset + e.tile.begin, p.units * w, p.threads,
+                      ctx.thread_index);
 }
 
-// Rows of the tile x (from `first` on) solved against U in place: y U = x, a thread a row.
-template <typename C>
-MSVD_INLINE void tsqr_solve_rows(MSVD_THREADGROUP C* x, uint32_t ld, uint32_t first, uint32_t rows,
-                                 uint32_t width, MSVD_THREADGROUP const C* u, uint32_t u_ld,
-                                 uint32_t threads, uint32_t tid) {
-  for (uint32_t r = first + tid; r < rows; r += threads)
-    for (uint32_t c = 0; c < width; ++c) {
-      C sum = x[r + c * ld];
-      for (uint32_t q = 0; q < c; ++q) sum -= x[r + q * ld] * u[q + c * u_ld];
-      x[r + c * ld] = sum / u[c + c * u_ld];
-    }
-}
-
-// Rows [first, rows) of the tile x to Y, rows of the panel from `panel_row`: each SIMD group
-// stores a column at a time, so consecutive lanes store consecutive rows.
-template <typename P, typename C>
-MSVD_INLINE void tsqr_store_y(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w1, uint32_t matrix,
-                              MSVD_THREADGROUP const C* x, uint32_t first, uint32_t rows,
-                              uint32_t panel_row, ThreadContext ctx) {
-  MSVD_DEVICE C* y = w1 + static_cast<int64_t>(matrix) * p.y_batch_stride;
-  const uint32_t warps = p.threads / kSimdWidth;
-  for (uint32_t c = ctx.simd_group; c < p.width; c += warps)
-    for (uint32_t r = first + ctx.lane; r < rows; r += kSimdWidth)
-      y[panel_row + r + static_cast<int64_t>(c) * p.y_ld] = x[r + c * p.tile_rows];
-}
-
-// Groups: batch. Leaf 0's X, the LU Q1 - S = Y1 U with the signs, T, R and leaf 0's rows of Y;
-// U and the signs to u_offset for tsqr_leaf_y. Scratch: tsqr_scratch_elements.
+// Groups: batch. Leaf 0's X (its first width rows), the LU Q1 - S = Y1 U with the signs, T, R and
+// leaf 0's rows of Y; U and the signs to u_offset for tsqr_leaf_y.
+// Scratch: tsqr_expansion_scratch_elements.
 template <typename P, typename T, typename C>
 MSVD_INLINE void tsqr_reconstruct(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
                                   MSVD_DEVICE C* w1, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
@@ -428,15 +457,20 @@ MSVD_INLINE void tsqr_reconstruct(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD
   const uint32_t matrix = ctx.group;
   const uint32_t tid = ctx.thread_index;
   const uint32_t w = p.width;
-  const uint32_t ld = p.tile_rows;
-  MSVD_THREADGROUP C* x = scratch;
-  MSVD_THREADGROUP C* signs = scratch + ld * w + w * w;
-  const TsqrTile<C> tile = tsqr_expand_tile(p, w0, w2, matrix, 0u, x, scratch + ld * w, ctx);
-  const uint32_t rows = tile.end - tile.begin;
-  // Right-looking LU of x's first w rows in place. Step i: every thread reads the pivot, the
-  // trailing block is updated with multipliers formed on the fly, and column i is scaled only
-  // after the barrier (no later step reads it before its own barrier), so a step is one
-  // barrier. The sign makes |pivot| = |q_ii| + 1 >= 1: no pivoting is needed.
+  const uint32_t ld = w;
+  MSVD_THREADGROUP C* x = scratch;  // M first, then X's first w rows and their LU
+  MSVD_THREADGROUP C* w_block = scratch + w * w;
+  MSVD_THREADGROUP C* signs = scratch + 3 * w * w;
+  const TsqrExpansion<C> e = tsqr_expansion(p, w0, w2, matrix, 0u);
+  const TsqrTile<C> tile = e.tile;
+  MSVD_DEVICE C* region = tsqr_region(p, w2, matrix);
+  tsqr_expansion_w(e, region + p.tile_t_offset, x, w_block, p.threads, tid);
+  tsqr_expansion_head(e, w_block, x, p.threads, tid);
+  group_barrier();
+  // Right-looking LU of x in place. Step i: every thread reads the pivot, the trailing block is
+  // updated with multipliers formed on the fly, and column i is scaled only after the barrier
+  // (no later step reads it before its own barrier), so a step is one barrier. The sign makes
+  // |pivot| = |q_ii| + 1 >= 1: no pivoting is needed.
   for (uint32_t i = 0; i < w; ++i) {
     const C pivot = x[i + i * ld];
     const C s = pivot >= C(0) ? C(-1) : C(1);
@@ -456,9 +490,10 @@ MSVD_INLINE void tsqr_reconstruct(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD
     }
   }
   group_barrier();
-  MSVD_DEVICE C* region = tsqr_region(p, w2, matrix);
-  // T = -U S Y1^-T, a thread a row i: T Y1^T = M (M = -U S, upper triangular) is forward
-  // substitution along the row, Y1 unit lower triangular, the row held in registers.
+  // T = -U S Y1^-T, a thread a row i of the first SIMD group: T Y1^T = M (M = -U S, upper
+  // triangular) is forward substitution along the row, Y1 unit lower triangular, the row held
+  // in registers. Meanwhile the second SIMD group's threads solve W's rows against U: Y's rows
+  // below the first w are then -V (W U^-1).
   MSVD_DEVICE C* t_out = region + p.t_offset;
   if (tid < kSimdWidth) {
     const uint32_t i = tid;
@@ -475,48 +510,57 @@ MSVD_INLINE void tsqr_reconstruct(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD
       row[c] = value;
       if (i < w && c < w) t_out[i + c * w] = value;
     }
+  } else if (tid < kSimdWidth + w) {
+    tsqr_solve_row(w_block, w, tid - kSimdWidth, w, x, ld);
   }
-  // U and the signs for the other leaves; R = S R_root into the panel's first rows.
+  // U and the signs for the other leaves; R = S R_root into the panel's first rows; Y's first
+  // w rows, the unit lower triangle of the LU.
   MSVD_DEVICE C* u_out = region + p.u_offset;
   MSVD_DEVICE const C* r_root = region + p.r_offset;
+  MSVD_DEVICE C* y = w1 + static_cast<int64_t>(matrix) * p.y_batch_stride + tile.begin;
   for (uint32_t idx = tid; idx < w * w; idx += p.threads) {
     const uint32_t r = idx % w;
     const uint32_t c = idx / w;
     u_out[r + c * w] = r <= c ? x[r + c * ld] : C(0);
     if (r <= c) *tsqr_at(tile, r, c) = signs[r] * r_root[r + c * w];
+    y[r + static_cast<int64_t>(c) * p.y_ld] = r > c ? x[r + c * ld] : (r == c ? C(1) : C(0));
   }
   if (tid < w) u_out[w * w + tid] = signs[tid];
-  // Y: the unit lower triangle of the LU in the first w rows, X U^-1 below.
-  tsqr_solve_rows(x, ld, w, rows, w, x, ld, p.threads, tid);
-  group_barrier();
-  for (uint32_t idx = tid; idx < w * w; idx += p.threads) {
-    const uint32_t r = idx % w;
-    const uint32_t c = idx / w;
-    if (r <= c) x[r + c * ld] = r == c ? C(1) : C(0);
-  }
-  group_barrier();
-  tsqr_store_y(p, w1, matrix, x, 0u, rows, tile.begin, ctx);
+  group_barrier();  // W U^-1 complete
+  tsqr_expansion_rows(e, w, w_block, y, p.y_ld, p.threads, tid);
 }
 
-// Groups: batch x (leaves - 1), leaves 1, 2, ...: X, then its rows of Y = X U^-1 (none of
-// them among the panel's first width rows, which leaf 0 holds). Scratch: tsqr_scratch_elements.
+// Groups: batch x (leaves - 1), leaves 1, 2, ...: their rows of Y = X U^-1 = [C U^-1; 0] -
+// V (W U^-1) (none of them among the panel's first width rows, which leaf 0 holds).
+// Scratch: tsqr_expansion_scratch_elements.
 template <typename P, typename T, typename C>
 MSVD_INLINE void tsqr_leaf_y(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
                              MSVD_DEVICE C* w1, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
                              MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch, ThreadContext ctx) {
   const uint32_t matrix = ctx.group / (p.tiles - 1);
   const uint32_t t = ctx.group % (p.tiles - 1) + 1;
+  const uint32_t tid = ctx.thread_index;
   const uint32_t w = p.width;
-  MSVD_THREADGROUP C* x = scratch;
-  MSVD_THREADGROUP C* u = scratch + p.tile_rows * w;  // the expansion's W first
-  const TsqrTile<C> tile = tsqr_expand_tile(p, w0, w2, matrix, t, x, u, ctx);
-  const uint32_t rows = tile.end - tile.begin;
-  MSVD_DEVICE const C* u_in = tsqr_region(p, w2, matrix) + p.u_offset;
-  for (uint32_t idx = ctx.thread_index; idx < w * w; idx += p.threads) u[idx] = u_in[idx];
+  MSVD_THREADGROUP C* x = scratch;  // M first, then X's first w rows
+  MSVD_THREADGROUP C* w_block = scratch + w * w;
+  MSVD_THREADGROUP C* u = scratch + 2 * w * w;
+  const TsqrExpansion<C> e = tsqr_expansion(p, w0, w2, matrix, t);
+  MSVD_DEVICE C* region = tsqr_region(p, w2, matrix);
+  MSVD_DEVICE const C* u_in = region + p.u_offset;
+  for (uint32_t idx = tid; idx < w * w; idx += p.threads) u[idx] = u_in[idx];
+  tsqr_expansion_w(e, region + p.tile_t_offset + t * w * w, x, w_block, p.threads, tid);
+  tsqr_expansion_head(e, w_block, x, p.threads, tid);
   group_barrier();
-  tsqr_solve_rows(x, p.tile_rows, 0u, rows, w, u, w, p.threads, ctx.thread_index);
+  // X's first w rows and W solved against U, a thread a row each.
+  if (tid < w)
+    tsqr_solve_row(x, w, tid, w, u, w);
+  else if (tid < 2 * w)
+    tsqr_solve_row(w_block, w, tid - w, w, u, w);
   group_barrier();
-  tsqr_store_y(p, w1, matrix, x, 0u, rows, tile.begin, ctx);
+  MSVD_DEVICE C* y = w1 + static_cast<int64_t>(matrix) * p.y_batch_stride + e.tile.begin;
+  for (uint32_t idx = tid; idx < w * w; idx += p.threads)
+    y[idx % w + static_cast<int64_t>(idx / w) * p.y_ld] = x[idx];
+  tsqr_expansion_rows(e, w, w_block, y, p.y_ld, p.threads, tid);
 }
 
 }  // namespace kernels
