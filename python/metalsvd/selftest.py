@@ -1,11 +1,10 @@
 """`python -m metalsvd selftest`: runs every algorithm of this build on a set of shapes and
 dtypes on one device (the full SVD as the plan chooses it and forced to the divide and conquer,
-its two-stage bidiagonalisation and the blocked Jacobi, the values alone, randomized_svd and
-lanczos_svd), checks each result
-against LAPACK in
-float64, prints a table with the device and versions, and exits non-zero on any failure. Shapes beyond a documented limit of the
-build (NotImplementedError) are listed as n/a, not failures. Paste its output into a bug
-report."""
+its two-stage bidiagonalisation, the blocked Jacobi and the QR preconditioning, the values
+alone, randomized_svd and lanczos_svd), checks each result against LAPACK in float64, prints a
+table with the device and versions, and exits non-zero on any failure. Shapes beyond a
+documented limit of the build (NotImplementedError) are listed as n/a, not failures. Paste its
+output into a bug report."""
 
 import platform
 import sys
@@ -68,6 +67,13 @@ DC_CASES: List[Case] = [
     Case("graded 96x80, cond 1e6", _with_spectrum(96, 80, torch.logspace(0, -6, 80).double())),
 ]
 BLOCKED_CASES: List[Case] = [Case("gaussian 72x64", _gaussian(72, 64))]
+# Tall enough that the QR's panels are trees of tiles on every device (128-row tiles in 32 KiB),
+# forced through the QR, so the tile factorisation and the expansion run wherever the plan would
+# go.
+QR_CASES: List[Case] = [
+    Case("tall 600x40", _gaussian(600, 40)),
+    Case("graded 520x48, cond 1e6", _with_spectrum(520, 48, torch.logspace(0, -6, 48).double())),
+]
 
 
 # Truncated SVDs: (case, k); a fast-decaying spectrum, so both reach the full-SVD contract.
@@ -153,6 +159,7 @@ def run(device=None) -> int:
     runs += [("svd dc", case) for case in DC_CASES]
     runs += [("svd dc2", case) for case in DC_CASES]
     runs += [("svd blocked", case) for case in BLOCKED_CASES]
+    runs += [("svd qr", case) for case in QR_CASES]
     # The values alone: the plan's choice on the batches, and the divide and conquer's path
     # (the bidiagonal's values by multisection) forced on the large cases.
     runs += [("svdvals", case) for case in CASES if case.name.startswith("batch")]
