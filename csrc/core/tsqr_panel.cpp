@@ -12,9 +12,10 @@ namespace {
 
 uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
-// A tile and a w x w block in bytes: tsqr_shape's measure of the device.
+// A tile and a w x w block with a column, in bytes: tsqr_shape's measure of the device (what the
+// kernels took when a tile lived in threadgroup memory).
 uint32_t tile_bytes(uint32_t tile_rows, uint32_t width, ScalarType dtype) {
-  return kernels::tsqr_scratch_elements(tile_rows, width) * element_size(dtype);
+  return (tile_rows * width + width * width + width) * element_size(dtype);
 }
 
 template <typename P>

@@ -68,12 +68,6 @@ struct TsqrParams {
   uint32_t u_offset;       // U (width x width, leading dimension width), then the signs (width)
 };
 
-// A tile and a w x w block, in elements: the measure by which tsqr_shape sizes tiles to the
-// device (core/tsqr_panel.h), from when a tile lived in threadgroup memory.
-MSVD_HOST_DEVICE uint32_t tsqr_scratch_elements(uint32_t tile_rows, uint32_t width) {
-  return tile_rows * width + width * width + width;
-}
-
 // The first unit of tile t when `units` are split evenly over `tiles`.
 MSVD_HOST_DEVICE uint32_t tsqr_split(uint32_t units, uint32_t tiles, uint32_t t) {
   return static_cast<uint32_t>(static_cast<uint64_t>(t) * units / tiles);
@@ -139,6 +133,7 @@ MSVD_INLINE C tsqr_v(TsqrTile<C> tile, uint32_t r, uint32_t k) {
 template <typename C>
 struct TsqrExpansion {
   TsqrTile<C> tile;
+  MSVD_DEVICE const C* t_factor;  // the tile's T, leading dimension width
   MSVD_DEVICE const C* c_block;
   uint32_t c_ld;
   bool identity;
@@ -152,6 +147,7 @@ MSVD_INLINE TsqrExpansion<C> tsqr_expansion(MSVD_CONSTANT const P& p, MSVD_DEVIC
   TsqrExpansion<C> e;
   e.tile = tsqr_tile(p, w0, w2, matrix, t);
   MSVD_DEVICE C* region = tsqr_region(p, w2, matrix);
+  e.t_factor = region + p.tile_t_offset + t * p.width * p.width;
   e.identity = p.c_offset == kTsqrIdentity;
   e.c_block = e.identity ? region : region + p.c_offset + t * p.width;
   e.c_ld = p.tiles * p.width;
@@ -166,12 +162,11 @@ MSVD_INLINE C tsqr_c_entry(TsqrExpansion<C> e, uint32_t r, uint32_t c) {
   return e.identity ? (r == c ? C(1) : C(0)) : e.c_block[r + c * e.c_ld];
 }
 
-// W = T (V1^T C) into w_block (width x width, leading dimension width), T the tile's (leading
-// dimension width), by way of M = V1^T C in m; a thread an entry. Ends with a barrier.
+// W = T (V1^T C) into w_block (width x width, leading dimension width), by way of M = V1^T C in
+// m; a thread an entry. Ends with a barrier.
 template <typename C>
-MSVD_INLINE void tsqr_expansion_w(TsqrExpansion<C> e, MSVD_DEVICE const C* t_factor,
-                                  MSVD_THREADGROUP C* m, MSVD_THREADGROUP C* w_block,
-                                  uint32_t threads, uint32_t tid) {
+MSVD_INLINE void tsqr_expansion_w(TsqrExpansion<C> e, MSVD_THREADGROUP C* m,
+                                  MSVD_THREADGROUP C* w_block, uint32_t threads, uint32_t tid) {
   const uint32_t w = e.width;
   for (uint32_t idx = tid; idx < w * w; idx += threads) {
     const uint32_t k = idx % w;
@@ -188,7 +183,7 @@ MSVD_INLINE void tsqr_expansion_w(TsqrExpansion<C> e, MSVD_DEVICE const C* t_fac
     const uint32_t k = idx % w;
     const uint32_t c = idx / w;
     C sum = C(0);
-    for (uint32_t q = k; q < w; ++q) sum += t_factor[k + q * w] * m[q + c * w];
+    for (uint32_t q = k; q < w; ++q) sum += e.t_factor[k + q * w] * m[q + c * w];
     w_block[idx] = sum;
   }
   group_barrier();
@@ -440,8 +435,7 @@ MSVD_INLINE void tsqr_expand(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
   const TsqrExpansion<C> e = tsqr_expansion(p, w0, w2, matrix, t);
   MSVD_DEVICE C* region = tsqr_region(p, w2, matrix);
   MSVD_THREADGROUP C* w_block = scratch + w * w;
-  tsqr_expansion_w(e, region + p.tile_t_offset + t * w * w, scratch, w_block, p.threads,
-                   ctx.thread_index);
+  tsqr_expansion_w(e, scratch, w_block, p.threads, ctx.thread_index);
   tsqr_expansion_rows(e, 0u, w_block, region + p.out_offset + e.tile.begin, p.units * w, p.threads,
                       ctx.thread_index);
 }
@@ -464,7 +458,7 @@ MSVD_INLINE void tsqr_reconstruct(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD
   const TsqrExpansion<C> e = tsqr_expansion(p, w0, w2, matrix, 0u);
   const TsqrTile<C> tile = e.tile;
   MSVD_DEVICE C* region = tsqr_region(p, w2, matrix);
-  tsqr_expansion_w(e, region + p.tile_t_offset, x, w_block, p.threads, tid);
+  tsqr_expansion_w(e, x, w_block, p.threads, tid);
   tsqr_expansion_head(e, w_block, x, p.threads, tid);
   group_barrier();
   // Right-looking LU of x in place. Step i: every thread reads the pivot, the trailing block is
@@ -548,7 +542,7 @@ MSVD_INLINE void tsqr_leaf_y(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
   MSVD_DEVICE C* region = tsqr_region(p, w2, matrix);
   MSVD_DEVICE const C* u_in = region + p.u_offset;
   for (uint32_t idx = tid; idx < w * w; idx += p.threads) u[idx] = u_in[idx];
-  tsqr_expansion_w(e, region + p.tile_t_offset + t * w * w, x, w_block, p.threads, tid);
+  tsqr_expansion_w(e, x, w_block, p.threads, tid);
   tsqr_expansion_head(e, w_block, x, p.threads, tid);
   group_barrier();
   // X's first w rows and W solved against U, a thread a row each.
