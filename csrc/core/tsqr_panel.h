@@ -10,10 +10,11 @@
 
 namespace metalsvd {
 
-// The most rows a tile may have: beyond, a group's column steps walk too many rows each.
+// The most rows a tile may have: tsqr_factor holds a tile in the registers of a group, two rows a
+// thread in float32 (512 threads, CUDA's bound for it), and its column steps grow with the rows.
 constexpr uint32_t kTsqrMaxTileRows = 1024;
-// Threads of every TSQR launch, where the device allows them: a SIMD group a column of a
-// 32-column panel, so that a tile's QR steps wait on one column's update each, not several.
+// Threads of the expansion's launches (tsqr_expand, tsqr_reconstruct, tsqr_leaf_y), where the
+// device allows them: a thread a row of a tile of up to kTsqrMaxTileRows rows.
 constexpr uint32_t kTsqrThreads = 1024;
 
 // The reduction tree of a rows x width panel whose tiles have at most tile_rows rows. Offsets
