@@ -66,25 +66,30 @@ MSVD_HOST_DEVICE constexpr uint32_t log2_of_power(uint32_t n) {
   return log;
 }
 
+// One exchange of a butterfly across lane bit h: a lane with the bit set keeps `high`, the
+// others `low`, and each adds the value its partner gives up. The selects are of values:
+// `upper ? rows.x[i] : rows.x[i + h]` would be an lvalue, whose address a compiler may select,
+// which puts the rows in local memory.
+template <typename C>
+MSVD_INLINE C simd_fold_pair(C low, C high, uint32_t lane, uint32_t h) {
+  const bool upper = (lane & h) != 0;
+  return (upper ? high : low) + shuffle_xor(upper ? low : high, h);
+}
+
 // The halving steps of a butterfly over a SimdRows block (lane = column, i = row): each halves
 // the rows a lane holds, so that after log2(N) steps lane l holds row l mod N summed over the
 // lanes that agree with it outside its low log2(N) bits. N, a power of two up to kSimdWidth.
 // Both loops have trip counts fixed at compile time, so that every index is a constant once they
-// are unrolled: an index known only at run time puts the rows in local memory. For the same
-// reason the selects are of values: `upper ? rows.x[i] : rows.x[i + h]` is an lvalue, whose
-// address a compiler may select.
+// are unrolled: an index known only at run time puts the rows in local memory.
 template <typename C, uint32_t N>
 MSVD_INLINE C simd_row_butterfly(SimdRows<C, N> rows, uint32_t lane) {
   MSVD_UNROLL
   for (uint32_t step = 1; step <= log2_of_power(N); ++step) {
-    const uint32_t h = N >> step;
-    const bool upper = (lane & h) != 0;  // keeps rows [h, 2h) of its block of 2h
+    const uint32_t h = N >> step;  // a lane keeps rows [h, 2h) of its block of 2h, or [0, h)
     MSVD_UNROLL
     for (uint32_t i = 0; i < N / 2; ++i) {
       if (i >= h) continue;
-      const C low = rows.x[i];
-      const C high = rows.x[i + h];
-      rows.x[i] = (upper ? high : low) + shuffle_xor(upper ? low : high, h);
+      rows.x[i] = simd_fold_pair(rows.x[i], rows.x[i + h], lane, h);
     }
   }
   return rows.x[0];

@@ -340,7 +340,6 @@ MSVD_INLINE void tsqr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
       a_j[k] = r > j && r < rows ? x[k].x[0] : C(0);
     }
     SimdRows<C, kW / 2> half;
-    const bool upper = (lane & (kW / 2)) != 0;
     MSVD_UNROLL
     for (uint32_t q = 0; q < kW / 2; ++q) {
       C low = C(0);
@@ -350,7 +349,7 @@ MSVD_INLINE void tsqr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
         low += a_j[k] * x[k].x[q];
         high += a_j[k] * x[k].x[q + kW / 2];
       }
-      half.x[q] = (upper ? high : low) + shuffle_xor(upper ? low : high, kW / 2);
+      half.x[q] = simd_fold_pair(low, high, lane, kW / 2);
     }
     step_sums[ctx.simd_group * kW + lane] = simd_row_butterfly(half, lane);
     group_barrier();
