@@ -1,12 +1,17 @@
 """Where the time of one metalsvd.svd call goes: CUDA kernel times from torch.profiler,
 grouped by kernel, for one shape.
 
-    python bench/profile_svd.py --shape 2048x2048 [--algorithm auto] [--gemm-sweeps -1] [--rows 25]
+    python bench/profile_svd.py --shape 2048x2048 [--algorithm auto] [--gemm-sweeps -1]
+                                [--threads 0] [--rows 25]
                                 [--overlap] [--values [--two-stage 1]] [--once]
+                                [--launches REGEX [--buckets 16]]
 
 --values profiles the values alone (metalsvd::svdvals_ex) instead, --two-stage 1 through the
 two-stage bidiagonalisation, 0 through the one-stage one (default: the plan's). --once makes
 one call and no profile, for a profiler outside (Nsight Compute: tools/gpu-run's NCU_SHAPE).
+--launches also prints, for each kernel whose name matches, its launches in the order they ran
+in consecutive buckets: how a kernel's time changes as the problem shrinks (the one-stage
+bidiagonalisation's launch j works on column j).
 
 The kernels are launched one after another (METALSVD_CUDA_OVERLAP=0) unless --overlap is
 given: a kernel launched while the previous one runs waits for it, and the profiler would
@@ -28,6 +33,8 @@ def main():
     p.add_argument("--algorithm", default="auto")
     p.add_argument("--gemm-sweeps", type=int, default=-1,
                    help="blocked Jacobi sweeps run as backend GEMMs (-1: the plan's)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="the bidiagonalisation's GEMV kernels' threads (0: the plan's)")
     p.add_argument("--rows", type=int, default=25)
     p.add_argument("--overlap", action="store_true",
                    help="launch kernels while the previous one runs, as by default")
@@ -36,6 +43,10 @@ def main():
     p.add_argument("--two-stage", type=int, default=-1, choices=[-1, 0, 1],
                    help="with --values: 1 the two-stage bidiagonalisation, 0 the one-stage "
                         "one, -1 the plan's")
+    p.add_argument("--launches", default="",
+                   help="regular expression over kernel names: time their launches in order")
+    p.add_argument("--buckets", type=int, default=16,
+                   help="with --launches: buckets of consecutive launches to print")
     p.add_argument("--once", action="store_true",
                    help="one call, no profiler (for a profiler outside the process)")
     args = p.parse_args()
@@ -47,7 +58,8 @@ def main():
         if args.values:
             return torch.ops.metalsvd._svdvals_ex_with_tuning(A, args.algorithm, args.two_stage)
         return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, args.algorithm, 0, 0, 0, 0,
-                                                      0, args.gemm_sweeps)
+                                                      0, args.gemm_sweeps,
+                                                      dc_threads=args.threads)
 
     call()
     torch.cuda.synchronize()
@@ -57,7 +69,7 @@ def main():
         call()
         torch.cuda.synchronize()
     what = (f"values alone two_stage={args.two_stage}" if args.values
-            else f"gemm_sweeps={args.gemm_sweeps}")
+            else f"gemm_sweeps={args.gemm_sweeps} threads={args.threads}")
     print(f"== {args.shape} algorithm={args.algorithm} {what}: CUDA time by kernel")
     totals = {}
     for event in prof.key_averages():
@@ -66,11 +78,7 @@ def main():
             time_us = event.self_cuda_time_total
         if time_us <= 0:
             continue
-        # A workspace kernel's name is its entry template instantiated with the kernel function
-        # (metalsvd::kernels::block_jacobi_gram<Params, float, float>): the function is the
-        # kernels' name followed by a template argument list; the parameter types are not.
-        matches = re.findall(r"metalsvd::kernels::(\w+)<", event.key)
-        name = matches[-1] if matches else event.key[:60]
+        name = kernel_name(event.key)
         count, total = totals.get(name, (0, 0.0))
         totals[name] = (count + event.count, total + time_us)
     grand = sum(t for _, t in totals.values())
@@ -78,8 +86,41 @@ def main():
     for name, (count, total) in sorted(totals.items(), key=lambda kv: -kv[1][1])[: args.rows]:
         print(f"{name:<60} {count:>7} {total / 1e3:>9.2f} {total / grand:>6.1%}")
     print(f"{'all':<60} {'':>7} {grand / 1e3:>9.2f}", flush=True)
+    if args.launches:
+        print_launches(prof, re.compile(args.launches), args.buckets)
     info = call()[-1]
     print("info", info.tolist() if info.numel() < 8 else info.unique().tolist())
+
+
+def kernel_name(key):
+    """A workspace kernel's name is its entry template instantiated with the kernel function
+    (metalsvd::kernels::block_jacobi_gram<Params, float, float>): the function is the kernels'
+    name followed by a template argument list; the parameter types are not."""
+    matches = re.findall(r"metalsvd::kernels::(\w+)<", key)
+    return matches[-1] if matches else key[:60]
+
+
+def print_launches(prof, pattern, buckets):
+    """Each matching kernel's launches in the order they ran, in `buckets` runs of consecutive
+    launches: the first launch of a run, and the mean, least and most microseconds of its
+    launches."""
+    launches = {}
+    for event in prof.events():
+        if getattr(event, "device_type", None) != torch.autograd.DeviceType.CUDA:
+            continue
+        name = kernel_name(event.name)
+        if not pattern.search(name):
+            continue
+        launches.setdefault(name, []).append((event.time_range.start, event.time_range.elapsed_us()))
+    for name, runs in sorted(launches.items()):
+        runs.sort()
+        times = [t for _, t in runs]
+        size = max(1, -(-len(times) // buckets))
+        print(f"-- {name}: {len(times)} launches, microseconds a launch")
+        print(f"{'from':>7} {'mean':>9} {'least':>9} {'most':>9}")
+        for first in range(0, len(times), size):
+            part = times[first:first + size]
+            print(f"{first:>7} {sum(part) / len(part):>9.1f} {min(part):>9.1f} {max(part):>9.1f}")
 
 
 if __name__ == "__main__":
