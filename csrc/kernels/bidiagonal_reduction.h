@@ -34,8 +34,9 @@ namespace kernels {
 
 MSVD_CONSTANT constexpr uint32_t kBrdPanel = 32;  // a lane per panel column
 // Threads of the column and row kernels: any multiple of kBrdMaxCols / 4 SIMD groups up to 1024.
-// The GEMVs are bound by how many loads a multiprocessor keeps in flight, so every group with
-// enough work takes 1024 (bidiagonal_threads, core/bidiagonal_reduction.cpp).
+// A large GEMV is bound by how many loads a multiprocessor keeps in flight, a small one by its
+// barriers and sums over the SIMD groups, so groups take 256, 512 or 1024 threads by their
+// size (bidiagonal_threads, core/bidiagonal_reduction.cpp).
 MSVD_CONSTANT constexpr uint32_t kBrdThreads = 256;
 MSVD_CONSTANT constexpr uint32_t kBrdMaxThreads = 1024;
 // A group's extent: the trailing columns of a bidiagonal_column group (whole sets of 4, one set
@@ -172,18 +173,53 @@ MSVD_INLINE BrdMatrix<C> brd_matrix(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0,
   return v;
 }
 
-// out[0, kBrdRecord) = the sum of records[0, count): SIMD group w adds records w, w + warps, ..,
-// each lane three slots; then the groups' sums are added. warp_sums: warps x kBrdRecord.
+// The records a SIMD group loads first (records w, w + warps, ..; three slots a lane each):
+// the kernels issue these loads before their GEMV's, so that the two round trips overlap
+// instead of following one another (at small sizes, where a launch is its latency, each round
+// trip is a large part of it).
+MSVD_CONSTANT constexpr uint32_t kBrdEarlyRecords = 2;
 template <typename C>
-MSVD_INLINE void brd_reduce_records(MSVD_DEVICE const C* records, uint32_t count,
-                                    MSVD_THREADGROUP C* warp_sums, MSVD_THREADGROUP C* out,
-                                    ThreadContext ctx, uint32_t threads) {
+struct BrdEarlyRecords {
+  C slot[kBrdEarlyRecords][3];
+};
+
+template <typename C>
+MSVD_INLINE BrdEarlyRecords<C> brd_load_early_records(MSVD_DEVICE const C* records, uint32_t count,
+                                                      ThreadContext ctx, uint32_t threads) {
+  const uint32_t warps = threads / kSimdWidth;
+  BrdEarlyRecords<C> early;
+  MSVD_UNROLL
+  for (uint32_t b = 0; b < kBrdEarlyRecords; ++b) {
+    const uint32_t g = ctx.simd_group + b * warps;
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < 3; ++q) {
+      const uint32_t slot = ctx.lane + kSimdWidth * q;
+      early.slot[b][q] = g < count && slot < kBrdRecord
+                             ? records[static_cast<int64_t>(g) * kBrdRecord + slot]
+                             : C(0);
+    }
+  }
+  return early;
+}
+
+// out[0, kBrdRecord) = the sum of records[0, count): SIMD group w adds records w, w + warps, ..,
+// each lane three slots, the first kBrdEarlyRecords of them already loaded (`early`); then the
+// groups' sums are added. warp_sums: warps x kBrdRecord.
+template <typename C>
+MSVD_INLINE void brd_reduce_records(BrdEarlyRecords<C> early, MSVD_DEVICE const C* records,
+                                    uint32_t count, MSVD_THREADGROUP C* warp_sums,
+                                    MSVD_THREADGROUP C* out, ThreadContext ctx, uint32_t threads) {
   const uint32_t warps = threads / kSimdWidth;
   C acc[3];
   MSVD_UNROLL
-  for (uint32_t q = 0; q < 3; ++q) acc[q] = C(0);
-  // Two records at a time, so that six loads a lane are in flight.
-  uint32_t g = ctx.simd_group;
+  for (uint32_t q = 0; q < 3; ++q) {
+    acc[q] = C(0);
+    MSVD_UNROLL
+    for (uint32_t b = 0; b < kBrdEarlyRecords; ++b) acc[q] += early.slot[b][q];
+  }
+  // The rest (more groups than early loads cover), two records at a time, so that six loads a
+  // lane are in flight.
+  uint32_t g = ctx.simd_group + kBrdEarlyRecords * warps;
   for (; g + warps < count; g += 2 * warps) {
     MSVD_DEVICE const C* first = records + static_cast<int64_t>(g) * kBrdRecord;
     MSVD_DEVICE const C* second = first + static_cast<int64_t>(warps) * kBrdRecord;
@@ -281,41 +317,21 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   MSVD_THREADGROUP C* t2 = t1 + kBrdPanel;
   MSVD_THREADGROUP C* split_dots = t2 + kBrdPanel;  // row_splits x extent
 
-  // The raw dots A[i+1.., c]^T A[i+1.., i] first: they need only the matrix, so their loads are
-  // in flight while the sums are reduced; v = (1, scale A[i+1.., i]) joins them later. SIMD
-  // group w takes 4 of the group's columns (w % column_sets) over every (warps / column_sets)-th
-  // 32 rows, two such row blocks at a time, so that many loads are in flight.
+  // Every load that no reflector decides is issued first, so that their round trips overlap:
+  // the previous launch's records, the raw dots A[i+1.., c]^T A[i+1.., i] (v = (1, scale
+  // A[i+1.., i]) joins them later) and what the epilogue needs. SIMD group w takes 4 of the
+  // group's columns (w % column_sets) over every (warps / column_sets)-th 32 rows, two such row
+  // blocks at a time, so that many loads are in flight.
   const uint32_t column_sets = p.extent / 4;
   const uint32_t column_set = ctx.simd_group % column_sets;
   const uint32_t row_split = ctx.simd_group / column_sets;
   const uint32_t row_splits = warps / column_sets;
   const uint32_t first = i + 1 + group * p.extent + column_set * 4;
   const uint32_t row_step = row_splits * kSimdWidth;
-  C acc[4];
-  MSVD_UNROLL
-  for (uint32_t q = 0; q < 4; ++q) acc[q] = C(0);
-  uint32_t r = i + 1 + row_split * kSimdWidth + lane;
-  for (; r + row_step < rows; r += 2 * row_step) {
-    const C vr = v.a(r, i);
-    const C vr2 = v.a(r + row_step, i);
-    MSVD_UNROLL
-    for (uint32_t q = 0; q < 4; ++q)
-      if (first + q < cols) acc[q] += v.a(r, first + q) * vr + v.a(r + row_step, first + q) * vr2;
-  }
-  if (r < rows) {
-    const C vr = v.a(r, i);
-    MSVD_UNROLL
-    for (uint32_t q = 0; q < 4; ++q)
-      if (first + q < cols) acc[q] += v.a(r, first + q) * vr;
-  }
-  MSVD_UNROLL
-  for (uint32_t q = 0; q < 4; ++q) {
-    const C dot = simd_reduce_sum(acc[q]);
-    if (lane == 0) split_dots[row_split * p.extent + column_set * 4 + q] = dot;
-  }
-  // What else this lane needs that no reflector decides, loaded now for the same reason: row i
-  // of the earlier reflectors and of X (lane j: panel column j), and, for row split 0, row i of
-  // its columns with their rows of Y and Yp.
+  const BrdEarlyRecords<C> early =
+      brd_load_early_records(v.column_partials, p.partial_groups, ctx, p.threads);
+  // What the epilogue needs: row i of the earlier reflectors and of X (lane j: panel column
+  // j), and, for row split 0, row i of its columns with their rows of Y and Yp.
   const bool earlier = lane < i;
   const C head_j = earlier ? v.yq(i, lane) : C(0);
   const C x_ij = earlier ? v.x(i, lane) : C(0);
@@ -328,8 +344,40 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
     y_j[q] = mine && earlier ? v.y(c, lane) : C(0);
     yp_j[q] = mine && earlier ? v.yp(c, lane) : C(0);
   }
+  // A column past the matrix reads column i instead, and its dot is dropped: loads that no
+  // condition guards are issued together, where guarded ones went out one pair at a time.
+  MSVD_DEVICE const C* columns[4];
+  C acc[4];
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < 4; ++q) {
+    columns[q] = &v.a(0, first + q < cols ? first + q : i);
+    acc[q] = C(0);
+  }
+  uint32_t r = i + 1 + row_split * kSimdWidth + lane;
+  for (; r + row_step < rows; r += 2 * row_step) {
+    const C vr = v.a(r, i);
+    const C vr2 = v.a(r + row_step, i);
+    C x[4], x2[4];
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < 4; ++q) {
+      x[q] = columns[q][r];
+      x2[q] = columns[q][r + row_step];
+    }
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < 4; ++q) acc[q] += x[q] * vr + x2[q] * vr2;
+  }
+  if (r < rows) {
+    const C vr = v.a(r, i);
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < 4; ++q) acc[q] += columns[q][r] * vr;
+  }
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < 4; ++q) {
+    const C dot = simd_reduce_sum(first + q < cols ? acc[q] : C(0));
+    if (lane == 0) split_dots[row_split * p.extent + column_set * 4 + q] = dot;
+  }
 
-  brd_reduce_records(v.column_partials, p.partial_groups, warp_sums, sums, ctx, p.threads);
+  brd_reduce_records(early, v.column_partials, p.partial_groups, warp_sums, sums, ctx, p.threads);
   const Reflector<C> h = householder_reflector(sums[0], sums[1]);
   // t1 = V^T v and t2 = X^T v over rows i.. (the panel's earlier reflectors), from the sums.
   if (tid < i) {
@@ -432,11 +480,12 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
   MSVD_DEVICE const C* row = v.row;                  // row i brought up to date, local columns
   const bool next_column = i + 1 < p.width;
 
-  // The raw GEMV A[r, i+2..] row[i+2..] first: it needs only the matrix and the row, so its
-  // loads are in flight while the sums are reduced; u = (1 at i + 1, scale * row beyond) joins
-  // it later. A SIMD group spans the group's p.extent rows and kSimdWidth / p.extent columns
-  // (lane = row + extent * column), the SIMD groups share the columns, kBrdUnroll at a time
-  // each so that many loads are in flight.
+  // Every load that no reflector decides is issued first, so that their round trips overlap:
+  // the previous launch's records, what the epilogue needs, the first of this lane's
+  // correction terms and the raw GEMV A[r, i+2..] row[i+2..] (u = (1 at i + 1, scale * row
+  // beyond) joins it later). A SIMD group spans the group's p.extent rows and
+  // kSimdWidth / p.extent columns (lane = row + extent * column), the SIMD groups share the
+  // columns, kBrdUnroll at a time each so that many loads are in flight.
   const uint32_t extent = p.extent;
   const uint32_t row_lane = lane % extent;
   const uint32_t column_lane = lane / extent;
@@ -445,38 +494,70 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
   const uint32_t r = base + row_lane;
   const bool mine = r < rows;
   const uint32_t r_safe = mine ? r : i + 1;  // rows beyond read a valid row, unused
-  C acc[kBrdUnroll];
-  MSVD_UNROLL
-  for (uint32_t q = 0; q < kBrdUnroll; ++q) acc[q] = C(0);
   const uint32_t slot = ctx.simd_group * (kSimdWidth / extent) + column_lane;
-  for (uint32_t c0 = i + 2 + slot; c0 < cols; c0 += across * kBrdUnroll) {
+  const BrdEarlyRecords<C> early =
+      brd_load_early_records(v.row_partials, p.partial_groups, ctx, p.threads);
+  // Whole passes of kBrdUnroll columns, then the columns left one at a time: loads that no
+  // condition guards are issued together, where guarded ones went out one pair at a time.
+  MSVD_DEVICE const C* a_row = &v.a(r_safe, 0);
+  const int64_t ld = p.rows;
+  const int64_t pass_stride = static_cast<int64_t>(across) * ld;
+  C raw = C(0);
+  uint32_t c0 = i + 2 + slot;
+  for (; c0 + (kBrdUnroll - 1) * across < cols; c0 += across * kBrdUnroll) {
+    MSVD_DEVICE const C* a_c0 = a_row + c0 * ld;
+    C a_rc[kBrdUnroll], u_c[kBrdUnroll];
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < kBrdUnroll; ++q) {
+      a_rc[q] = a_c0[q * pass_stride];
+      u_c[q] = row[c0 + q * across];
+    }
+    C pass = C(0);
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < kBrdUnroll; q += 2)
+      pass += a_rc[q] * u_c[q] + a_rc[q + 1] * u_c[q + 1];
+    raw += pass;
+  }
+  if (c0 < cols) {
+    // The last, partial pass: a column past the matrix reads column c0 instead, times 0.
+    C a_rc[kBrdUnroll], u_c[kBrdUnroll];
     MSVD_UNROLL
     for (uint32_t q = 0; q < kBrdUnroll; ++q) {
       const uint32_t c = c0 + q * across;
-      if (c < cols) acc[q] += v.a(r_safe, c) * row[c];
+      const uint32_t c_safe = c < cols ? c : c0;
+      a_rc[q] = a_row[c_safe * ld];
+      u_c[q] = row[c_safe];
     }
+    MSVD_UNROLL
+    for (uint32_t q = 0; q < kBrdUnroll; ++q)
+      raw += c0 + q * across < cols ? a_rc[q] * u_c[q] : C(0);
   }
-  // Each lane also takes its share of the panel columns j <= i of the corrections. Column
-  // i + 1's, V[r, 0..i] Y[i + 1, 0..i] + X[r, 0..i-1] Yp[i + 1, 0..i-1], needs no reflector
-  // either; x's, V t3 + X t4, follows once t3 and t4 are known (its loads then hit the cache).
-  // Spread so, the loads of a row's corrections are in flight together rather than one after
-  // another in one SIMD group.
-  C column_part = C(0);
-  if (mine) {
-    for (uint32_t j = slot; j <= i; j += across) {
-      column_part += v.yq(r, j) * v.y(i + 1, j);
-      if (j < i) column_part += v.x(r, j) * v.yp(i + 1, j);
-    }
-  }
-  // From the epilogue on a lane is a row (lane < extent: row base + lane); its A[r, i + 1], and
-  // the rows of Y and Yp that t3 and t4 start from, are loaded now as well.
+  // From the epilogue on a lane is a row (lane < extent: row base + lane): its A[r, i + 1], and
+  // the rows of Y and Yp that t3 and t4 start from.
   const uint32_t own_row = base + lane;
   const bool owned = lane < extent && own_row < rows;
   const C a_next = ctx.simd_group == 0 && owned ? v.a(own_row, i + 1) : C(0);
   const C y_next = tid <= i ? v.y(i + 1, tid) : C(0);
   const C yp_next = tid < i ? v.yp(i + 1, tid) : C(0);
+  // Each lane takes its share of the panel columns j <= i of the corrections, every across-th
+  // from `slot`, so that the loads of a row's corrections are in flight together rather than
+  // one after another in one SIMD group. Column i + 1's, V[r, 0..i] Y[i + 1, 0..i] +
+  // X[r, 0..i-1] Yp[i + 1, 0..i-1], needs no reflector; x's, V t3 + X t4, follows once t3 and
+  // t4 are known (its loads then hit the cache). Its first terms are loaded here.
+  const bool corrects = mine && slot <= i;
+  const C yq_first = corrects ? v.yq(r, slot) : C(0);
+  const C y_first = corrects ? v.y(i + 1, slot) : C(0);
+  const C x_first = corrects && slot < i ? v.x(r, slot) : C(0);
+  const C yp_first = corrects && slot < i ? v.yp(i + 1, slot) : C(0);
+  C column_part = yq_first * y_first + x_first * yp_first;
+  if (mine) {
+    for (uint32_t j = slot + across; j <= i; j += across) {
+      column_part += v.yq(r, j) * v.y(i + 1, j);
+      if (j < i) column_part += v.x(r, j) * v.yp(i + 1, j);
+    }
+  }
 
-  brd_reduce_records(v.row_partials, p.partial_groups, warp_sums, sums, ctx, p.threads);
+  brd_reduce_records(early, v.row_partials, p.partial_groups, warp_sums, sums, ctx, p.threads);
   const Reflector<C> h = householder_reflector(sums[0], sums[1]);
   // t3 = Y^T u (j <= i) and t4 = U_panel u (j < i).
   if (tid <= i) t3[tid] = y_next + h.scale * sums[kBrdDots + tid];
@@ -497,9 +578,6 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
   // This lane's part of x / tau - A[r, i + 1]: scale times the raw GEMV, less the corrections.
   // (warp_sums is free again: the records were reduced.)
   MSVD_THREADGROUP C* column_parts = warp_sums;
-  C raw = C(0);
-  MSVD_UNROLL
-  for (uint32_t q = 0; q < kBrdUnroll; ++q) raw += acc[q];
   C x_part = h.scale * raw;
   if (mine) {
     for (uint32_t j = slot; j <= i; j += across) {
