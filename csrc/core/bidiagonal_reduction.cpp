@@ -25,9 +25,18 @@ MatrixBatch region_matrix(const BidiagonalReduction& r, int64_t offset, int64_t 
                       r.dtype, r.batch, rows, cols, ld, batch_stride);
 }
 
-// From this many elements a group (one a thread of kBrdMaxThreads) the GEMVs take
-// kBrdMaxThreads: on the H200 1024 threads were the fastest wherever a group had that much work.
-constexpr uint64_t kWideGroup = uint64_t{1} << 10;
+// The elements a group from which the GEMV kernels take 1024 threads, and 512: below, 256.
+// Timed launch by launch on an H100 with every launch at 256, 512 and 1024 threads
+// (bench/profile_svd.py --threads --launches, 2026-12-06_nvidia-h100_gemv.txt): 1024
+// threads lead only where a group's GEMV is large (the row kernel at 2048^2, 32 rows of 2048;
+// the column kernel at 4096^2); 512 lead over most of 1024^2 and 2048^2, by up to 1 us a launch
+// of 6-9; 256 lead once a group has a few thousand elements (the last ~600 columns of a
+// square matrix for the column kernel, whose groups narrow to 4 columns, the last ~220 for
+// the row kernel, whose groups keep 8 rows).
+constexpr uint64_t kColumnWideGroup = uint64_t{1} << 17;
+constexpr uint64_t kColumnMiddleGroup = uint64_t{1} << 12;
+constexpr uint64_t kRowWideGroup = uint64_t{1} << 15;
+constexpr uint64_t kRowMiddleGroup = uint64_t{1} << 11;
 
 class ReductionLaunches {
  public:
@@ -105,24 +114,25 @@ class ReductionLaunches {
       p_.extent = bidiagonal_group_extent(cols - i - 1, r_.batch, kernels::kBrdMaxCols,
                                           kernels::kBrdMinCols, groups_);
       p_.groups_per_matrix = kernels::brd_groups(cols - i - 1, p_.extent);
-      p_.threads = threads_for(trailing, column_limit_);
+      p_.threads = threads_for(BidiagonalStep::column, trailing, column_limit_);
       launch("bidiagonal_column", kernels::brd_scratch_elements(p_.threads));
       if (i + 1 >= cols) break;
       p_.partial_groups = p_.groups_per_matrix;
       p_.extent = bidiagonal_group_extent(rows - i - 1, r_.batch, kernels::kBrdMaxRows,
                                           kernels::kBrdMinRows, groups_);
       p_.groups_per_matrix = kernels::brd_groups(rows - i - 1, p_.extent);
-      p_.threads = threads_for(trailing, row_limit_);
+      p_.threads = threads_for(BidiagonalStep::row, trailing, row_limit_);
       launch("bidiagonal_row", kernels::brd_scratch_elements(p_.threads));
       previous_groups = p_.groups_per_matrix;
     }
   }
 
  private:
-  // The threads of a launch of p_.groups_per_matrix groups a matrix over `trailing` elements.
-  uint32_t threads_for(uint64_t trailing, uint32_t limit) const {
+  // The threads of a `step` launch of p_.groups_per_matrix groups a matrix over `trailing`
+  // elements.
+  uint32_t threads_for(BidiagonalStep step, uint64_t trailing, uint32_t limit) const {
     const uint64_t groups = uint64_t{p_.groups_per_matrix} * r_.batch;
-    return std::min(threads_ != 0 ? threads_ : bidiagonal_threads(trailing / groups), limit);
+    return std::min(threads_ != 0 ? threads_ : bidiagonal_threads(step, trailing / groups), limit);
   }
 
   void launch(const char* function, uint32_t scratch_elements) {
@@ -179,8 +189,11 @@ BidiagonalDiagonals bidiagonal_diagonals(const BidiagonalReduction& r) {
   return de;
 }
 
-uint32_t bidiagonal_threads(uint64_t elements) {
-  return elements >= kWideGroup ? kernels::kBrdMaxThreads : kBrdThreads;
+uint32_t bidiagonal_threads(BidiagonalStep step, uint64_t elements) {
+  const bool column = step == BidiagonalStep::column;
+  if (elements >= (column ? kColumnWideGroup : kRowWideGroup)) return kernels::kBrdMaxThreads;
+  if (elements >= (column ? kColumnMiddleGroup : kRowMiddleGroup)) return 2 * kBrdThreads;
+  return kBrdThreads;
 }
 
 uint32_t bidiagonal_group_extent(uint32_t count, uint32_t batch, uint32_t largest,

@@ -42,7 +42,7 @@ BidiagonalDiagonals bidiagonal_diagonals(const BidiagonalReduction& r);
 // How the column and row kernels are launched; 0 leaves a choice to the plan.
 struct BidiagonalLaunchShape {
   // Threads a group (256, 512 or 1024, at most what each kernel allows,
-  // Backend::max_threads_for); 0: bidiagonal_threads' choice at every step.
+  // Backend::max_threads_for); 0: bidiagonal_threads' choice at every launch.
   uint32_t threads = 0;
   // Groups a launch should have at least: a group's extent (kernels/bidiagonal_reduction.h)
   // halves, down to the smallest, while a launch has fewer; 0: kBidiagonalGroups.
@@ -71,9 +71,13 @@ constexpr int32_t kMaxBidiagonalTail = 1024;
 // panel boundary (the threadgroup memory is the caller's to check).
 bool bidiagonal_tail_from(uint32_t rows, uint32_t cols, int32_t tail);
 
-// Threads of the column and row kernels for groups of `elements` trailing elements each: many
-// where a group's GEMV is large (its loads in flight decide its speed), few where it is small.
-uint32_t bidiagonal_threads(uint64_t elements);
+// The two GEMV kernels of a column: bidiagonal_column (A^T v) and bidiagonal_row (A u).
+enum class BidiagonalStep { column, row };
+
+// Threads of a `step` kernel's groups of `elements` trailing elements each: many where a
+// group's GEMV is large (its loads in flight decide its speed), few where it is small (its
+// barriers and its sums over the SIMD groups do).
+uint32_t bidiagonal_threads(BidiagonalStep step, uint64_t elements);
 
 // The extent of a group (largest .. smallest, powers of two) over `count` trailing columns or
 // rows of each of `batch` matrices: the largest that gives at least `groups` groups.

@@ -241,11 +241,27 @@ TEST(DcSvd, TailStartsWhereTheTrailingMatrixIsSmallEnough) {
   EXPECT_FALSE(bidiagonal_tail_from(1025, 1025, 1024));
 }
 
+// The GEMV kernels' threads grow with their groups' size, from 256 to 1024, for either kernel.
+TEST(DcSvd, GemvThreadsGrowWithTheGroups) {
+  for (BidiagonalStep step : {BidiagonalStep::column, BidiagonalStep::row}) {
+    uint32_t previous = 0;
+    for (uint64_t elements = 1; elements <= (uint64_t{1} << 24); elements *= 2) {
+      const uint32_t threads = bidiagonal_threads(step, elements);
+      EXPECT_TRUE(threads == 256 || threads == 512 || threads == 1024) << threads;
+      EXPECT_GE(threads, previous) << elements;
+      previous = threads;
+    }
+    EXPECT_EQ(bidiagonal_threads(step, 1), 256u);
+    EXPECT_EQ(bidiagonal_threads(step, uint64_t{1} << 24), 1024u);
+  }
+}
+
 // The bidiagonalisation's GEMV kernels split their columns or rows over however many SIMD
 // groups they have (the plan takes 1024 threads for large groups), and their groups narrow as
 // the trailing matrix shrinks: every thread count with groups of the largest extent
 // throughout (1 group asked for), of every extent in turn (4 asked for: 50 columns take 16
-// each, then 8, then 4) and of the smallest (4096 asked for) gives the contract.
+// each, then 8, then 4) and of the smallest (4096 asked for) gives the contract, as do groups
+// whose row kernel loads whole passes of columns.
 TEST(DcSvd, ReductionAtEveryThreadCountAndGroupExtent) {
   std::mt19937_64 rng(149);
   const MatrixXd a = testing::gaussian(70, 50, rng);
@@ -262,6 +278,20 @@ TEST(DcSvd, ReductionAtEveryThreadCountAndGroupExtent) {
                            std::to_string(threads) + " threads, " + std::to_string(groups) +
                                " groups, seed " + std::to_string(seed));
     }
+  // Wide enough that the row kernel's lanes make whole passes of kBrdUnroll columns (at 256
+  // threads and the largest extent a pass is 64 columns, at 512 128) before the partial one.
+  const MatrixXd wide_rows = testing::gaussian(150, 130, rng);
+  for (uint32_t threads : {256u, 512u}) {
+    SvdTuning t;
+    t.algorithm = SvdAlgorithm::bidiagonal_dc;
+    t.bidiagonal.reduction_threads = threads;
+    t.bidiagonal.reduction_groups = 1;
+    t.bidiagonal.reduction_tail = 0;
+    ++seed;
+    expect_fp32_contract(
+        run_svd<float>({wide_rows}, seed, 32 * 1024, t)[0],
+        "150x130, " + std::to_string(threads) + " threads, seed " + std::to_string(seed));
+  }
   SvdTuning bad;
   bad.algorithm = SvdAlgorithm::bidiagonal_dc;
   bad.bidiagonal.reduction_threads = 384;
