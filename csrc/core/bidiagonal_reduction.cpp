@@ -27,15 +27,17 @@ MatrixBatch region_matrix(const BidiagonalReduction& r, int64_t offset, int64_t 
 
 // The elements a group from which the GEMV kernels take 1024 threads, and 512: below, 256.
 // Timed launch by launch on an H100 with every launch at 256, 512 and 1024 threads
-// (bench/profile_svd.py --threads --launches, 2026-12-06_nvidia-h100_gemv.txt): 1024
-// threads lead only where a group's GEMV is large (the row kernel at 2048^2, 32 rows of 2048;
-// the column kernel at 4096^2); 512 lead over most of 1024^2 and 2048^2, by up to 1 us a launch
-// of 6-9; 256 lead once a group has a few thousand elements (the last ~600 columns of a
-// square matrix for the column kernel, whose groups narrow to 4 columns, the last ~220 for
-// the row kernel, whose groups keep 8 rows).
-constexpr uint64_t kColumnWideGroup = uint64_t{1} << 17;
+// (bench/profile_svd.py --threads --launches; bench/results/2026-12-06_nvidia-h100_gemv.txt):
+// 1024 threads lead where a group's GEMV is large — at 4096^2 the column kernel's groups of 32
+// columns took 26 us a launch with 1024 threads, 29 with 512, down to ~2300 rows; the row
+// kernel's of 32 rows of 2048 9.2 us, 10.2 —; 512 lead over most of 1024^2 and 2048^2 (groups
+// of 16 columns or rows and fewer), by up to 1 us a launch of 6-9; 256 once a group has a few
+// thousand elements (the last ~600 columns of a square matrix for the column kernel, whose
+// groups narrow to 4 columns, the last ~220 for the row kernel, whose groups keep 8 rows).
+// Between 2^15 and 2^17 elements the column kernel's lead went either way (2048^2's first
+// groups: 512 by 2%; 4096^2 above 2^16: 1024 by 10-20%), so 1024 keep them.
+constexpr uint64_t kWideGroup = uint64_t{1} << 15;
 constexpr uint64_t kColumnMiddleGroup = uint64_t{1} << 12;
-constexpr uint64_t kRowWideGroup = uint64_t{1} << 15;
 constexpr uint64_t kRowMiddleGroup = uint64_t{1} << 11;
 
 class ReductionLaunches {
@@ -190,9 +192,9 @@ BidiagonalDiagonals bidiagonal_diagonals(const BidiagonalReduction& r) {
 }
 
 uint32_t bidiagonal_threads(BidiagonalStep step, uint64_t elements) {
-  const bool column = step == BidiagonalStep::column;
-  if (elements >= (column ? kColumnWideGroup : kRowWideGroup)) return kernels::kBrdMaxThreads;
-  if (elements >= (column ? kColumnMiddleGroup : kRowMiddleGroup)) return 2 * kBrdThreads;
+  if (elements >= kWideGroup) return kernels::kBrdMaxThreads;
+  if (elements >= (step == BidiagonalStep::column ? kColumnMiddleGroup : kRowMiddleGroup))
+    return 2 * kBrdThreads;
   return kBrdThreads;
 }
 
