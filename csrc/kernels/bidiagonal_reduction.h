@@ -49,6 +49,7 @@ MSVD_CONSTANT constexpr uint32_t kBrdMinCols = 4;
 MSVD_CONSTANT constexpr uint32_t kBrdMaxRows = 32;
 MSVD_CONSTANT constexpr uint32_t kBrdMinRows = 8;  // 8 float32 rows: one 32-byte memory sector
 MSVD_CONSTANT constexpr uint32_t kBrdUnroll = 8;   // bidiagonal_row: columns a lane loads at once
+static_assert(kBrdUnroll % 2 == 0, "bidiagonal_row adds a pass's products two at a time");
 // A group's sums: [alpha, |below|^2, dots with the panel's columns (kBrdPanel), dots with the
 // other panel operand (kBrdPanel)], padded.
 MSVD_CONSTANT constexpr uint32_t kBrdRecord = 2 * kBrdPanel + 4;
@@ -173,10 +174,9 @@ MSVD_INLINE BrdMatrix<C> brd_matrix(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0,
   return v;
 }
 
-// The records a SIMD group loads first (records w, w + warps, ..; three slots a lane each):
-// the kernels issue these loads before their GEMV's, so that the two round trips overlap
-// instead of following one another (at small sizes, where a launch is its latency, each round
-// trip is a large part of it).
+// The records a SIMD group loads first (records w, w + warps, ..; three slots a lane each),
+// issued with other loads so that their round trips overlap instead of following one another
+// (at small sizes, where a launch is its latency, each round trip is a large part of it).
 MSVD_CONSTANT constexpr uint32_t kBrdEarlyRecords = 2;
 template <typename C>
 struct BrdEarlyRecords {
@@ -480,10 +480,11 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
   MSVD_DEVICE const C* row = v.row;                  // row i brought up to date, local columns
   const bool next_column = i + 1 < p.width;
 
-  // Every load that no reflector decides is issued first, so that their round trips overlap:
-  // the previous launch's records, what the epilogue needs, the first of this lane's
-  // correction terms and the raw GEMV A[r, i+2..] row[i+2..] (u = (1 at i + 1, scale * row
-  // beyond) joins it later). A SIMD group spans the group's p.extent rows and
+  // The loads that no reflector decides come first: the raw GEMV A[r, i+2..] row[i+2..]
+  // (u = (1 at i + 1, scale * row beyond) joins it later), then, issued together, the previous
+  // launch's records, what the epilogue needs and the first of this lane's correction terms.
+  // (Issued before the GEMV, as in bidiagonal_column, they would take the registers its loads
+  // need: this kernel has 64 at 1024 threads.) A SIMD group spans the group's p.extent rows and
   // kSimdWidth / p.extent columns (lane = row + extent * column), the SIMD groups share the
   // columns, kBrdUnroll at a time each so that many loads are in flight.
   const uint32_t extent = p.extent;
@@ -495,10 +496,8 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
   const bool mine = r < rows;
   const uint32_t r_safe = mine ? r : i + 1;  // rows beyond read a valid row, unused
   const uint32_t slot = ctx.simd_group * (kSimdWidth / extent) + column_lane;
-  const BrdEarlyRecords<C> early =
-      brd_load_early_records(v.row_partials, p.partial_groups, ctx, p.threads);
-  // Whole passes of kBrdUnroll columns, then the columns left one at a time: loads that no
-  // condition guards are issued together, where guarded ones went out one pair at a time.
+  // Whole passes of kBrdUnroll columns, then one partial pass: loads that no condition guards
+  // are issued together, where guarded ones went out one pair at a time.
   MSVD_DEVICE const C* a_row = &v.a(r_safe, 0);
   const int64_t ld = p.rows;
   const int64_t pass_stride = static_cast<int64_t>(across) * ld;
@@ -532,6 +531,8 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
     for (uint32_t q = 0; q < kBrdUnroll; ++q)
       raw += c0 + q * across < cols ? a_rc[q] * u_c[q] : C(0);
   }
+  const BrdEarlyRecords<C> early =
+      brd_load_early_records(v.row_partials, p.partial_groups, ctx, p.threads);
   // From the epilogue on a lane is a row (lane < extent: row base + lane): its A[r, i + 1], and
   // the rows of Y and Yp that t3 and t4 start from.
   const uint32_t own_row = base + lane;
