@@ -15,22 +15,14 @@ import statistics
 import torch
 
 import metalsvd
+from bench_timing import time_torch_cuda
 
 
 def event_ms(fn, repeats):
-    """The median time of fn() over `repeats` calls, each between two CUDA events."""
+    """The median time of fn() over `repeats` calls after a warm-up, each between two CUDA
+    events (bench_timing's timer)."""
     fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+    return statistics.median(time_torch_cuda(lambda _: fn(), None)[0] for _ in range(repeats))
 
 
 def main():

@@ -266,32 +266,24 @@ TEST(DcSvd, ReductionAtEveryThreadCountAndGroupExtent) {
   std::mt19937_64 rng(149);
   const MatrixXd a = testing::gaussian(70, 50, rng);
   uint64_t seed = 0;  // a different schedule for every setting
-  for (uint32_t threads : {256u, 512u, 1024u})
-    for (uint32_t groups : {1u, 4u, 4096u}) {
-      SvdTuning t;
-      t.algorithm = SvdAlgorithm::bidiagonal_dc;
-      t.bidiagonal.reduction_threads = threads;
-      t.bidiagonal.reduction_groups = groups;
-      t.bidiagonal.reduction_tail = 0;  // the GEMV kernels to the end
-      ++seed;
-      expect_fp32_contract(run_svd<float>({a}, seed, 32 * 1024, t)[0],
-                           std::to_string(threads) + " threads, " + std::to_string(groups) +
-                               " groups, seed " + std::to_string(seed));
-    }
-  // Wide enough that the row kernel's lanes make whole passes of kBrdUnroll columns (at 256
-  // threads and the largest extent a pass is 64 columns, at 512 128) before the partial one.
-  const MatrixXd wide_rows = testing::gaussian(150, 130, rng);
-  for (uint32_t threads : {256u, 512u}) {
+  const auto expect_contract_with = [&seed](const MatrixXd& m, uint32_t threads, uint32_t groups,
+                                            const std::string& what) {
     SvdTuning t;
     t.algorithm = SvdAlgorithm::bidiagonal_dc;
     t.bidiagonal.reduction_threads = threads;
-    t.bidiagonal.reduction_groups = 1;
-    t.bidiagonal.reduction_tail = 0;
+    t.bidiagonal.reduction_groups = groups;
+    t.bidiagonal.reduction_tail = 0;  // the GEMV kernels to the end
     ++seed;
-    expect_fp32_contract(
-        run_svd<float>({wide_rows}, seed, 32 * 1024, t)[0],
-        "150x130, " + std::to_string(threads) + " threads, seed " + std::to_string(seed));
-  }
+    expect_fp32_contract(run_svd<float>({m}, seed, 32 * 1024, t)[0],
+                         what + ", " + std::to_string(threads) + " threads, " +
+                             std::to_string(groups) + " groups, seed " + std::to_string(seed));
+  };
+  for (uint32_t threads : {256u, 512u, 1024u})
+    for (uint32_t groups : {1u, 4u, 4096u}) expect_contract_with(a, threads, groups, "70x50");
+  // Wide enough that the row kernel's lanes make whole passes of kBrdUnroll columns (at 256
+  // threads and the largest extent a pass is 64 columns, at 512 128) before the partial one.
+  const MatrixXd wide_rows = testing::gaussian(150, 130, rng);
+  for (uint32_t threads : {256u, 512u}) expect_contract_with(wide_rows, threads, 1, "150x130");
   SvdTuning bad;
   bad.algorithm = SvdAlgorithm::bidiagonal_dc;
   bad.bidiagonal.reduction_threads = 384;
