@@ -243,10 +243,8 @@ MSVD_INLINE void brd_reduce_records(BrdEarlyRecords<C> early, MSVD_DEVICE const 
       }
     }
     MSVD_UNROLL
-    for (uint32_t b = 0; b < kBrdRecordChunk; ++b) {
-      MSVD_UNROLL
-      for (uint32_t q = 0; q < 3; ++q) acc[q] += g + b * warps < count ? part[b][q] : C(0);
-    }
+    for (uint32_t b = 0; b < kBrdRecordChunk; ++b) MSVD_UNROLL
+    for (uint32_t q = 0; q < 3; ++q) acc[q] += g + b * warps < count ? part[b][q] : C(0);
   }
   MSVD_UNROLL
   for (uint32_t q = 0; q < 3; ++q) {
