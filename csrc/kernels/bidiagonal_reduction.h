@@ -174,19 +174,10 @@ MSVD_INLINE BrdMatrix<C> brd_matrix(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0,
   return v;
 }
 
-// The slots of a record that step i of a panel reads: alpha, the norm, the dots with the
-// panel's columns up to i (bidiagonal_row's t3) and the second dots below i (t2, t4). No lane
-// loads the slots past them, so a lane's third slot (64 and on) is loaded only from step 31.
-MSVD_INLINE uint32_t brd_record_slots(uint32_t step) { return kBrdDots2 + step; }
-
 // The records a SIMD group loads first (records w, w + warps, ..; three slots a lane each),
 // issued with other loads so that their round trips overlap instead of following one another
 // (at small sizes, where a launch is its latency, each round trip is a large part of it).
 MSVD_CONSTANT constexpr uint32_t kBrdEarlyRecords = 2;
-// The records a SIMD group loads together after them, all before the first add: a launch
-// reduces up to ~128 records, 16 a SIMD group at 256 threads, and each set of loads is a
-// round trip to memory.
-MSVD_CONSTANT constexpr uint32_t kBrdRecordChunk = 6;
 template <typename C>
 struct BrdEarlyRecords {
   C slot[kBrdEarlyRecords][3];
@@ -194,8 +185,7 @@ struct BrdEarlyRecords {
 
 template <typename C>
 MSVD_INLINE BrdEarlyRecords<C> brd_load_early_records(MSVD_DEVICE const C* records, uint32_t count,
-                                                      uint32_t slots, ThreadContext ctx,
-                                                      uint32_t threads) {
+                                                      ThreadContext ctx, uint32_t threads) {
   const uint32_t warps = threads / kSimdWidth;
   BrdEarlyRecords<C> early;
   MSVD_UNROLL
@@ -204,20 +194,20 @@ MSVD_INLINE BrdEarlyRecords<C> brd_load_early_records(MSVD_DEVICE const C* recor
     MSVD_UNROLL
     for (uint32_t q = 0; q < 3; ++q) {
       const uint32_t slot = ctx.lane + kSimdWidth * q;
-      early.slot[b][q] =
-          g < count && slot < slots ? records[static_cast<int64_t>(g) * kBrdRecord + slot] : C(0);
+      early.slot[b][q] = g < count && slot < kBrdRecord
+                             ? records[static_cast<int64_t>(g) * kBrdRecord + slot]
+                             : C(0);
     }
   }
   return early;
 }
 
-// out[0, kBrdRecord) = the sum of records[0, count) (zero past `slots`): SIMD group w adds
-// records w, w + warps, .., each lane three slots, the first kBrdEarlyRecords of them already
-// loaded (`early`), the rest kBrdRecordChunk at a time; then the groups' sums are added.
-// warp_sums: warps x kBrdRecord.
+// out[0, kBrdRecord) = the sum of records[0, count): SIMD group w adds records w, w + warps, ..,
+// each lane three slots, the first kBrdEarlyRecords of them already loaded (`early`); then the
+// groups' sums are added. warp_sums: warps x kBrdRecord.
 template <typename C>
 MSVD_INLINE void brd_reduce_records(BrdEarlyRecords<C> early, MSVD_DEVICE const C* records,
-                                    uint32_t count, uint32_t slots, MSVD_THREADGROUP C* warp_sums,
+                                    uint32_t count, MSVD_THREADGROUP C* warp_sums,
                                     MSVD_THREADGROUP C* out, ThreadContext ctx, uint32_t threads) {
   const uint32_t warps = threads / kSimdWidth;
   C acc[3];
@@ -227,24 +217,24 @@ MSVD_INLINE void brd_reduce_records(BrdEarlyRecords<C> early, MSVD_DEVICE const 
     MSVD_UNROLL
     for (uint32_t b = 0; b < kBrdEarlyRecords; ++b) acc[q] += early.slot[b][q];
   }
-  // A record past `count` reads the chunk's first instead, and is dropped: the loads carry no
-  // condition, so they go out together.
-  for (uint32_t g = ctx.simd_group + kBrdEarlyRecords * warps; g < count;
-       g += kBrdRecordChunk * warps) {
-    C part[kBrdRecordChunk][3];
+  // The rest (more groups than early loads cover), two records at a time, so that six loads a
+  // lane are in flight.
+  uint32_t g = ctx.simd_group + kBrdEarlyRecords * warps;
+  for (; g + warps < count; g += 2 * warps) {
+    MSVD_DEVICE const C* first = records + static_cast<int64_t>(g) * kBrdRecord;
+    MSVD_DEVICE const C* second = first + static_cast<int64_t>(warps) * kBrdRecord;
     MSVD_UNROLL
-    for (uint32_t b = 0; b < kBrdRecordChunk; ++b) {
-      const uint32_t record = g + b * warps < count ? g + b * warps : g;
-      MSVD_UNROLL
-      for (uint32_t q = 0; q < 3; ++q) {
-        const uint32_t slot = ctx.lane + kSimdWidth * q;
-        part[b][q] =
-            slot < slots ? records[static_cast<int64_t>(record) * kBrdRecord + slot] : C(0);
-      }
+    for (uint32_t q = 0; q < 3; ++q) {
+      const uint32_t slot = ctx.lane + kSimdWidth * q;
+      if (slot < kBrdRecord) acc[q] += first[slot] + second[slot];
     }
+  }
+  if (g < count) {
     MSVD_UNROLL
-    for (uint32_t b = 0; b < kBrdRecordChunk; ++b) MSVD_UNROLL
-    for (uint32_t q = 0; q < 3; ++q) acc[q] += g + b * warps < count ? part[b][q] : C(0);
+    for (uint32_t q = 0; q < 3; ++q) {
+      const uint32_t slot = ctx.lane + kSimdWidth * q;
+      if (slot < kBrdRecord) acc[q] += records[static_cast<int64_t>(g) * kBrdRecord + slot];
+    }
   }
   MSVD_UNROLL
   for (uint32_t q = 0; q < 3; ++q) {
@@ -338,9 +328,8 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   const uint32_t row_splits = warps / column_sets;
   const uint32_t first = i + 1 + group * p.extent + column_set * 4;
   const uint32_t row_step = row_splits * kSimdWidth;
-  const uint32_t slots = brd_record_slots(i);
   const BrdEarlyRecords<C> early =
-      brd_load_early_records(v.column_partials, p.partial_groups, slots, ctx, p.threads);
+      brd_load_early_records(v.column_partials, p.partial_groups, ctx, p.threads);
   // What the epilogue needs: row i of the earlier reflectors and of X (lane j: panel column
   // j), and, for row split 0, row i of its columns with their rows of Y and Yp.
   const bool earlier = lane < i;
@@ -388,17 +377,7 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
     if (lane == 0) split_dots[row_split * p.extent + column_set * 4 + q] = dot;
   }
 
-  // v goes into Yq's column k (zeros above the diagonal), every group a share of the rows; a
-  // thread's first entry is loaded now, so that its round trip overlaps the records'.
-  const uint32_t share = (p.rows + p.groups_per_matrix - 1) / p.groups_per_matrix;
-  const uint32_t end = (group + 1) * share < p.rows ? (group + 1) * share : p.rows;
-  const uint32_t first_row = group * share + tid;
-  MSVD_DEVICE C* yq_k = v.yq_all + static_cast<int64_t>(k) * p.rows;
-  MSVD_DEVICE const C* a_k = v.a_panel + static_cast<int64_t>(i) * p.rows - p.panel;
-  const C a_k_first = first_row < end && first_row > k ? a_k[first_row] : C(0);
-
-  brd_reduce_records(early, v.column_partials, p.partial_groups, slots, warp_sums, sums, ctx,
-                     p.threads);
+  brd_reduce_records(early, v.column_partials, p.partial_groups, warp_sums, sums, ctx, p.threads);
   const Reflector<C> h = householder_reflector(sums[0], sums[1]);
   // t1 = V^T v and t2 = X^T v over rows i.. (the panel's earlier reflectors), from the sums.
   if (tid < i) {
@@ -410,9 +389,13 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
     w1[static_cast<int64_t>(matrix) * p.q_t_batch_stride + householder_tau_index(k, p.cols)] =
         h.tau;
   }
-  for (uint32_t row = first_row; row < end; row += p.threads)
-    yq_k[row] =
-        row < k ? C(0) : (row == k ? C(1) : h.scale * (row == first_row ? a_k_first : a_k[row]));
+  // v into Yq's column k (zeros above the diagonal), every group a share of the rows.
+  const uint32_t share = (p.rows + p.groups_per_matrix - 1) / p.groups_per_matrix;
+  const uint32_t end = (group + 1) * share < p.rows ? (group + 1) * share : p.rows;
+  MSVD_DEVICE C* yq_k = v.yq_all + static_cast<int64_t>(k) * p.rows;
+  MSVD_DEVICE const C* a_k = v.a_panel + static_cast<int64_t>(i) * p.rows - p.panel;
+  for (uint32_t row = group * share + tid; row < end; row += p.threads)
+    yq_k[row] = row < k ? C(0) : (row == k ? C(1) : h.scale * a_k[row]);
   group_barrier();
   if (i + 1 >= cols) return;  // the last column: nothing to its right
 
@@ -548,9 +531,8 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
     for (uint32_t q = 0; q < kBrdUnroll; ++q)
       raw += c0 + q * across < cols ? a_rc[q] * u_c[q] : C(0);
   }
-  const uint32_t slots = brd_record_slots(i);
   const BrdEarlyRecords<C> early =
-      brd_load_early_records(v.row_partials, p.partial_groups, slots, ctx, p.threads);
+      brd_load_early_records(v.row_partials, p.partial_groups, ctx, p.threads);
   // From the epilogue on a lane is a row (lane < extent: row base + lane): its A[r, i + 1], and
   // the rows of Y and Yp that t3 and t4 start from.
   const uint32_t own_row = base + lane;
@@ -576,17 +558,7 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
     }
   }
 
-  // u goes into Yp's column k (zeros up to row k, 1 at k + 1), every group a share of the
-  // columns; a thread's first entry is loaded now, so that its round trip overlaps the records'.
-  const uint32_t share = (p.cols + p.groups_per_matrix - 1) / p.groups_per_matrix;
-  const uint32_t end = (group + 1) * share < p.cols ? (group + 1) * share : p.cols;
-  const uint32_t first_column = group * share + tid;
-  MSVD_DEVICE C* yp_k = v.yp_all + static_cast<int64_t>(k) * p.cols;
-  const C row_first =
-      first_column < end && first_column > k + 1 ? row[first_column - p.panel] : C(0);
-
-  brd_reduce_records(early, v.row_partials, p.partial_groups, slots, warp_sums, sums, ctx,
-                     p.threads);
+  brd_reduce_records(early, v.row_partials, p.partial_groups, warp_sums, sums, ctx, p.threads);
   const Reflector<C> h = householder_reflector(sums[0], sums[1]);
   // t3 = Y^T u (j <= i) and t4 = U_panel u (j < i).
   if (tid <= i) t3[tid] = y_next + h.scale * sums[kBrdDots + tid];
@@ -596,10 +568,12 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
     w2[static_cast<int64_t>(matrix) * p.p_t_batch_stride + householder_tau_index(k, p.cols - 1)] =
         h.tau;
   }
-  for (uint32_t c = first_column; c < end; c += p.threads)
-    yp_k[c] =
-        c <= k ? C(0)
-               : (c == k + 1 ? C(1) : h.scale * (c == first_column ? row_first : row[c - p.panel]));
+  // u into Yp's column k: zeros up to row k, 1 at k + 1.
+  const uint32_t share = (p.cols + p.groups_per_matrix - 1) / p.groups_per_matrix;
+  const uint32_t end = (group + 1) * share < p.cols ? (group + 1) * share : p.cols;
+  MSVD_DEVICE C* yp_k = v.yp_all + static_cast<int64_t>(k) * p.cols;
+  for (uint32_t c = group * share + tid; c < end; c += p.threads)
+    yp_k[c] = c <= k ? C(0) : (c == k + 1 ? C(1) : h.scale * row[c - p.panel]);
   group_barrier();
 
   // This lane's part of x / tau - A[r, i + 1]: scale times the raw GEMV, less the corrections.
