@@ -650,30 +650,22 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
   if (tid < kBrdRecord - kBrdDots2 - kBrdPanel) record[kBrdDots2 + kBrdPanel + tid] = C(0);
 }
 
-// Threadgroup memory of bidiagonal_tail for a tail of rows x cols, in elements: the SIMD groups'
-// sums for the next column's and the next row's reflector (two each), their parts of z (a
-// thread's), the up-to-date row (cols), then the tail itself (column-major, leading dimension
-// rows).
+// Threadgroup memory of bidiagonal_tail for a tail of rows x cols, in elements: the SIMD
+// groups' two sums, the right reflector u (cols), a partial of z a thread, then the tail itself
+// (column-major, leading dimension rows).
 MSVD_HOST_DEVICE uint32_t brd_tail_scratch_elements(uint32_t threads, uint32_t rows,
                                                     uint32_t cols) {
-  return 4 * (threads / kSimdWidth) + threads + cols + rows * cols;
+  return 2 * (threads / kSimdWidth) + cols + threads + rows * cols;
 }
 
 // The reduction of A[p0.., p0..] (p0 = p.panel, a panel boundary: the trailing matrix is up to
 // date) to the end, by one group per matrix, one column at a time, with the tail in threadgroup
-// memory: a column is two or three barriers and passes over threadgroup memory where it would
-// be two launches. Column i:
-//   left   column i's reflector v = (1, scale A[i+1.., i]) applied to the columns right of it, a
-//          SIMD group two columns at a time, lanes over rows; row i's new entries go to `row`
-//          (not the tail: lanes still read row i there), their sums for the right reflector
-//          (alpha at i + 1, the norm beyond) added up on the way;
-//   right  row i's reflector u = (1 at i + 1, scale row[i+2..]) applied to the rows below, a
-//          lane a row (SIMD groups share a row block's columns where blocks are fewer than SIMD
-//          groups); column i + 1's new sums for the next left reflector are added up on the
-//          way, so no pass of its own finds a reflector's norm.
-// v is read from column i, which neither update changes, and scaled as it is used, u likewise
-// from `row`. Reflectors, tau and d / e go where the column and row kernels put them; A itself
-// is left as it was. Groups: batch, p.threads each.
+// memory: a column is a few barriers and passes over threadgroup memory where it would be two
+// launches. The left reflector of column i is applied to the columns right of it (a SIMD group
+// a column, lanes over rows), then the right reflector of row i, formed from the row that
+// update left, to the rows below (lanes over rows, the SIMD groups sharing the columns).
+// Reflectors, tau and d / e go where the column and row kernels put them; A itself is left as
+// it was. Groups: batch, p.threads each.
 template <typename P, typename T, typename C>
 MSVD_INLINE void bidiagonal_tail(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
                                  MSVD_DEVICE C* w1, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
@@ -687,146 +679,107 @@ MSVD_INLINE void bidiagonal_tail(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
   const uint32_t lane = ctx.lane;
   const uint32_t warp = ctx.simd_group;
   const uint32_t warps = p.threads / kSimdWidth;
-  MSVD_THREADGROUP C* column_sums = scratch;               // warps x 2: alpha, |below|^2
-  MSVD_THREADGROUP C* row_sums = column_sums + 2 * warps;  // warps x 2
-  MSVD_THREADGROUP C* z_parts = row_sums + 2 * warps;      // threads
-  MSVD_THREADGROUP C* row = z_parts + p.threads;           // cols
-  MSVD_THREADGROUP C* tail = row + cols;
+  MSVD_THREADGROUP C* warp_sums = scratch;  // warps x 2
+  MSVD_THREADGROUP C* u = warp_sums + 2 * warps;
+  MSVD_THREADGROUP C* z_parts = u + cols;
+  MSVD_THREADGROUP C* tail = z_parts + p.threads;
   for (uint32_t c = 0; c < cols; ++c)
     for (uint32_t r = tid; r < rows; r += p.threads) tail[c * rows + r] = v.a(r, c);
   group_barrier();
-  {  // Column 0's sums.
-    C below = C(0);
-    for (uint32_t r = 1 + tid; r < rows; r += p.threads) below += tail[r] * tail[r];
-    below = simd_reduce_sum(below);
-    if (lane == 0) {
-      column_sums[2 * warp] = warp == 0 ? tail[0] : C(0);
-      column_sums[2 * warp + 1] = below;
-    }
-    group_barrier();
-  }
   for (uint32_t i = 0; i < cols; ++i) {
     const uint32_t k = p.panel + i;
-    MSVD_THREADGROUP const C* column_i = tail + i * rows;
-    const Reflector<C> h = householder_reflector(simd_sum_of_parts(column_sums, warps, 2, ctx),
-                                                 simd_sum_of_parts(column_sums + 1, warps, 2, ctx));
+    // Column i's reflector: v = (1, scale A[i+1.., i]).
+    C below = C(0);
+    for (uint32_t r = i + 1 + tid; r < rows; r += p.threads)
+      below += tail[i * rows + r] * tail[i * rows + r];
+    below = group_reduce_sum(below, warp_sums, ctx, p.threads);
+    const Reflector<C> h = householder_reflector(tail[i * rows + i], below);
     if (tid == 0) {
       v.de[k] = h.beta;
       w1[static_cast<int64_t>(matrix) * p.q_t_batch_stride + householder_tau_index(k, p.cols)] =
           h.tau;
     }
     MSVD_DEVICE C* yq_k = v.yq_all + static_cast<int64_t>(k) * p.rows;
-    for (uint32_t r = tid; r < p.rows; r += p.threads)
-      yq_k[r] = r < k ? C(0) : (r == k ? C(1) : h.scale * column_i[r - p.panel]);
+    for (uint32_t row = tid; row < p.rows; row += p.threads)
+      yq_k[row] = row < k ? C(0) : (row == k ? C(1) : h.scale * tail[i * rows + row - p.panel]);
 
-    // Left: A[i.., c] -= f_c v, f_c = tau (A[i, c] + scale A[i+1.., i] . A[i+1.., c]), for
-    // c > i, columns c0 and c0 + warps together (the second, past the matrix, is c0 again, its
-    // result dropped).
+    // A[i.., c] -= tau (v . A[i.., c]) v for c > i; lane 0 holds row i, whose entries right of
+    // the diagonal the right reflector is formed from (alpha at i + 1, the norm beyond).
     C row_alpha = C(0);
     C row_below = C(0);
-    for (uint32_t c0 = i + 1 + warp; c0 < cols; c0 += 2 * warps) {
-      const bool pair = c0 + warps < cols;
-      const uint32_t c1 = pair ? c0 + warps : c0;
-      MSVD_THREADGROUP C* a0 = tail + c0 * rows;
-      MSVD_THREADGROUP C* a1 = tail + c1 * rows;
-      C dot0 = C(0);
-      C dot1 = C(0);
-      for (uint32_t r = i + 1 + lane; r < rows; r += kSimdWidth) {
-        const C v_r = column_i[r];
-        dot0 += v_r * a0[r];
-        dot1 += v_r * a1[r];
-      }
-      const C f0 = h.tau * (a0[i] + h.scale * simd_reduce_sum(dot0));
-      const C f1 = h.tau * (a1[i] + h.scale * simd_reduce_sum(dot1));
-      const C g0 = f0 * h.scale;
-      const C g1 = f1 * h.scale;
-      for (uint32_t r = i + 1 + lane; r < rows; r += kSimdWidth) {
-        const C v_r = column_i[r];
-        a0[r] -= g0 * v_r;
-        if (pair) a1[r] -= g1 * v_r;
-      }
+    for (uint32_t c = i + 1 + warp; c < cols; c += warps) {
+      C dot = C(0);
+      for (uint32_t r = i + lane; r < rows; r += kSimdWidth)
+        dot += (r == i ? C(1) : h.scale * tail[i * rows + r]) * tail[c * rows + r];
+      const C coefficient = h.tau * simd_reduce_sum(dot);
+      for (uint32_t r = i + lane; r < rows; r += kSimdWidth)
+        tail[c * rows + r] -= coefficient * (r == i ? C(1) : h.scale * tail[i * rows + r]);
       if (lane == 0) {
-        const C new0 = a0[i] - f0;
-        row[c0] = new0;
-        if (c0 == i + 1)
-          row_alpha = new0;
+        const C a_ic = tail[c * rows + i];
+        if (c == i + 1)
+          row_alpha = a_ic;
         else
-          row_below += new0 * new0;
-        if (pair) {
-          const C new1 = a1[i] - f1;
-          row[c1] = new1;
-          row_below += new1 * new1;  // c1 > i + 1
-        }
+          row_below += a_ic * a_ic;
       }
     }
     if (lane == 0) {
-      row_sums[2 * warp] = row_alpha;
-      row_sums[2 * warp + 1] = row_below;
+      warp_sums[2 * warp] = row_alpha;
+      warp_sums[2 * warp + 1] = row_below;
     }
-    group_barrier();           // row i and the rows below it right of column i are up to date
+    group_barrier();
     if (i + 1 >= cols) break;  // the last column: no right reflector
-
-    const Reflector<C> g = householder_reflector(simd_sum_of_parts(row_sums, warps, 2, ctx),
-                                                 simd_sum_of_parts(row_sums + 1, warps, 2, ctx));
+    const C alpha = simd_sum_of_parts(warp_sums, warps, 2, ctx);
+    const C norm_below = simd_sum_of_parts(warp_sums + 1, warps, 2, ctx);
+    const Reflector<C> g = householder_reflector(alpha, norm_below);
     if (tid == 0) {
       v.de[p.cols + k] = g.beta;
       w2[static_cast<int64_t>(matrix) * p.p_t_batch_stride + householder_tau_index(k, p.cols - 1)] =
           g.tau;
     }
+    // u = (1 at i + 1, scale A[i, i+2..]), and into Yp's column k (global columns).
+    for (uint32_t c = i + 1 + tid; c < cols; c += p.threads)
+      u[c] = c == i + 1 ? C(1) : g.scale * tail[c * rows + i];
     MSVD_DEVICE C* yp_k = v.yp_all + static_cast<int64_t>(k) * p.cols;
     for (uint32_t c = tid; c < p.cols; c += p.threads)
-      yp_k[c] = c <= k ? C(0) : (c == k + 1 ? C(1) : g.scale * row[c - p.panel]);
+      yp_k[c] = c <= k ? C(0) : (c == k + 1 ? C(1) : g.scale * tail[(c - p.panel) * rows + i]);
+    group_barrier();  // u is complete; every thread has read warp_sums
 
-    // Right: A[r, i+1..] -= f_r u, f_r = tau (A[r, i + 1] + scale A[r, i+2..] . row[i+2..]),
-    // for r > i, a lane a row, so that a SIMD group reads 32 consecutive rows of a column at
-    // once. With fewer row blocks than SIMD groups, `split` of them share a block, each every
-    // split-th column from its `share`, and add their parts of z in one turn (so that all meet
-    // its barrier); share 0 holds column i + 1 and adds up its sums for the next reflector.
-    const uint32_t blocks = (rows - i - 1 + kSimdWidth - 1) / kSimdWidth;
-    const uint32_t split = blocks >= warps ? 1 : warps / blocks;
-    const uint32_t share = warp % split;
-    const uint32_t block_step = warps / split;  // >= blocks where split > 1
-    const uint32_t turns = (blocks + block_step - 1) / block_step;
-    MSVD_THREADGROUP C* next_column = tail + (i + 1) * rows;
-    C next_alpha = C(0);
-    C next_below = C(0);
-    for (uint32_t turn = 0; turn < turns; ++turn) {
-      const uint32_t block = warp / split + turn * block_step;
+    // A[r, i+1..] -= tau (A[r, i+1..] . u) u for r > i: a lane a row, so that a SIMD group
+    // reads 32 consecutive rows of a column at once. With fewer row blocks than SIMD groups,
+    // `split` SIMD groups share a block's columns and add their parts of z.
+    const uint32_t below_rows = rows - i - 1;
+    const uint32_t blocks = (below_rows + kSimdWidth - 1) / kSimdWidth;
+    if (blocks >= warps) {
+      for (uint32_t block = warp; block < blocks; block += warps) {
+        const uint32_t r = i + 1 + block * kSimdWidth + lane;
+        if (r >= rows) continue;
+        C z = C(0);
+        for (uint32_t c = i + 1; c < cols; ++c) z += tail[c * rows + r] * u[c];
+        z *= g.tau;
+        for (uint32_t c = i + 1; c < cols; ++c) tail[c * rows + r] -= z * u[c];
+      }
+    } else {
+      // Fewer row blocks than SIMD groups: `split` of them share a block, each every split-th
+      // column from its `share`, and add their parts of z (SIMD groups past the last block
+      // only pass the barrier).
+      const uint32_t split = warps / blocks;
+      const uint32_t block = warp / split;
+      const uint32_t share = warp % split;
       const uint32_t r = i + 1 + block * kSimdWidth + lane;
-      const bool mine = warp / split < block_step && block < blocks && r < rows;
+      const bool mine = block < blocks && r < rows;
       C z = C(0);
       if (mine)
-        for (uint32_t c = i + 2 + share; c < cols; c += split) z += tail[c * rows + r] * row[c];
-      z *= g.scale;
-      if (mine && share == 0) z += next_column[r];
-      if (split > 1) {
-        z_parts[warp * kSimdWidth + lane] = z;
-        group_barrier();
+        for (uint32_t c = i + 1 + share; c < cols; c += split) z += tail[c * rows + r] * u[c];
+      z_parts[warp * kSimdWidth + lane] = z;
+      group_barrier();
+      if (mine) {
         z = C(0);
-        if (mine)
-          for (uint32_t s = 0; s < split; ++s) z += z_parts[(warp - share + s) * kSimdWidth + lane];
-      }
-      if (!mine) continue;
-      const C f = g.tau * z;
-      const C f_scaled = f * g.scale;
-      for (uint32_t c = i + 2 + share; c < cols; c += split)
-        tail[c * rows + r] -= f_scaled * row[c];
-      if (share == 0) {
-        const C next = next_column[r] - f;
-        next_column[r] = next;
-        if (r == i + 1)
-          next_alpha = next;
-        else
-          next_below += next * next;
+        for (uint32_t s = 0; s < split; ++s) z += z_parts[(block * split + s) * kSimdWidth + lane];
+        z *= g.tau;
+        for (uint32_t c = i + 1 + share; c < cols; c += split) tail[c * rows + r] -= z * u[c];
       }
     }
-    next_alpha = simd_reduce_sum(next_alpha);
-    next_below = simd_reduce_sum(next_below);
-    if (lane == 0) {
-      column_sums[2 * warp] = next_alpha;
-      column_sums[2 * warp + 1] = next_below;
-    }
-    group_barrier();  // the rows below row i, and column i + 1's sums, are up to date
+    group_barrier();
   }
 }
 
