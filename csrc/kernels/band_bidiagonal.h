@@ -21,6 +21,11 @@
 // w + warps, ... in turn (a slot each), a lane a column of the task's block held in registers.
 // A task's sums over the columns are butterflies of shuffles and its left reflector is broadcast
 // from lane 0, so a task needs no threadgroup memory and no barrier.
+//
+// The band is stored by rows: lane c holds a column of the task's block, so a load or store of
+// one of its rows is 32 consecutive elements of a stored row, one or two cache lines. Stored by
+// columns, each such access touched a line per lane (32 wavefronts in the L1 where there is
+// one), and the loads and stores of a task were most of a time step.
 #pragma once
 
 #include "dialect.h"
@@ -51,8 +56,13 @@ struct BandBidiagonalParams {
   uint32_t unused;
 };
 
-// Band storage: column j holds rows j - 2b .. j + b, (i, j) at (i - j + 2b) + j (3b + 1).
+// Band storage: row i holds columns i - b .. i + 2b (fill reaches b subdiagonals and 2b
+// superdiagonals), (i, j) at i (3b + 1) + (j - i + b).
 MSVD_HOST_DEVICE uint32_t band_storage_ld(uint32_t band) { return 3 * band + 1; }
+// Where (i, j) lies in the band storage (i - b <= j <= i + 2b).
+MSVD_HOST_DEVICE int64_t band_storage_index(uint32_t band, uint32_t i, uint32_t j) {
+  return static_cast<int64_t>(i) * band_storage_ld(band) + (j + band - i);
+}
 // A reflector slot: the vector (band elements, 1 first, zeros past its length), then tau.
 MSVD_HOST_DEVICE uint32_t band_reflector_size(uint32_t band) { return band + 1; }
 // The sweeps that clear something.
@@ -104,17 +114,17 @@ MSVD_INLINE void band_task(MSVD_CONSTANT const BandBidiagonalParams& p, MSVD_DEV
   const uint32_t n0 = p0 + np;
   const uint32_t nc = p.n - n0 < b ? p.n - n0 : b;  // at least 1: the task exists
   const bool mine = c < nc;
-  // The block: rows p0 .. p0 + np + nc of column n0 + c, consecutive in the band storage; rows P
-  // in pr, rows N in nr, so that every register is named by a constant.
-  MSVD_DEVICE C* col = work + static_cast<int64_t>(n0 + (mine ? c : 0u)) * band_storage_ld(b) +
-                       (2 * b - np - (mine ? c : 0u));
-  MSVD_DEVICE C* col_n = col + np;  // rows N (one pointer, so that each row is a fixed offset)
+  // The block: rows p0 .. p0 + np + nc of column n0 + c, one stored row (3b elements) apart;
+  // rows P in pr, rows N in nr, so that every register is named by a constant.
+  const int64_t down = band_storage_ld(b) - 1;
+  MSVD_DEVICE C* col = work + band_storage_index(b, p0, n0 + (mine ? c : 0u));
+  MSVD_DEVICE C* col_n = col + np * down;  // rows N (one pointer: each row a fixed multiple)
   BlockRows<C> pr;
   BlockRows<C> nr;
   MSVD_UNROLL
   for (uint32_t r = 0; r < kBandMax; ++r) {
-    pr.x[r] = mine && r < np ? col[r] : C(0);
-    nr.x[r] = mine && r < nc ? col_n[r] : C(0);
+    pr.x[r] = mine && r < np ? col[r * down] : C(0);
+    nr.x[r] = mine && r < nc ? col_n[r * down] : C(0);
   }
   const int64_t size = band_reflector_size(b);
   MSVD_DEVICE C* left_out =
@@ -187,8 +197,8 @@ MSVD_INLINE void band_task(MSVD_CONSTANT const BandBidiagonalParams& p, MSVD_DEV
   }
   MSVD_UNROLL
   for (uint32_t r = 0; r < kBandMax; ++r) {
-    if (mine && r < np) col[r] = pr.x[r];
-    if (mine && r < nc) col_n[r] = nr.x[r];
+    if (mine && r < np) col[r * down] = pr.x[r];
+    if (mine && r < nc) col_n[r * down] = nr.x[r];
   }
 }
 
@@ -206,11 +216,11 @@ MSVD_INLINE void band_bidiagonal(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
   MSVD_DEVICE C* reflectors = work + static_cast<int64_t>(n) * ld;
   // The band into band storage, zeros where fill will come.
   for (uint32_t idx = ctx.thread_index; idx < n * ld; idx += p.threads) {
-    const uint32_t j = idx / ld;
-    const uint32_t q = idx % ld;  // row i = j + q - 2b
+    const uint32_t i = idx / ld;
+    const uint32_t q = idx % ld;  // column j = i + q - b
     C value = C(0);
-    if (q <= 2 * b && q + b >= 2 * b && j + q >= 2 * b) {
-      const uint32_t i = j + q - 2 * b;  // j - b <= i <= j
+    if (q >= b && q <= 2 * b && i + q - b < n) {
+      const uint32_t j = i + q - b;  // i <= j <= i + b
       value = a[i + static_cast<int64_t>(j) * p.lda];
     }
     work[idx] = value;
@@ -233,8 +243,8 @@ MSVD_INLINE void band_bidiagonal(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
   }
   MSVD_DEVICE C* de = w2 + static_cast<int64_t>(matrix) * p.de_batch_stride;
   for (uint32_t i = ctx.thread_index; i < n; i += p.threads) {
-    de[i] = work[2 * b + static_cast<int64_t>(i) * ld];
-    if (i + 1 < n) de[p.e_offset + i] = work[2 * b - 1 + static_cast<int64_t>(i + 1) * ld];
+    de[i] = work[band_storage_index(b, i, i)];
+    if (i + 1 < n) de[p.e_offset + i] = work[band_storage_index(b, i, i + 1)];
   }
 }
 
