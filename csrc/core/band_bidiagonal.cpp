@@ -18,6 +18,8 @@ int64_t reflector_slots(uint32_t n, uint32_t band, bool keep) {
 }
 
 constexpr uint32_t kSimd = kernels::kSimdWidth;
+// Threads a group of the kernels that take an element a thread.
+constexpr uint32_t kElementThreads = 256;
 
 }  // namespace
 
@@ -48,12 +50,11 @@ BidiagonalDiagonals band_bidiagonal_diagonals(const BandBidiagonal& w) {
 void enqueue_band_bidiagonal(Backend& backend, const BandBidiagonal& w, const MatrixBatch& banded) {
   if (banded.rows < w.n || banded.cols != w.n || banded.row_stride != 1 || banded.batch != w.batch)
     throw Error("metalsvd: the band matrices must be column-major n x n");
-  const std::string kernel = workspace_kernel_name("band_bidiagonal", w.dtype);
-  // A SIMD group a sweep at a time, as many as the kernel's registers allow, up to a whole SIMD
-  // group of them.
-  const uint32_t warps = std::min(kSimd, backend.max_threads_for(kernel) / kSimd);
-  if (warps == 0) throw NotImplemented("metalsvd: band_bidiagonal needs a SIMD group");
-  const uint32_t threads = warps * kSimd;
+  const std::string load = workspace_kernel_name("band_bidiagonal_load", w.dtype);
+  const std::string step = workspace_kernel_name("band_bidiagonal_step", w.dtype);
+  const std::string diagonals = workspace_kernel_name("band_bidiagonal_diagonals", w.dtype);
+  if (backend.max_threads_for(step) < kSimd)
+    throw NotImplemented("metalsvd: band_bidiagonal_step needs a SIMD group");
   kernels::BandBidiagonalParams p{};
   p.a_batch_stride = banded.batch_stride;
   p.work_batch_stride = w.work_batch_stride;
@@ -63,18 +64,36 @@ void enqueue_band_bidiagonal(Backend& backend, const BandBidiagonal& w, const Ma
   p.n = w.n;
   p.lda = static_cast<uint32_t>(banded.col_stride);
   p.band = w.band;
-  p.threads = threads;
   p.e_offset = w.n;
   p.sweep_stride = w.keep_reflectors ? kernels::band_max_tasks(w.n, w.band) : 1;
   p.task_stride = w.keep_reflectors ? 1 : 0;
-  // Sweeps active at once: every other one of the first sweep's tasks, and one more.
-  const uint32_t active = (kernels::band_max_tasks(w.n, w.band) + 1) / 2 + 1;
-  p.slots = (active + warps - 1) / warps;
   WorkspaceBuffers b;
   b.w0 = banded.data;
   b.w1 = w.work;
   b.w2 = w.de;
-  launch_workspace_kernel(backend, kernel, w.batch, threads, 0, p, b);
+  const auto elementwise = [&](const std::string& kernel, uint32_t count) {
+    p.threads = std::min(kElementThreads, backend.max_threads_for(kernel));
+    p.groups = (count + p.threads - 1) / p.threads;
+    launch_workspace_kernel(backend, kernel, w.batch * p.groups, p.threads, 0, p, b);
+  };
+  elementwise(load, w.n * kernels::band_storage_ld(w.band));
+  // A task a SIMD group and a SIMD group a group: a time step has at most about n / (2 band)
+  // tasks, which spread over that many multiprocessors.
+  p.threads = kSimd;
+  const uint32_t sweeps = kernels::band_sweeps(w.n);
+  uint32_t oldest = 0;  // the oldest sweep not yet finished
+  for (uint32_t t = 0; sweeps > 0 && oldest < sweeps; ++t) {
+    while (oldest < sweeps && t >= 2 * oldest + kernels::band_sweep_tasks(w.n, w.band, oldest))
+      ++oldest;
+    const uint32_t newest = std::min(t / 2, sweeps - 1);
+    if (oldest > newest) continue;  // the last sweeps have one task: every other step is empty
+    p.step = t;
+    p.newest = newest;
+    p.tasks = newest - oldest + 1;
+    p.groups = p.tasks;
+    launch_workspace_kernel(backend, step, w.batch * p.groups, p.threads, 0, p, b);
+  }
+  elementwise(diagonals, w.n);
 }
 
 void enqueue_band_back_transform(Backend& backend, const BandBidiagonal& w, BandSide side,

@@ -16,11 +16,13 @@
 // for the vectors, they are band_back_transform.h's to apply.
 //
 // Task k of sweep s + 1 overlaps tasks k and k + 1 of sweep s and nothing later, so sweeps start
-// two time steps apart and every task of a time step touches its own block. One group a matrix
-// walks the time steps, a barrier between them; SIMD group w takes the active sweeps w,
-// w + warps, ... in turn (a slot each), a lane a column of the task's block held in registers.
-// A task's sums over the columns are butterflies of shuffles and its left reflector is broadcast
-// from lane 0, so a task needs no threadgroup memory and no barrier.
+// two time steps apart and every task of a time step touches its own block. A time step is one
+// launch (band_bidiagonal_step), its tasks spread over the device, a SIMD group each, a lane a
+// column of the task's block held in registers; the launch boundary orders the steps. A task's
+// sums over the columns are butterflies of shuffles and its left reflector is broadcast from
+// lane 0, so a task needs no threadgroup memory and no barrier. (One group a matrix walking
+// the steps, a barrier between them, kept a time step's tasks on one multiprocessor, a few a
+// SIMD group.)
 //
 // The band is stored by rows: lane c holds a column of the task's block, so a load or store of
 // one of its rows is 32 consecutive elements of a stored row, one or two cache lines. Stored by
@@ -49,11 +51,13 @@ struct BandBidiagonalParams {
   uint32_t lda;
   uint32_t band;  // b <= kBandMax
   uint32_t threads;
-  uint32_t slots;  // active sweeps a SIMD group takes a time step, at most
+  uint32_t groups;  // a matrix's groups (every kernel's groups: batch x groups)
   uint32_t e_offset;
   uint32_t sweep_stride;  // the reflector slot of sweep s, task k: s sweep_stride + k task_stride
   uint32_t task_stride;   // (values alone: 0, each task's left reflector overwriting the last)
-  uint32_t unused;
+  uint32_t step;          // band_bidiagonal_step: the time step,
+  uint32_t newest;        // the newest sweep with a task in it,
+  uint32_t tasks;         // and how many sweeps have one (newest, newest - 1, ...)
 };
 
 // Band storage: row i holds columns i - b .. i + 2b (fill reaches b subdiagonals and 2b
@@ -67,6 +71,7 @@ MSVD_HOST_DEVICE int64_t band_storage_index(uint32_t band, uint32_t i, uint32_t 
 MSVD_HOST_DEVICE uint32_t band_reflector_size(uint32_t band) { return band + 1; }
 // The sweeps that clear something.
 MSVD_HOST_DEVICE uint32_t band_sweeps(uint32_t n) { return n > 2 ? n - 2 : 0u; }
+// Sweep s's task k runs at time step 2 s + k.
 // Tasks of sweep s (for s + 2 < n): task k exists while its columns N start before n.
 MSVD_HOST_DEVICE uint32_t band_sweep_tasks(uint32_t n, uint32_t band, uint32_t s) {
   return 1 + (n - 2 - s) / band;
@@ -202,50 +207,61 @@ MSVD_INLINE void band_task(MSVD_CONSTANT const BandBidiagonalParams& p, MSVD_DEV
   }
 }
 
-// Groups: batch, one a matrix. No threadgroup memory: a SIMD group's lanes exchange by shuffles.
+// The band of each matrix into band storage, zeros where fill will come. Groups: batch x
+// p.groups, an element of the storage a thread.
 template <typename P, typename T, typename C>
-MSVD_INLINE void band_bidiagonal(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
-                                 MSVD_DEVICE C* w1, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
-                                 MSVD_DEVICE int32_t*, MSVD_THREADGROUP C*, ThreadContext ctx) {
-  const uint32_t matrix = ctx.group;
+MSVD_INLINE void band_bidiagonal_load(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                      MSVD_DEVICE C* w1, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
+                                      MSVD_DEVICE int32_t*, MSVD_THREADGROUP C*,
+                                      ThreadContext ctx) {
+  const uint32_t matrix = ctx.group / p.groups;
   const uint32_t b = p.band;
-  const uint32_t n = p.n;
   const uint32_t ld = band_storage_ld(b);
-  MSVD_DEVICE const C* a = w0 + static_cast<int64_t>(matrix) * p.a_batch_stride;
+  const uint32_t idx = (ctx.group % p.groups) * p.threads + ctx.thread_index;
+  if (idx >= p.n * ld) return;
+  const uint32_t i = idx / ld;
+  const uint32_t q = idx % ld;  // column j = i + q - b
+  C value = C(0);
+  if (q >= b && q <= 2 * b && i + q - b < p.n) {
+    const uint32_t j = i + q - b;  // i <= j <= i + b
+    value =
+        w0[static_cast<int64_t>(matrix) * p.a_batch_stride + i + static_cast<int64_t>(j) * p.lda];
+  }
+  w1[static_cast<int64_t>(matrix) * p.work_batch_stride + idx] = value;
+}
+
+// Time step p.step: its tasks (sweeps p.newest, p.newest - 1, ..., p.tasks of them), a SIMD
+// group each. Groups: batch x p.groups. No threadgroup memory: a SIMD group's lanes exchange by
+// shuffles.
+template <typename P, typename T, typename C>
+MSVD_INLINE void band_bidiagonal_step(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C*,
+                                      MSVD_DEVICE C* w1, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
+                                      MSVD_DEVICE int32_t*, MSVD_THREADGROUP C*,
+                                      ThreadContext ctx) {
+  const uint32_t matrix = ctx.group / p.groups;
+  const uint32_t back = (ctx.group % p.groups) * (p.threads / kSimdWidth) + ctx.simd_group;
+  if (back >= p.tasks) return;  // uniform over the SIMD group
+  const uint32_t s = p.newest - back;
   MSVD_DEVICE C* work = w1 + static_cast<int64_t>(matrix) * p.work_batch_stride;
-  MSVD_DEVICE C* reflectors = work + static_cast<int64_t>(n) * ld;
-  // The band into band storage, zeros where fill will come.
-  for (uint32_t idx = ctx.thread_index; idx < n * ld; idx += p.threads) {
-    const uint32_t i = idx / ld;
-    const uint32_t q = idx % ld;  // column j = i + q - b
-    C value = C(0);
-    if (q >= b && q <= 2 * b && i + q - b < n) {
-      const uint32_t j = i + q - b;  // i <= j <= i + b
-      value = a[i + static_cast<int64_t>(j) * p.lda];
-    }
-    work[idx] = value;
-  }
-  group_barrier_with_device_memory();
-  const uint32_t warps = p.threads / kSimdWidth;
-  const uint32_t sweeps = band_sweeps(n);  // sweep n - 2 would clear nothing
-  const uint32_t steps = sweeps > 0 ? 2 * (sweeps - 1) + band_sweep_tasks(n, b, sweeps - 1) : 0u;
-  for (uint32_t step = 0; step < steps; ++step) {
-    // The newest sweep with a task at this step, then older ones, warps apart.
-    const uint32_t newest = step / 2 < sweeps ? step / 2 : sweeps - 1;
-    for (uint32_t slot = 0; slot < p.slots; ++slot) {
-      const uint32_t back = ctx.simd_group + slot * warps;
-      const uint32_t s = back <= newest ? newest - back : 0u;
-      const bool exists = back <= newest && step >= 2 * s;
-      const uint32_t k = exists ? step - 2 * s : 0u;
-      if (exists && k < band_sweep_tasks(n, b, s)) band_task(p, work, reflectors, s, k, ctx);
-    }
-    group_barrier_with_device_memory();
-  }
+  MSVD_DEVICE C* reflectors = work + static_cast<int64_t>(p.n) * band_storage_ld(p.band);
+  band_task(p, work, reflectors, s, p.step - 2 * s, ctx);
+}
+
+// B's diagonal d and superdiagonal e from the band storage. Groups: batch x p.groups, an i a
+// thread.
+template <typename P, typename T, typename C>
+MSVD_INLINE void band_bidiagonal_diagonals(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C*,
+                                           MSVD_DEVICE C* w1, MSVD_DEVICE C* w2,
+                                           MSVD_DEVICE int32_t*, MSVD_DEVICE int32_t*,
+                                           MSVD_THREADGROUP C*, ThreadContext ctx) {
+  const uint32_t matrix = ctx.group / p.groups;
+  const uint32_t b = p.band;
+  const uint32_t i = (ctx.group % p.groups) * p.threads + ctx.thread_index;
+  if (i >= p.n) return;
+  MSVD_DEVICE const C* work = w1 + static_cast<int64_t>(matrix) * p.work_batch_stride;
   MSVD_DEVICE C* de = w2 + static_cast<int64_t>(matrix) * p.de_batch_stride;
-  for (uint32_t i = ctx.thread_index; i < n; i += p.threads) {
-    de[i] = work[band_storage_index(b, i, i)];
-    if (i + 1 < n) de[p.e_offset + i] = work[band_storage_index(b, i, i + 1)];
-  }
+  de[i] = work[band_storage_index(b, i, i)];
+  if (i + 1 < p.n) de[p.e_offset + i] = work[band_storage_index(b, i, i + 1)];
 }
 
 }  // namespace kernels
