@@ -44,13 +44,17 @@ BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dty
   return plan;
 }
 
-bool two_stage_reduction(const BidiagonalSvdPlan& plan) { return plan.two_stage == 1; }
+bool two_stage_reduction(const BidiagonalSvdPlan& plan, bool vectors, ScalarType dtype,
+                         uint32_t cols) {
+  if (plan.two_stage != -1) return plan.two_stage == 1;
+  return !vectors && dtype == ScalarType::f32 && cols >= kTwoStageValuesCols;
+}
 
 BidiagonalSvdWorkspace bidiagonal_svd_workspace(WorkspaceLayout& layout, const DeviceLimits& limits,
                                                 const BidiagonalSvdPlan& plan, ScalarType dtype,
                                                 uint32_t batch, uint32_t rows, uint32_t cols) {
   BidiagonalSvdWorkspace ws;
-  ws.two_stage = two_stage_reduction(plan);
+  ws.two_stage = two_stage_reduction(plan, true, dtype, cols);
   if (ws.two_stage) {
     ws.band = band_reduction_workspace(layout, limits, dtype, batch, rows, cols, cols, cols,
                                        plan.tile_rows);
@@ -112,7 +116,7 @@ BidiagonalValuesWorkspace bidiagonal_values_workspace(WorkspaceLayout& layout,
                                                       ScalarType dtype, uint32_t batch,
                                                       uint32_t rows, uint32_t cols) {
   BidiagonalValuesWorkspace ws;
-  ws.two_stage = two_stage_reduction(plan);
+  ws.two_stage = two_stage_reduction(plan, false, dtype, cols);
   if (ws.two_stage) {
     ws.band =
         band_reduction_workspace(layout, limits, dtype, batch, rows, cols, 0, 0, plan.tile_rows);

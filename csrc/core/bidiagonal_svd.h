@@ -43,11 +43,21 @@ struct BidiagonalSvdPlan {
   uint32_t tile_rows = 0;
 };
 
-// Whether the plan takes a matrix through the two-stage reduction: only where two_stage is 1.
-// Measured, it is 7 to 14 times slower than the one-stage reduction on a single matrix (its
-// bulge chasing is one group a matrix, bound by the latency of its 2n dependent time steps;
-// bench/results/2026-12-06_*), so there is no crossover to take it by itself.
-bool two_stage_reduction(const BidiagonalSvdPlan& plan);
+// Columns from which the plan takes the singular values alone of float32 matrices through the
+// two-stage reduction. On an H100 (bench/results/2026-12-06_nvidia-h100_bulge.txt) the values
+// of an 8192^2 matrix took 417 ms with two stages against 717 ms with one, those of a 4096^2
+// one 173 against 118: the one-stage reduction's GEMVs grow as n^3 bytes, the bulge chasing's
+// 2n launches as n. Between the two sizes nothing was measured, so the rule starts at the one
+// where two stages won.
+constexpr uint32_t kTwoStageValuesCols = 8192;
+
+// Whether the plan takes a matrix of `cols` columns and compute type `dtype` through the
+// two-stage reduction: where two_stage says so, else (-1) for the values alone (no `vectors`)
+// of float32 matrices from kTwoStageValuesCols columns. With vectors its back-transformation
+// was not timed beyond 2048^2, where two stages took 102 ms against one stage's 36; float64
+// was not timed.
+bool two_stage_reduction(const BidiagonalSvdPlan& plan, bool vectors, ScalarType dtype,
+                         uint32_t cols);
 
 // Threadgroup memory the path's kernels need at most, for compute type `dtype`.
 uint32_t bidiagonal_svd_threadgroup_bytes(ScalarType dtype);

@@ -1,6 +1,8 @@
 // The bidiagonal divide and conquer on its own (against Eigen on the bidiagonal matrix), and
 // the whole SVD by bidiagonalisation and divide and conquer through the plan, on the cpu
 // backend (threadgroup emulator) under several schedules.
+#include "core/bidiagonal_svd.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -239,6 +241,22 @@ TEST(DcSvd, TailStartsWhereTheTrailingMatrixIsSmallEnough) {
   EXPECT_TRUE(bidiagonal_tail_from(1024, 16, 128));  // tall: by elements, not columns
   EXPECT_FALSE(bidiagonal_tail_from(1, 1, 0));       // 0: never
   EXPECT_FALSE(bidiagonal_tail_from(1025, 1025, 1024));
+}
+
+// The plan's two stages: for the float32 values alone from kTwoStageValuesCols columns, never
+// with vectors or in float64 unless asked for; two_stage 0 and 1 override the rule.
+TEST(DcSvd, TwoStagesForTheLargeFloat32ValuesAlone) {
+  const BidiagonalSvdPlan plan;  // two_stage -1: the plan's
+  const uint32_t large = kTwoStageValuesCols;
+  EXPECT_TRUE(two_stage_reduction(plan, false, ScalarType::f32, large));
+  EXPECT_FALSE(two_stage_reduction(plan, false, ScalarType::f32, large - 1));
+  EXPECT_FALSE(two_stage_reduction(plan, true, ScalarType::f32, large));
+  EXPECT_FALSE(two_stage_reduction(plan, false, ScalarType::f64, large));
+  BidiagonalSvdPlan forced;
+  forced.two_stage = 1;
+  EXPECT_TRUE(two_stage_reduction(forced, true, ScalarType::f64, 3));
+  forced.two_stage = 0;
+  EXPECT_FALSE(two_stage_reduction(forced, false, ScalarType::f32, large));
 }
 
 // The GEMV kernels' threads grow with their groups' size, from 256 to 1024, for either kernel.
