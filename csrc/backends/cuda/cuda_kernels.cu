@@ -115,7 +115,8 @@ constexpr int kOverlapPtxVersion = 90;
 
 // The most threads a block of a workspace kernel with parameters P, which bounds its registers
 // at 65536 / that: 64 for most. The bulge chasing's lanes each hold a column of a task's block
-// (2 kBandMax values), which at 64 registers spill; 16 SIMD groups of 128 registers hold them.
+// (2 kBandMax values), which at 64 registers spill; a bound of 512 threads gives them 128 (its
+// steps' groups are one SIMD group).
 // The tall-skinny QR's tile factorisation holds tsqr_factor_rows rows of 32 values a thread.
 template <typename P>
 constexpr uint32_t kWorkspaceThreads = 1024;
