@@ -4,6 +4,7 @@
 
 #include "core/column_major.h"
 #include "core/errors.h"
+#include "core/panel_qr.h"
 
 namespace metalsvd {
 
@@ -39,8 +40,8 @@ void enqueue_band_reduction(Backend& backend, const BandReduction& r) {
     // it: A2 <- A2 - Y (T^T (Y^T A2)).
     const uint32_t w = std::min(b, r.cols - k);
     const MatrixBatch yq = sub_block(r.q.y, k, k, r.rows - k, w);
-    enqueue_tsqr_panel(backend, sub_block(a, k, k, r.rows - k, w), yq,
-                       householder_panel_place(r.q, index));
+    enqueue_panel_qr(backend, sub_block(a, k, k, r.rows - k, w), yq,
+                     householder_panel_place(r.q, index));
     const uint32_t right = r.cols - k - w;
     if (right == 0) break;
     {
@@ -56,8 +57,8 @@ void enqueue_band_reduction(Backend& backend, const BandReduction& r) {
     // and P_k applied from the right to the rows below: A2 <- A2 - ((A2 Y) T) Y^T.
     const uint32_t wl = std::min(w, right);
     const MatrixBatch yp = sub_block(r.p.y, k, k, right, wl);
-    enqueue_tsqr_panel(backend, transposed(sub_block(a, k, k + w, wl, right)), yp,
-                       householder_panel_place(r.p, index));
+    enqueue_panel_qr(backend, transposed(sub_block(a, k, k + w, wl, right)), yp,
+                     householder_panel_place(r.p, index));
     const uint32_t below = r.rows - k - wl;
     const MatrixBatch a2 = sub_block(a, k + wl, k + w, below, right);
     const MatrixBatch w1 = transposed(sub_block(r.p.work, 0, 0, wl, below));

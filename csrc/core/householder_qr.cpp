@@ -4,6 +4,7 @@
 
 #include "core/column_major.h"
 #include "core/errors.h"
+#include "core/panel_qr.h"
 #include "core/workspace_kernels.h"
 #include "kernels/householder.h"
 
@@ -38,17 +39,19 @@ MatrixBatch triangle_view(const HouseholderFactors& f, uint32_t index, uint32_t 
 }
 
 // The T factors and GEMM scratch of a factorisation whose reflectors are (or go) in `y`, in
-// panels of at most `width` columns, and `scratch` more elements a matrix for its QR.
+// panels of at most `width` columns, and the scratch elements a matrix of its panels' TSQR and
+// Cholesky QR (none: no QR).
 HouseholderFactors factors_around(WorkspaceLayout& layout, const MatrixBatch& y,
                                   uint32_t apply_cols, uint32_t width, uint32_t tile_rows,
-                                  uint32_t scratch) {
+                                  uint32_t tsqr_scratch, uint32_t cholesky_scratch) {
   HouseholderFactors f;
   f.y = y;
   f.cols = y.cols;
   f.panel_width = std::min(width, std::max<uint32_t>(y.cols, 1));
   f.tile_rows = tile_rows;
   f.tsqr_offset = gram_offset(f, panel_count(f));  // after every T and every S
-  f.triangles_batch_stride = int64_t{f.tsqr_offset} + scratch;
+  if (cholesky_scratch > 0) f.cholesky_offset = f.tsqr_offset + tsqr_scratch;
+  f.triangles_batch_stride = int64_t{f.tsqr_offset} + tsqr_scratch + cholesky_scratch;
   f.triangles = layout.take(y.batch * f.triangles_batch_stride * element_size(y.dtype));
   const uint32_t work_cols = std::max(y.cols, apply_cols);
   f.work = take_matrix(layout, y.dtype, y.batch, f.panel_width, work_cols);
@@ -100,12 +103,13 @@ HouseholderFactors householder_factors(WorkspaceLayout& layout, const DeviceLimi
   const TsqrShape shape = tsqr_shape(limits, dtype, tile_rows);
   const uint32_t width = std::min(shape.width, std::max(cols, 1u));
   return factors_around(layout, y, apply_cols, shape.width, shape.tile_rows,
-                        tsqr_tree(rows, width, shape.tile_rows).size);
+                        tsqr_tree(rows, width, shape.tile_rows).size,
+                        cholesky_qr_scratch_elements(limits, dtype, rows, width));
 }
 
 HouseholderFactors householder_factors_for(WorkspaceLayout& layout, const MatrixBatch& y,
                                            uint32_t apply_cols) {
-  return factors_around(layout, y, apply_cols, kernels::kHouseholderMaxPanel, 0, 0);
+  return factors_around(layout, y, apply_cols, kernels::kHouseholderMaxPanel, 0, 0, 0);
 }
 
 void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const HouseholderFactors& f) {
@@ -115,8 +119,8 @@ void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const Househ
     const uint32_t k = index * f.panel_width;
     const uint32_t width = std::min(f.panel_width, a.cols - k);
     const MatrixBatch y_panel = sub_block(f.y, k, k, a.rows - k, width);
-    enqueue_tsqr_panel(backend, sub_block(a, k, k, a.rows - k, width), y_panel,
-                       householder_panel_place(f, index));
+    enqueue_panel_qr(backend, sub_block(a, k, k, a.rows - k, width), y_panel,
+                     householder_panel_place(f, index));
     // Trailing columns: A2 <- H^T A2 = A2 - Y (T^T (Y^T A2)).
     const uint32_t trailing = a.cols - k - width;
     if (trailing == 0) continue;
@@ -136,6 +140,7 @@ TsqrPanelPlace householder_panel_place(const HouseholderFactors& f, uint32_t ind
   place.t_offset = triangle_offset(f, index);
   place.scratch_offset = f.tsqr_offset;
   place.tile_rows = f.tile_rows;
+  place.cholesky_offset = f.cholesky_offset;
   return place;
 }
 

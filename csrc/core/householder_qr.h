@@ -1,7 +1,7 @@
 // Blocked Householder QR of a batch of tall column-major matrices on the device: panels by
-// tall-skinny QR (core/tsqr_panel.h), trailing updates by the backend's GEMM (LAPACK xGEQRF).
-// Used to precondition tall SVDs (SVD of R, then U = Q U_R), to complete orthonormal bases
-// (full_matrices) and to orthonormalise the randomized SVD's sketches.
+// Cholesky QR2, or tall-skinny QR where that fails (core/panel_qr.h), trailing updates by the
+// backend's GEMM (LAPACK xGEQRF). Used to precondition tall SVDs (SVD of R, then U = Q U_R), to
+// complete orthonormal bases (full_matrices) and to orthonormalise the randomized SVD's sketches.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +25,9 @@ struct HouseholderFactors {
   uint32_t panel_width = 0;
   uint32_t tile_rows = 0;    // rows of a QR tile (0: the factors of another kernel's reflectors)
   uint32_t tsqr_offset = 0;  // elements from a matrix's triangles to the QR's scratch
+  // Where the Cholesky QR's scratch follows the TSQR's, or kNoCholeskyQr: the panels by the TSQR
+  // alone (core/panel_qr.h).
+  uint32_t cholesky_offset = kNoCholeskyQr;
 };
 
 // Takes the factorisation's workspaces for `batch` rows x cols matrices of compute type `dtype`

@@ -110,8 +110,23 @@ TsqrShape tsqr_shape(const DeviceLimits& limits, ScalarType dtype, uint32_t want
   return shape;
 }
 
+kernels::PanelLayout panel_layout(const MatrixBatch& panel, const MatrixBatch& y,
+                                  const TsqrPanelPlace& place) {
+  kernels::PanelLayout p{};
+  p.a_batch_stride = panel.batch_stride;
+  p.y_batch_stride = y.batch_stride;
+  p.region_batch_stride = place.region_batch_stride;
+  p.a_row_stride = panel.row_stride;
+  p.a_col_stride = panel.col_stride;
+  p.y_ld = static_cast<uint32_t>(y.col_stride);
+  p.batch = panel.batch;
+  p.rows = panel.rows;
+  p.width = panel.cols;
+  return p;
+}
+
 void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const MatrixBatch& y,
-                        const TsqrPanelPlace& place) {
+                        const TsqrPanelPlace& place, uint32_t fallback_offset) {
   if (panel.cols == 0 || panel.cols > kernels::kTsqrMaxWidth || panel.rows < panel.cols ||
       place.tile_rows < 2 * panel.cols || y.row_stride != 1)
     throw Error("metalsvd: a TSQR panel is a tall matrix of at most 32 columns");
@@ -119,20 +134,13 @@ void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const Matrix
   const uint32_t root = static_cast<uint32_t>(tree.tiles.size() - 1);
   const uint32_t base = place.scratch_offset;
   kernels::TsqrParams p{};
-  p.a_batch_stride = panel.batch_stride;
-  p.y_batch_stride = y.batch_stride;
-  p.t_batch_stride = place.region_batch_stride;
-  p.a_row_stride = panel.row_stride;
-  p.a_col_stride = panel.col_stride;
-  p.y_ld = static_cast<uint32_t>(y.col_stride);
-  p.batch = panel.batch;
-  p.rows = panel.rows;
-  p.width = panel.cols;
+  static_cast<kernels::PanelLayout&>(p) = panel_layout(panel, y, place);
   p.tile_rows = place.tile_rows;
   p.threads = tsqr_threads(backend, panel.dtype);
   p.t_offset = place.t_offset;
   p.u_offset = base + tree.u;
   p.r_offset = base + tree.stack[root + 1];
+  p.fallback_offset = fallback_offset;
   const uint32_t scratch =
       kernels::tsqr_expansion_scratch_elements(p.width) * element_size(panel.dtype);
   // Up the tree: the leaves, then every level of nodes.

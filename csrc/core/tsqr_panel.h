@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "kernels/tsqr.h"
 #include "matrix_batch.h"
 
 namespace metalsvd {
@@ -44,20 +45,30 @@ struct TsqrShape {
 };
 TsqrShape tsqr_shape(const DeviceLimits& limits, ScalarType dtype, uint32_t wanted_rows = 0);
 
-// Where a panel's T and the tree's scratch sit in each matrix's region of `region`.
+// The Cholesky QR's offset in a place that tries none (core/panel_qr.h).
+constexpr uint32_t kNoCholeskyQr = 0xffffffffu;
+
+// Where a panel's T and its factorisations' scratch sit in each matrix's region of `region`.
 struct TsqrPanelPlace {
   Buffer region;
   int64_t region_batch_stride = 0;  // elements
   uint32_t t_offset = 0;            // the panel's T, width x width, leading dimension width
   uint32_t scratch_offset = 0;      // the tree's scratch (TsqrTree::size elements)
   uint32_t tile_rows = 0;
+  uint32_t cholesky_offset = kNoCholeskyQr;  // the Cholesky QR's scratch, tried first if set
 };
+
+// The kernels' view of a panel, its Y and its place (either factorisation's).
+kernels::PanelLayout panel_layout(const MatrixBatch& panel, const MatrixBatch& y,
+                                  const TsqrPanelPlace& place);
 
 // Factors `panel` (rows >= width, width <= kernels::kTsqrMaxWidth, compute type, any strides)
 // in place: R in its first width rows (on and above the diagonal; below it the rows hold
 // scratch), the reflectors into `y` (column-major, the panel's shape: unit lower trapezoidal)
-// and T, so that H = I - Y T Y^T and H^T panel = [R; 0].
+// and T, so that H = I - Y T Y^T and H^T panel = [R; 0]. With a `fallback_offset` (elements into
+// each matrix's region), only the matrices whose value there is not 0 are factored.
 void enqueue_tsqr_panel(Backend& backend, const MatrixBatch& panel, const MatrixBatch& y,
-                        const TsqrPanelPlace& place);
+                        const TsqrPanelPlace& place,
+                        uint32_t fallback_offset = kernels::kTsqrAlways);
 
 }  // namespace metalsvd

@@ -31,6 +31,7 @@
 #include "dialect.h"
 #include "group_reduce.h"
 #include "householder.h"
+#include "householder_reconstruction.h"
 #include "workspace_kernel.h"
 
 namespace metalsvd {
@@ -39,34 +40,50 @@ namespace kernels {
 MSVD_CONSTANT constexpr uint32_t kTsqrMaxWidth = kHouseholderMaxPanel;
 // c_offset's value for the root, whose C is the identity.
 MSVD_CONSTANT constexpr uint32_t kTsqrIdentity = 0xffffffffu;
+// fallback_offset's value for a panel that only the TSQR factors.
+MSVD_CONSTANT constexpr uint32_t kTsqrAlways = 0xffffffffu;
+
+// Where a panel factorisation (this TSQR, or kernels/cholesky_qr.h) finds its panel, Y and its
+// region of scratch.
+struct PanelLayout {
+  int64_t a_batch_stride;       // w0: the matrix whose panel is factored
+  int64_t y_batch_stride;       // w1: Y, where the panel's reflectors go
+  int64_t region_batch_stride;  // w2: T factors and scratch, per matrix
+  int64_t a_row_stride;         // w0 starts at the panel's (0, 0); (r, c) at r a_row_stride +
+  int64_t a_col_stride;         // c a_col_stride
+  uint32_t y_ld;                // w1 starts at the panel's (0, 0), column-major
+  uint32_t batch;
+  uint32_t rows;   // the panel's rows
+  uint32_t width;  // its columns
+};
 
 // The tree's scratch lives in each matrix's w2 region (the factorisation's T factors come
 // first); offsets are elements from the start of a matrix's region. A stack (the R factors of
 // a level's tiles, or the C handed to them) is column-major, width columns, with a leading
 // dimension of (tiles of the level below) x width.
-struct TsqrParams {
-  int64_t a_batch_stride;  // w0: the matrix whose panel is factored
-  int64_t y_batch_stride;  // w1: Y, where the panel's reflectors go
-  int64_t t_batch_stride;  // w2: T factors and the tree's scratch, per matrix
-  int64_t a_row_stride;    // w0 starts at the panel's (0, 0); (r, c) at r a_row_stride +
-  int64_t a_col_stride;    // c a_col_stride
-  uint32_t y_ld;           // w1 starts at the panel's (0, 0), column-major
-  uint32_t batch;
-  uint32_t rows;        // the panel's rows
-  uint32_t width;       // its columns
+struct TsqrParams : PanelLayout {
   uint32_t tile_rows;   // the most rows a tile has (the leading dimension in threadgroup memory)
   uint32_t threads;     // whole SIMD groups
   uint32_t units;       // what this launch's tiles split: rows (leaves) or children (nodes)
   uint32_t tiles;       // tiles a matrix in this launch
   uint32_t from_stack;  // 1: the tiles are R factors in the stack at stack_offset; 0: the panel
   uint32_t stack_offset;
-  uint32_t tile_t_offset;  // this level's T factors, width x width a tile (leading dimension w)
-  uint32_t out_offset;     // factor: the next level's stack; expand: the children's C
-  uint32_t c_offset;       // this level's C (same layout as its stack), or kTsqrIdentity
-  uint32_t r_offset;       // reconstruct: the root's R, width x width, leading dimension width
-  uint32_t t_offset;       // the panel's T, width x width, leading dimension width
-  uint32_t u_offset;       // U (width x width, leading dimension width), then the signs (width)
+  uint32_t tile_t_offset;    // this level's T factors, width x width a tile (leading dimension w)
+  uint32_t out_offset;       // factor: the next level's stack; expand: the children's C
+  uint32_t c_offset;         // this level's C (same layout as its stack), or kTsqrIdentity
+  uint32_t r_offset;         // reconstruct: the root's R, width x width, leading dimension width
+  uint32_t t_offset;         // the panel's T, width x width, leading dimension width
+  uint32_t u_offset;         // U (width x width, leading dimension width), then the signs (width)
+  uint32_t fallback_offset;  // kTsqrAlways, or a flag per matrix: factor only where it is not 0
 };
+
+// Whether this panel of `matrix` is left alone: another factorisation tried first and
+// succeeded (kernels/cholesky_qr.h), so that its flag in the matrix's region is 0.
+template <typename P, typename C>
+MSVD_INLINE bool tsqr_skipped(MSVD_CONSTANT const P& p, MSVD_DEVICE const C* w2, uint32_t matrix) {
+  return p.fallback_offset != kTsqrAlways &&
+         w2[static_cast<int64_t>(matrix) * p.region_batch_stride + p.fallback_offset] == C(0);
+}
 
 // The first unit of tile t when `units` are split evenly over `tiles`.
 MSVD_HOST_DEVICE uint32_t tsqr_split(uint32_t units, uint32_t tiles, uint32_t t) {
@@ -92,7 +109,7 @@ MSVD_INLINE TsqrTile<C> tsqr_tile(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0, M
   const uint32_t first = tsqr_split(p.units, p.tiles, t);
   const uint32_t last = tsqr_split(p.units, p.tiles, t + 1);
   if (p.from_stack != 0) {
-    tile.base = w2 + static_cast<int64_t>(matrix) * p.t_batch_stride + p.stack_offset;
+    tile.base = w2 + static_cast<int64_t>(matrix) * p.region_batch_stride + p.stack_offset;
     tile.row_stride = 1;
     tile.col_stride = static_cast<int64_t>(p.units) * p.width;
     tile.begin = first * p.width;
@@ -116,7 +133,7 @@ MSVD_INLINE MSVD_DEVICE C* tsqr_at(TsqrTile<C> tile, uint32_t r, uint32_t c) {
 template <typename P, typename C>
 MSVD_INLINE MSVD_DEVICE C* tsqr_region(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w2,
                                        uint32_t matrix) {
-  return w2 + static_cast<int64_t>(matrix) * p.t_batch_stride;
+  return w2 + static_cast<int64_t>(matrix) * p.region_batch_stride;
 }
 
 // Entry (r, k) of the tile's reflector k (unit lower trapezoidal), which tsqr_factor left below
@@ -300,6 +317,7 @@ MSVD_INLINE void tsqr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
   constexpr uint32_t kW = kTsqrMaxWidth;
   static_assert(kTsqrMaxWidth == kSimdWidth, "a lane a register of the step's sums");
   const uint32_t matrix = ctx.group / p.tiles;
+  if (tsqr_skipped(p, w2, matrix)) return;
   const uint32_t t = ctx.group % p.tiles;
   const uint32_t w = p.width;
   const uint32_t tid = ctx.thread_index;
@@ -429,6 +447,7 @@ MSVD_INLINE void tsqr_expand(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
                              MSVD_DEVICE C*, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
                              MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch, ThreadContext ctx) {
   const uint32_t matrix = ctx.group / p.tiles;
+  if (tsqr_skipped(p, w2, matrix)) return;
   const uint32_t t = ctx.group % p.tiles;
   const uint32_t w = p.width;
   const TsqrExpansion<C> e = tsqr_expansion(p, w0, w2, matrix, t);
@@ -448,6 +467,7 @@ MSVD_INLINE void tsqr_reconstruct(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD
                                   MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
                                   ThreadContext ctx) {
   const uint32_t matrix = ctx.group;
+  if (tsqr_skipped(p, w2, matrix)) return;
   const uint32_t tid = ctx.thread_index;
   const uint32_t w = p.width;
   const uint32_t ld = w;
@@ -460,49 +480,12 @@ MSVD_INLINE void tsqr_reconstruct(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD
   tsqr_expansion_w(e, x, w_block, p.threads, tid);
   tsqr_expansion_head(e, w_block, x, p.threads, tid);
   group_barrier();
-  // Right-looking LU of x in place. Step i: every thread reads the pivot, the trailing block is
-  // updated with multipliers formed on the fly, and column i is scaled only after the barrier
-  // (no later step reads it before its own barrier), so a step is one barrier. The sign makes
-  // |pivot| = |q_ii| + 1 >= 1: no pivoting is needed.
-  for (uint32_t i = 0; i < w; ++i) {
-    const C pivot = x[i + i * ld];
-    const C s = pivot >= C(0) ? C(-1) : C(1);
-    const C u_ii = pivot - s;
-    for (uint32_t idx = tid; idx < w * w; idx += p.threads) {
-      const uint32_t r = idx % w;
-      const uint32_t c = idx / w;
-      if (r > i && c > i) x[r + c * ld] -= x[r + i * ld] / u_ii * x[i + c * ld];
-    }
-    group_barrier();
-    if (tid < w) {
-      if (tid > i) x[tid + i * ld] /= u_ii;
-      if (tid == i) {
-        x[i + i * ld] = u_ii;
-        signs[i] = s;
-      }
-    }
-  }
-  group_barrier();
-  // T = -U S Y1^-T, a thread a row i of the first SIMD group: T Y1^T = M (M = -U S, upper
-  // triangular) is forward substitution along the row, Y1 unit lower triangular, the row held
-  // in registers. Meanwhile the second SIMD group's threads solve W's rows against U: Y's rows
-  // below the first w are then -V (W U^-1).
+  signed_lu(x, ld, signs, w, p.threads, tid);
+  // T by the first SIMD group, a thread a row; meanwhile the second SIMD group's threads solve
+  // W's rows against U: Y's rows below the first w are then -V (W U^-1).
   MSVD_DEVICE C* t_out = region + p.t_offset;
   if (tid < kSimdWidth) {
-    const uint32_t i = tid;
-    C row[kTsqrMaxWidth];
-    MSVD_UNROLL
-    for (uint32_t c = 0; c < kTsqrMaxWidth; ++c) {
-      C value = C(0);
-      if (i < w && c < w && c >= i) {
-        value = -x[i + c * ld] * signs[c];
-        MSVD_UNROLL
-        for (uint32_t q = 0; q < kTsqrMaxWidth; ++q)
-          if (q >= i && q < c) value -= x[c + q * ld] * row[q];
-      }
-      row[c] = value;
-      if (i < w && c < w) t_out[i + c * w] = value;
-    }
+    reconstructed_t_row<C, kTsqrMaxWidth>(x, ld, signs, w, tid, t_out);
   } else if (tid < kSimdWidth + w) {
     tsqr_solve_row(w_block, w, tid - kSimdWidth, w, x, ld);
   }
@@ -531,6 +514,7 @@ MSVD_INLINE void tsqr_leaf_y(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVI
                              MSVD_DEVICE C* w1, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
                              MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch, ThreadContext ctx) {
   const uint32_t matrix = ctx.group / (p.tiles - 1);
+  if (tsqr_skipped(p, w2, matrix)) return;
   const uint32_t t = ctx.group % (p.tiles - 1) + 1;
   const uint32_t tid = ctx.thread_index;
   const uint32_t w = p.width;

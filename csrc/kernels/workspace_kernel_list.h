@@ -8,6 +8,7 @@
 #include "bidiagonal_reduction.h"
 #include "bidiagonal_values.h"
 #include "block_jacobi.h"
+#include "cholesky_qr.h"
 #include "dc_apply.h"
 #include "householder.h"
 #include "krylov.h"
@@ -36,6 +37,10 @@
   F(tsqr_expand)                        \
   F(tsqr_reconstruct)                   \
   F(tsqr_leaf_y)                        \
+  F(cholesky_qr_apply)                  \
+  F(cholesky_qr_factor)                 \
+  F(cholesky_qr_reconstruct)            \
+  F(cholesky_qr_leaf_y)                 \
   F(band_bidiagonal_load)               \
   F(band_bidiagonal_step)               \
   F(band_bidiagonal_diagonals)          \
@@ -82,6 +87,10 @@
   X("tsqr_expand_" TYPE_NAME, tsqr_expand, TsqrParams, C, C)                                       \
   X("tsqr_reconstruct_" TYPE_NAME, tsqr_reconstruct, TsqrParams, C, C)                             \
   X("tsqr_leaf_y_" TYPE_NAME, tsqr_leaf_y, TsqrParams, C, C)                                       \
+  X("cholesky_qr_apply_" TYPE_NAME, cholesky_qr_apply, CholeskyQrParams, C, C)                     \
+  X("cholesky_qr_factor_" TYPE_NAME, cholesky_qr_factor, CholeskyQrParams, C, C)                   \
+  X("cholesky_qr_reconstruct_" TYPE_NAME, cholesky_qr_reconstruct, CholeskyQrParams, C, C)         \
+  X("cholesky_qr_leaf_y_" TYPE_NAME, cholesky_qr_leaf_y, CholeskyQrParams, C, C)                   \
   X("band_bidiagonal_load_" TYPE_NAME, band_bidiagonal_load, BandBidiagonalParams, C, C)           \
   X("band_bidiagonal_step_" TYPE_NAME, band_bidiagonal_step, BandBidiagonalParams, C, C)           \
   X("band_bidiagonal_diagonals_" TYPE_NAME, band_bidiagonal_diagonals, BandBidiagonalParams, C, C) \

@@ -1,7 +1,8 @@
-// The blocked Householder QR with tall-skinny panels (core/householder_qr.h, core/tsqr_panel.h,
-// kernels/tsqr.h) on the cpu emulator, checked in double precision: Q R = A, Q orthogonal (the
-// whole m x m Q, which full_matrices' completion applies), R upper triangular, and R's diagonal
-// equal in magnitude to Eigen's Householder QR's.
+// The blocked Householder QR (core/householder_qr.h) with its panels by Cholesky QR2 or by
+// tall-skinny QR (core/panel_qr.h, core/tsqr_panel.h, kernels/cholesky_qr.h, kernels/tsqr.h) on
+// the cpu emulator, checked in double precision: Q R = A, Q orthogonal (the whole m x m Q, which
+// full_matrices' completion applies), R upper triangular, and R's diagonal equal in magnitude to
+// Eigen's Householder QR's.
 #include "core/householder_qr.h"
 
 #include <gtest/gtest.h>
@@ -25,14 +26,18 @@ namespace {
 using testing::MatrixXd;
 
 struct QrRun {
-  MatrixXd r;  // n x n, the upper triangle of the factored matrix
-  MatrixXd q;  // m x m, Q applied to the identity
+  MatrixXd r;            // n x n, the upper triangle of the factored matrix
+  MatrixXd q;            // m x m, Q applied to the identity
+  double fallback = -1;  // the last panel's flag: 0 by Cholesky QR2, 1 by the TSQR (-1: TSQR only)
 };
+
+enum class Panels { kCholeskyFirst, kTsqrOnly };
 
 // Factors every matrix (column-major, compute type T) in one batch and applies Q to I_m.
 template <typename T>
 std::vector<QrRun> run_qr(const std::vector<MatrixXd>& inputs, uint32_t tile_rows, uint64_t seed,
-                          uint32_t threadgroup_bytes = 32 * 1024) {
+                          uint32_t threadgroup_bytes = 32 * 1024,
+                          Panels panels = Panels::kCholeskyFirst) {
   constexpr ScalarType dtype = testing::Storage<T>::type;
   CpuBackend backend(testing::emulator(seed, threadgroup_bytes));
   const uint32_t batch = static_cast<uint32_t>(inputs.size());
@@ -42,8 +47,9 @@ std::vector<QrRun> run_qr(const std::vector<MatrixXd>& inputs, uint32_t tile_row
   const auto [a, q, f] = host.take([&](WorkspaceLayout& layout) {
     const MatrixBatch a = take_matrix(layout, dtype, batch, m, n);
     const MatrixBatch q = take_matrix(layout, dtype, batch, m, m);
-    const HouseholderFactors f =
+    HouseholderFactors f =
         householder_factors(layout, backend.limits(), dtype, batch, m, n, m, tile_rows);
+    if (panels == Panels::kTsqrOnly) f.cholesky_offset = kNoCholeskyQr;
     return std::make_tuple(a, q, f);
   });
   host.load<T>(a, inputs);
@@ -55,6 +61,12 @@ std::vector<QrRun> run_qr(const std::vector<MatrixXd>& inputs, uint32_t tile_row
     const MatrixXd top = host.read<T>(sub_block(a, 0, 0, n, n), b);
     runs[b].r = top.triangularView<Eigen::Upper>();
     runs[b].q = host.read<T>(q, b);
+    if (f.cholesky_offset != kNoCholeskyQr) {
+      const MatrixBatch flag =
+          column_major(advanced(f.triangles, uint64_t{f.cholesky_offset} * sizeof(T)), dtype, batch,
+                       1, 1, 1, f.triangles_batch_stride);
+      runs[b].fallback = host.read<T>(flag, b)(0, 0);
+    }
   }
   return runs;
 }
@@ -78,7 +90,8 @@ void expect_qr(const MatrixXd& a, const QrRun& run, double tol, const std::strin
 }
 
 // Tiles of the plan's rows, of two children a node (a deep tree), three, and nine (a node not
-// a power of two); a single tile; a panel narrower than a tile's width.
+// a power of two); a single tile; a panel narrower than a tile's width: by the TSQR alone, and
+// with Cholesky QR2 first (whose Gaussian panels never fall back).
 TEST(HouseholderQr, TallSkinnyPanelsEveryTreeShape) {
   std::mt19937_64 rng(7);
   struct Case {
@@ -93,10 +106,14 @@ TEST(HouseholderQr, TallSkinnyPanelsEveryTreeShape) {
     // Metal's 32 KiB where the tiles fit it (the plan's always do), more for larger tiles.
     const uint32_t f32_bytes = c.tile_rows > 128 ? 128 * 1024 : 32 * 1024;
     const uint32_t f64_bytes = c.tile_rows > 64 ? 128 * 1024 : 32 * 1024;
-    for (uint64_t seed : {1u, 2u}) {
-      expect_qr(a, run_qr<float>({a}, c.tile_rows, seed, f32_bytes)[0], 2e-6, what + " f32");
-      expect_qr(a, run_qr<double>({a}, c.tile_rows, seed, f64_bytes)[0], 1e-14, what + " f64");
-    }
+    for (uint64_t seed : {1u, 2u})
+      for (Panels panels : {Panels::kTsqrOnly, Panels::kCholeskyFirst}) {
+        const std::string how = panels == Panels::kTsqrOnly ? " tsqr" : " cholesky";
+        expect_qr(a, run_qr<float>({a}, c.tile_rows, seed, f32_bytes, panels)[0], 2e-6,
+                  what + how + " f32");
+        expect_qr(a, run_qr<double>({a}, c.tile_rows, seed, f64_bytes, panels)[0], 1e-14,
+                  what + how + " f64");
+      }
   }
 }
 
@@ -113,15 +130,49 @@ TEST(HouseholderQr, RankDeficientPanelsAndBatches) {
   const MatrixXd zero = MatrixXd::Zero(300, 20);
   const MatrixXd other = testing::gaussian(700, 36, rng);
   for (uint64_t seed : {1u, 3u}) {
-    for (uint32_t tile : {0u, 64u, 96u}) {
-      const std::string what = "tiles " + std::to_string(tile) + " seed " + std::to_string(seed);
-      const std::vector<QrRun> runs = run_qr<float>({special, other}, tile, seed);
-      expect_qr(special, runs[0], 2e-6, "special " + what, false);
-      expect_qr(other, runs[1], 2e-6, "batch " + what);
-      expect_qr(zero, run_qr<float>({zero}, tile, seed)[0], 2e-6, "zero " + what);
-      expect_qr(special, run_qr<double>({special}, tile, seed, 64 * 1024)[0], 1e-14,
-                "special f64 " + what, false);
-    }
+    for (uint32_t tile : {0u, 64u, 96u})
+      for (Panels panels : {Panels::kTsqrOnly, Panels::kCholeskyFirst}) {
+        const std::string what = "tiles " + std::to_string(tile) + " seed " + std::to_string(seed) +
+                                 (panels == Panels::kTsqrOnly ? " tsqr" : " cholesky");
+        const uint32_t bytes = 32 * 1024;
+        const std::vector<QrRun> runs = run_qr<float>({special, other}, tile, seed, bytes, panels);
+        expect_qr(special, runs[0], 2e-6, "special " + what, false);
+        expect_qr(other, runs[1], 2e-6, "batch " + what);
+        expect_qr(zero, run_qr<float>({zero}, tile, seed, bytes, panels)[0], 2e-6, "zero " + what);
+        expect_qr(special, run_qr<double>({special}, tile, seed, 64 * 1024, panels)[0], 1e-14,
+                  "special f64 " + what, false);
+      }
+  }
+}
+
+// Which panels Cholesky QR2 keeps: well-conditioned ones (cond 1e2 in float32, 1e6 in float64,
+// below eps^-1/2), each matrix of a batch on its own; the TSQR factors the rest (cond 1e6 in
+// float32, a zero column, a zero panel), and every result is a QR either way.
+TEST(HouseholderQr, CholeskyQrWhereItHoldsTsqrElsewhere) {
+  std::mt19937_64 rng(17);
+  const MatrixXd mild =
+      testing::with_singular_values(1100, 32, testing::graded_spectrum(32, 2), rng);
+  const MatrixXd graded =
+      testing::with_singular_values(1100, 32, testing::graded_spectrum(32, 6), rng);
+  MatrixXd deficient = testing::gaussian(1100, 20, rng);
+  deficient.col(5).setZero();
+  const MatrixXd zero = MatrixXd::Zero(300, 8);
+  for (uint64_t seed : {1u, 4u}) {
+    const std::string what = " seed " + std::to_string(seed);
+    const std::vector<QrRun> f32 = run_qr<float>({mild, graded}, 0, seed);
+    expect_qr(mild, f32[0], 2e-6, "cond 1e2 f32" + what);
+    EXPECT_EQ(f32[0].fallback, 0.0) << "cond 1e2 f32" << what;
+    expect_qr(graded, f32[1], 2e-6, "cond 1e6 f32" + what);
+    EXPECT_EQ(f32[1].fallback, 1.0) << "cond 1e6 f32" << what;
+    const QrRun f64 = run_qr<double>({graded}, 0, seed)[0];
+    expect_qr(graded, f64, 1e-14, "cond 1e6 f64" + what);
+    EXPECT_EQ(f64.fallback, 0.0) << "cond 1e6 f64" << what;
+    const QrRun lost = run_qr<float>({deficient}, 0, seed)[0];
+    expect_qr(deficient, lost, 2e-6, "zero column" + what, false);
+    EXPECT_EQ(lost.fallback, 1.0) << "zero column" << what;
+    const QrRun none = run_qr<float>({zero}, 0, seed)[0];
+    expect_qr(zero, none, 2e-6, "zero panel" + what);
+    EXPECT_EQ(none.fallback, 1.0) << "zero panel" << what;
   }
 }
 
