@@ -1,8 +1,8 @@
 // The first stage of a two-stage bidiagonalisation: A = Q B P^T for a batch of tall matrices,
 // B upper triangular with `band` superdiagonals, by Householder panels a block column at a time
 // (a QR of the column panel, then an LQ of the row panel right of it), each factored by
-// tall-skinny QR (core/tsqr_panel.h) and applied by the backend's GEMM. Almost all of the work
-// is GEMMs, where a one-stage bidiagonalisation is two dependent matrix-vector products a
+// Cholesky QR2 or tall-skinny QR (core/panel_qr.h) and applied by the backend's GEMM. Almost all of
+// the work is GEMMs, where a one-stage bidiagonalisation is two dependent matrix-vector products a
 // column (core/bidiagonal_reduction.h). The second stage (core/band_bidiagonal.h) takes B to
 // bidiagonal form.
 #pragma once

@@ -13,14 +13,14 @@ namespace {
 // cholesky_qr_factor's sum of their shares of the Gram matrix.
 constexpr uint32_t kMaxTiles = 128;
 
-// The Cholesky QR's scratch from its offset: the flag, R, R_k^-1, U and the signs, then the
-// tiles' shares of the Gram matrix.
+// The Cholesky QR's scratch from its offset: the flag, R, R_k and U, then the tiles' shares of the
+// Gram matrix.
 constexpr uint32_t kFlagOffset = 0;
 constexpr uint32_t kROffset = 1;
 uint32_t block_offset(uint32_t k) {
   return kROffset + k * kernels::kTsqrMaxWidth * kernels::kTsqrMaxWidth;
 }
-uint32_t gram_offset() { return block_offset(3) + kernels::kTsqrMaxWidth; }
+uint32_t gram_offset() { return block_offset(3); }
 
 uint32_t tiles_for(uint32_t rows, ScalarType dtype) {
   const uint32_t threads = kernels::cholesky_qr_row_threads(element_size(dtype));
@@ -69,7 +69,7 @@ void enqueue_panel_qr(Backend& backend, const MatrixBatch& panel, const MatrixBa
   p.tiles = tiles_for(panel.rows, panel.dtype);
   p.gram_offset = base + gram_offset();
   p.r_offset = base + block_offset(0);
-  p.inverse_offset = base + block_offset(1);
+  p.factor_offset = base + block_offset(1);
   p.u_offset = base + block_offset(2);
   p.t_offset = place.t_offset;
   p.fallback_offset = base + kFlagOffset;

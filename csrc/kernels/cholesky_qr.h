@@ -1,7 +1,8 @@
 // One Householder panel (at most kTsqrMaxWidth columns) of a tall matrix by Cholesky QR2 with
 // the Householder vectors reconstructed, tried before the TSQR (kernels/tsqr.h) because its
 // dependent steps are a few launches, where the TSQR's tiles take one dependent step a column:
-// A = Q1 R1 with R1 the Cholesky factor of A^T A and Q1 = A R1^-1, then the same again on Q1
+// A = Q1 R1 with R1 the Cholesky factor of A^T A and Q1 = A R1^-1 (each row solved against R1,
+// which keeps A - Q1 R1 at rounding level whatever R1's condition), then the same again on Q1
 // (Yamamoto, Nakatsukasa, Yanagisawa and Fukaya, "Roundoff error analysis of the CholeskyQR2
 // algorithm", 2015): Q = Q1 R2^-1 is orthonormal to working precision and A = Q R2 R1 is
 // backward stable wherever the Cholesky factorisations succeed, which in working precision needs
@@ -10,11 +11,11 @@
 // orthonormal to kCholeskyQrOrthogonality raises its matrix's flag, so that the TSQR, launched
 // after these kernels, factors it from the untouched panel (and skips every matrix whose flag is
 // down). The Householder form comes from Q as in the TSQR (kernels/householder_reconstruction.h).
-//   cholesky_qr_apply        a group a tile of rows: each row times the last R^-1 (the first
-//                            pass copies the panel), into Y's place, and the tile's share of
-//                            the result's Gram matrix
-//   cholesky_qr_factor       a group a matrix: the Gram matrix, its Cholesky factor R_k, R_k^-1
-//                            for the next apply, R = R_k R; the flag raised on a breakdown
+//   cholesky_qr_apply        a group a tile of rows: each row solved against the last R_k (the
+//                            first pass copies the panel), into Y's place, and the tile's share
+//                            of the result's Gram matrix
+//   cholesky_qr_factor       a group a matrix: the Gram matrix, its Cholesky factor R_k for the
+//                            next apply, R = R_k R; the flag raised on a breakdown
 //   cholesky_qr_reconstruct  a group a matrix: Q's Gram matrix checked, then the LU of Q's first
 //                            width rows with the signs, T, R (into the panel's first rows) and
 //                            Y's first width rows
@@ -44,20 +45,20 @@ MSVD_CONSTANT constexpr float kCholeskyQrOrthogonality = 64.0f;
 MSVD_HOST_DEVICE constexpr uint32_t cholesky_qr_row_threads(uint32_t element_bytes) {
   return element_bytes > 4 ? 64u : 128u;
 }
-// Threads of cholesky_qr_factor and cholesky_qr_reconstruct: the w x w blocks' entries.
-MSVD_CONSTANT constexpr uint32_t kCholeskyQrBlockThreads = 256;
+// Threads of cholesky_qr_factor and cholesky_qr_reconstruct: an entry of a w x w block each.
+MSVD_CONSTANT constexpr uint32_t kCholeskyQrBlockThreads = kTsqrMaxWidth * kTsqrMaxWidth;
 
 // Everything but the panel and Y lives in each matrix's w2 region, at these offsets (elements).
 // Y holds Q on its way to the reflectors.
 struct CholeskyQrParams : PanelLayout {
   uint32_t threads;
   uint32_t tiles;            // apply, leaf_y: tiles of rows a matrix
-  uint32_t from_panel;       // apply: 1 copies the panel into Y's place, 0 multiplies Y by R_k^-1
+  uint32_t from_panel;       // apply: 1 copies the panel into Y's place, 0 solves Y against R_k
   uint32_t first_pass;       // factor: 1 sets R = R_1 and the flag
   uint32_t gram_offset;      // the tiles' shares of the Gram matrix, width x width each
   uint32_t r_offset;         // R = R_k ... R_1, width x width, leading dimension width
-  uint32_t inverse_offset;   // R_k^-1, the same layout
-  uint32_t u_offset;         // U, then the signs (width)
+  uint32_t factor_offset;    // R_k, the same layout, its diagonal inverted
+  uint32_t u_offset;         // U, its diagonal inverted
   uint32_t t_offset;         // the panel's T, width x width, leading dimension width
   uint32_t fallback_offset;  // the flag: non-zero where the TSQR must factor the panel
 };
@@ -68,8 +69,8 @@ MSVD_HOST_DEVICE uint32_t cholesky_qr_gram_elements(uint32_t tiles, uint32_t wid
   return tiles * width * width;
 }
 
-// Threadgroup memory of cholesky_qr_apply (the tile of rows, R_k^-1) and of cholesky_qr_leaf_y
-// (U), in elements.
+// Threadgroup memory of cholesky_qr_apply (the tile of rows, R_k) and of cholesky_qr_leaf_y (U), in
+// elements.
 MSVD_HOST_DEVICE uint32_t cholesky_qr_apply_scratch_elements(uint32_t threads) {
   return (threads + 1) * kTsqrMaxWidth + kTsqrMaxWidth * kTsqrMaxWidth;
 }
@@ -83,6 +84,36 @@ template <typename P, typename C>
 MSVD_INLINE MSVD_DEVICE C* cholesky_qr_region(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w2,
                                               uint32_t matrix) {
   return w2 + static_cast<int64_t>(matrix) * p.region_batch_stride;
+}
+
+// A w x w upper triangle with its diagonal inverted (at `from` in the region, leading dimension
+// w) into `tri` (kTsqrMaxWidth x kTsqrMaxWidth, the identity beyond w). No barrier.
+template <typename C>
+MSVD_INLINE void upper_triangle_load(MSVD_DEVICE const C* from, uint32_t w, MSVD_THREADGROUP C* tri,
+                                     uint32_t threads, uint32_t tid) {
+  constexpr uint32_t kW = kTsqrMaxWidth;
+  for (uint32_t idx = tid; idx < kW * kW; idx += threads) {
+    const uint32_t i = idx % kW;
+    const uint32_t c = idx / kW;
+    tri[idx] = i < w && c < w ? from[i + c * w] : (i == c ? C(1) : C(0));
+  }
+}
+
+// x U = b for a row b (by value: registers), U upper triangular with its diagonal inverted
+// (`tri`, kTsqrMaxWidth square): forward substitution along the row, each entry of x taking the
+// ones before it.
+template <typename C>
+MSVD_INLINE TsqrRow<C> row_solve_upper(TsqrRow<C> b, MSVD_THREADGROUP const C* tri) {
+  constexpr uint32_t kW = kTsqrMaxWidth;
+  TsqrRow<C> x;
+  MSVD_UNROLL
+  for (uint32_t c = 0; c < kW; ++c) {
+    C sum = b.x[c];
+    MSVD_UNROLL
+    for (uint32_t k = 0; k < c; ++k) sum -= x.x[k] * tri[k + c * kW];
+    x.x[c] = sum * tri[c + c * kW];
+  }
+  return x;
 }
 
 // The Gram matrix of Q (or of the panel) into g (leading dimension w): the tiles' shares summed.
@@ -101,7 +132,7 @@ MSVD_INLINE void cholesky_qr_gram(MSVD_CONSTANT const P& p, MSVD_DEVICE const C*
 }
 
 // Groups: batch x tiles, cholesky_qr_row_threads each. A thread a row of each chunk of the
-// tile's rows: the panel's row (from_panel) or Q's row times R_k^-1, into Y's place and into
+// tile's rows: the panel's row (from_panel) or Q's row solved against R_k, into Y's place and into
 // threadgroup memory, whose rows' products then add to the thread's entries of the Gram matrix.
 // Scratch: cholesky_qr_apply_scratch_elements.
 template <typename P, typename T, typename C>
@@ -120,13 +151,8 @@ MSVD_INLINE void cholesky_qr_apply(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   MSVD_DEVICE C* region = cholesky_qr_region(p, w2, matrix);
   if (p.from_panel == 0 && region[p.fallback_offset] != C(0)) return;
   MSVD_THREADGROUP C* tile = scratch;  // kThreads x kW, leading dimension kLd
-  MSVD_THREADGROUP C* inverse = scratch + kLd * kW;
-  if (p.from_panel == 0)
-    for (uint32_t idx = tid; idx < kW * kW; idx += kThreads) {
-      const uint32_t i = idx % kW;
-      const uint32_t c = idx / kW;
-      inverse[idx] = i < w && c < w ? region[p.inverse_offset + i + c * w] : C(0);
-    }
+  MSVD_THREADGROUP C* factor = scratch + kLd * kW;
+  if (p.from_panel == 0) upper_triangle_load(region + p.factor_offset, w, factor, kThreads, tid);
   C gram[kEntries];
   MSVD_UNROLL
   for (uint32_t e = 0; e < kEntries; ++e) gram[e] = C(0);
@@ -137,31 +163,21 @@ MSVD_INLINE void cholesky_qr_apply(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   for (uint32_t base = first; base < last; base += kThreads) {
     const uint32_t r = base + tid;
     const bool active = r < last;
-    C row[kW];
+    TsqrRow<C> row;
     MSVD_UNROLL
     for (uint32_t c = 0; c < kW; ++c) {
       C value = C(0);
       if (active && c < w)
         value = p.from_panel != 0 ? panel[r * p.a_row_stride + c * p.a_col_stride]
                                   : y[r + static_cast<int64_t>(c) * p.y_ld];
-      row[c] = value;
+      row.x[c] = value;
     }
-    group_barrier();  // R_k^-1 loaded; the previous chunk's products taken
-    if (p.from_panel == 0) {
-      // Upper triangular R_k^-1: column c of the product takes the row's first c + 1 entries,
-      // walked from the last column down so that the row is overwritten in place.
-      MSVD_UNROLL
-      for (uint32_t c = kW; c-- > 0;) {
-        C sum = C(0);
-        MSVD_UNROLL
-        for (uint32_t k = 0; k <= c; ++k) sum += row[k] * inverse[k + c * kW];
-        row[c] = sum;
-      }
-    }
+    group_barrier();  // R_k loaded; the previous chunk's products taken
+    if (p.from_panel == 0) row = row_solve_upper(row, factor);
     MSVD_UNROLL
     for (uint32_t c = 0; c < kW; ++c) {
-      tile[tid + c * kLd] = row[c];
-      if (active && c < w) y[r + static_cast<int64_t>(c) * p.y_ld] = row[c];
+      tile[tid + c * kLd] = row.x[c];
+      if (active && c < w) y[r + static_cast<int64_t>(c) * p.y_ld] = row.x[c];
     }
     group_barrier();
     // Entry (i, j) = idx % kW, idx / kW: a SIMD group reads kW columns of one row, a bank each,
@@ -186,10 +202,10 @@ MSVD_INLINE void cholesky_qr_apply(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   }
 }
 
-// Groups: batch, kCholeskyQrBlockThreads each. The Cholesky factor R_k of the Gram matrix (upper
-// triangular, G = R_k^T R_k), R_k^-1 and R = R_k R. The flag goes up where a pivot is not a
-// positive finite number; the first pass also puts it down elsewhere.
-// Scratch: cholesky_qr_block_scratch_elements.
+// Groups: batch, up to kCholeskyQrBlockThreads each. The Cholesky factor R_k of the Gram matrix
+// (upper triangular, G = R_k^T R_k; its diagonal inverted for the apply's solves) and R = R_k R.
+// The flag goes up where a pivot is not a positive finite number; the first pass also puts it down
+// elsewhere. Scratch: cholesky_qr_block_scratch_elements.
 template <typename P, typename T, typename C>
 MSVD_INLINE void cholesky_qr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C*,
                                     MSVD_DEVICE C*, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
@@ -213,14 +229,17 @@ MSVD_INLINE void cholesky_qr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
       broken = true;
       break;
     }
+    const C over_pivot = C(1) / pivot;
     for (uint32_t idx = tid; idx < w * w; idx += p.threads) {
       const uint32_t r = idx % w;
       const uint32_t c = idx / w;
-      if (r > j && c >= r) g[r + c * w] -= g[j + r * w] / pivot * g[j + c * w];
+      if (r > j && c >= r) g[r + c * w] -= g[j + r * w] * over_pivot * g[j + c * w];
     }
     group_barrier();
-    if (tid >= j && tid < w)
-      g[j + tid * w] = tid == j ? math_sqrt(pivot) : g[j + tid * w] / math_sqrt(pivot);
+    if (tid >= j && tid < w) {
+      const C root = math_sqrt(pivot);
+      g[j + tid * w] = tid == j ? root : g[j + tid * w] / root;
+    }
   }
   if (broken) {
     if (tid == 0) region[p.fallback_offset] = C(1);
@@ -229,22 +248,10 @@ MSVD_INLINE void cholesky_qr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
   for (uint32_t idx = tid; idx < w * w; idx += p.threads)
     r_old[idx] = p.first_pass != 0 ? C(0) : region[p.r_offset + idx];
   group_barrier();
-  // R_k^-1 a column a thread, by back substitution (R_k x = e_c).
-  MSVD_DEVICE C* inverse = region + p.inverse_offset;
-  if (tid < w) {
-    const uint32_t c = tid;
-    for (uint32_t i = 0; i < w; ++i)
-      if (i > c) inverse[i + c * w] = C(0);
-    inverse[c + c * w] = C(1) / g[c + c * w];
-    for (uint32_t i = c; i-- > 0;) {
-      C sum = C(0);
-      for (uint32_t k = i + 1; k <= c; ++k) sum += g[i + k * w] * inverse[k + c * w];
-      inverse[i + c * w] = -sum / g[i + i * w];
-    }
-  }
   for (uint32_t idx = tid; idx < w * w; idx += p.threads) {
     const uint32_t i = idx % w;
     const uint32_t c = idx / w;
+    region[p.factor_offset + idx] = i < c ? g[idx] : (i == c ? C(1) / g[idx] : C(0));
     C value = C(0);
     if (p.first_pass != 0)
       value = i <= c ? g[idx] : C(0);
@@ -258,7 +265,7 @@ MSVD_INLINE void cholesky_qr_factor(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
 // Groups: batch, kCholeskyQrBlockThreads each. Q^T Q checked (the flag goes up where an entry
 // of Q^T Q - I exceeds kCholeskyQrOrthogonality epsilons, or is not finite); then the LU of Q's
 // first w rows with the signs, T, R = S R into the panel's first rows, Y's first w rows, and U
-// with the signs for cholesky_qr_leaf_y. Scratch: cholesky_qr_block_scratch_elements.
+// (its diagonal inverted) for cholesky_qr_leaf_y. Scratch: cholesky_qr_block_scratch_elements.
 template <typename P, typename T, typename C>
 MSVD_INLINE void cholesky_qr_reconstruct(MSVD_CONSTANT const P& p, MSVD_DEVICE T*,
                                          MSVD_DEVICE C* w0, MSVD_DEVICE C* w1, MSVD_DEVICE C* w2,
@@ -295,12 +302,11 @@ MSVD_INLINE void cholesky_qr_reconstruct(MSVD_CONSTANT const P& p, MSVD_DEVICE T
   for (uint32_t idx = tid; idx < w * w; idx += p.threads) {
     const uint32_t r = idx % w;
     const uint32_t c = idx / w;
-    u_out[idx] = r <= c ? x[idx] : C(0);
+    u_out[idx] = r < c ? x[idx] : (r == c ? C(1) / x[idx] : C(0));
     if (r <= c)
       panel[r * p.a_row_stride + c * p.a_col_stride] = signs[r] * region[p.r_offset + idx];
     y[r + static_cast<int64_t>(c) * p.y_ld] = r > c ? x[idx] : (r == c ? C(1) : C(0));
   }
-  if (tid < w) u_out[w * w + tid] = signs[tid];
 }
 
 // Groups: batch x tiles, cholesky_qr_row_threads each: Y's rows below the first w, Q U^-1 (Q - S
@@ -318,30 +324,20 @@ MSVD_INLINE void cholesky_qr_leaf_y(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MS
   MSVD_DEVICE C* region = cholesky_qr_region(p, w2, matrix);
   if (region[p.fallback_offset] != C(0)) return;
   MSVD_THREADGROUP C* u = scratch;  // kW x kW
-  for (uint32_t idx = tid; idx < kW * kW; idx += p.threads) {
-    const uint32_t i = idx % kW;
-    const uint32_t c = idx / kW;
-    u[idx] = i < w && c < w ? region[p.u_offset + i + c * w] : (i == c ? C(1) : C(0));
-  }
+  upper_triangle_load(region + p.u_offset, w, u, p.threads, tid);
   group_barrier();
   MSVD_DEVICE C* y = w1 + static_cast<int64_t>(matrix) * p.y_batch_stride;
   const uint32_t first = tsqr_split(p.rows, p.tiles, t);
   const uint32_t last = tsqr_split(p.rows, p.tiles, t + 1);
   for (uint32_t r = (first > w ? first : w) + tid; r < last; r += p.threads) {
-    C row[kW];
-    MSVD_UNROLL
-    for (uint32_t c = 0; c < kW; ++c) row[c] = C(0);
-    MSVD_UNROLL
-    for (uint32_t c = 0; c < kW; ++c) {
-      C sum = c < w ? y[r + static_cast<int64_t>(c) * p.y_ld] : C(0);
-      MSVD_UNROLL
-      for (uint32_t k = 0; k < kW; ++k)
-        if (k < c) sum -= row[k] * u[k + c * kW];
-      row[c] = sum / u[c + c * kW];
-    }
+    TsqrRow<C> row;
     MSVD_UNROLL
     for (uint32_t c = 0; c < kW; ++c)
-      if (c < w) y[r + static_cast<int64_t>(c) * p.y_ld] = row[c];
+      row.x[c] = c < w ? y[r + static_cast<int64_t>(c) * p.y_ld] : C(0);
+    row = row_solve_upper(row, u);
+    MSVD_UNROLL
+    for (uint32_t c = 0; c < kW; ++c)
+      if (c < w) y[r + static_cast<int64_t>(c) * p.y_ld] = row.x[c];
   }
 }
 

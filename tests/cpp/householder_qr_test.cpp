@@ -145,25 +145,30 @@ TEST(HouseholderQr, RankDeficientPanelsAndBatches) {
   }
 }
 
-// Which panels Cholesky QR2 keeps: well-conditioned ones (cond 1e2 in float32, 1e6 in float64,
-// below eps^-1/2), each matrix of a batch on its own; the TSQR factors the rest (cond 1e6 in
-// float32, a zero column, a zero panel), and every result is a QR either way.
+// Which panels Cholesky QR2 keeps: well-conditioned ones (cond 1e2 and 1e3 in float32, 1e6 in
+// float64, below eps^-1/2), each matrix of a batch on its own; the TSQR factors the rest (cond 1e6
+// in float32, a zero column, a zero panel), and every result is a QR either way.
 TEST(HouseholderQr, CholeskyQrWhereItHoldsTsqrElsewhere) {
   std::mt19937_64 rng(17);
   const MatrixXd mild =
       testing::with_singular_values(1100, 32, testing::graded_spectrum(32, 2), rng);
   const MatrixXd graded =
       testing::with_singular_values(1100, 32, testing::graded_spectrum(32, 6), rng);
+  const MatrixXd edge =
+      testing::with_singular_values(1100, 32, testing::graded_spectrum(32, 3), rng);
   MatrixXd deficient = testing::gaussian(1100, 20, rng);
   deficient.col(5).setZero();
   const MatrixXd zero = MatrixXd::Zero(300, 8);
   for (uint64_t seed : {1u, 4u}) {
     const std::string what = " seed " + std::to_string(seed);
-    const std::vector<QrRun> f32 = run_qr<float>({mild, graded}, 0, seed);
+    const std::vector<QrRun> f32 = run_qr<float>({mild, graded, edge}, 0, seed);
     expect_qr(mild, f32[0], 2e-6, "cond 1e2 f32" + what);
     EXPECT_EQ(f32[0].fallback, 0.0) << "cond 1e2 f32" << what;
     expect_qr(graded, f32[1], 2e-6, "cond 1e6 f32" + what);
     EXPECT_EQ(f32[1].fallback, 1.0) << "cond 1e6 f32" << what;
+    // Near CholeskyQR2's limit, Q R = A still to rounding: the rows are solved against R_k.
+    expect_qr(edge, f32[2], 2e-6, "cond 1e3 f32" + what);
+    EXPECT_EQ(f32[2].fallback, 0.0) << "cond 1e3 f32" << what;
     const QrRun f64 = run_qr<double>({graded}, 0, seed)[0];
     expect_qr(graded, f64, 1e-14, "cond 1e6 f64" + what);
     EXPECT_EQ(f64.fallback, 0.0) << "cond 1e6 f64" << what;
