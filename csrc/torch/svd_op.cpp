@@ -147,8 +147,9 @@ std::tuple<at::Tensor, at::Tensor> svdvals_ex(const at::Tensor& a, c10::string_v
 // dc_threads: threads of the bidiagonalisation's GEMV kernels (0: the plan's); dc_groups: the
 // groups its launches should have at least (0: the plan's); dc_tail: the trailing matrix is
 // finished by one group a matrix once it has at most dc_tail^2 elements (0: never, -1: the
-// plan's); qr_rows: the most rows of a tile of the Householder QR's panels, also the two-stage
-// reduction's (0: the plan's, the most that fit the device's threadgroup memory); two_stage: 1
+// plan's); qr_rows: the most rows of a tile of the Householder QR's panels where they fall back
+// to the TSQR, also the two-stage reduction's (0: the plan's, the most that fit the device's
+// threadgroup memory); two_stage: 1
 // the divide and conquer after the two-stage bidiagonalisation, 0 after the one-stage one (-1:
 // the plan's).
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
@@ -215,7 +216,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
 
 // The values alone with the plan's knobs: two_stage 1 takes them through the two-stage
 // bidiagonalisation, 0 through the one-stage one, -1 the plan's; qr_rows: the most rows of a tile
-// of the Householder QR's panels, also the two-stage reduction's (0: the plan's).
+// of the Householder QR's panels where they fall back to the TSQR, also the two-stage
+// reduction's (0: the plan's).
 std::tuple<at::Tensor, at::Tensor> svdvals_ex_with_tuning(const at::Tensor& a,
                                                           c10::string_view algorithm,
                                                           int64_t two_stage, int64_t qr_rows) {
