@@ -46,16 +46,17 @@ struct BidiagonalSvdPlan {
 // Columns from which the plan takes the singular values alone of float32 matrices through the
 // two-stage reduction. On an H100 (bench/results/2026-12-06_nvidia-h100_bulge.txt) the values
 // of an 8192^2 matrix took 417 ms with two stages against 717 ms with one, those of a 4096^2
-// one 173 against 118: the one-stage reduction's GEMVs grow as n^3 bytes, the bulge chasing's
-// 2n launches as n. Between the two sizes nothing was measured, so the rule starts at the one
-// where two stages won.
+// one 173 against 118 (with the Cholesky QR2 panels, on an H200, 300 and 124 ms two-stage;
+// bench/results/2026-12-06_cholesky_qr.txt): the one-stage reduction's GEMVs grow as n^3 bytes,
+// the bulge chasing's 2n launches as n. Between the two sizes nothing was measured, so the rule
+// starts at the one where two stages won.
 constexpr uint32_t kTwoStageValuesCols = 8192;
 
 // Whether the plan takes a matrix of `cols` columns and compute type `dtype` through the
 // two-stage reduction: where two_stage says so, else (-1) for the values alone (no `vectors`)
-// of float32 matrices from kTwoStageValuesCols columns. With vectors its back-transformation
-// was not timed beyond 2048^2, where two stages took 102 ms against one stage's 36; float64
-// was not timed.
+// of float32 matrices from kTwoStageValuesCols columns. With vectors two stages are slower
+// (2048^2: 102 ms against 36; 4096^2: 254 against 137, H100), their back-transformation on top
+// of the values' work; float64 was not timed.
 bool two_stage_reduction(const BidiagonalSvdPlan& plan, bool vectors, ScalarType dtype,
                          uint32_t cols);
 

@@ -27,20 +27,31 @@ uint32_t tiles_for(uint32_t rows, ScalarType dtype) {
   return std::max(1u, std::min(kMaxTiles, (rows + threads - 1) / threads));
 }
 
+// Launches `function` with `threads` a group (p.threads too), checked against the device.
 void launch(Backend& backend, const char* function, uint32_t groups, uint32_t threads,
             uint32_t scratch_elements, const MatrixBatch& panel, const MatrixBatch& y,
-            const TsqrPanelPlace& place, const kernels::CholeskyQrParams& p) {
+            const TsqrPanelPlace& place, kernels::CholeskyQrParams p) {
   const std::string name = workspace_kernel_name(function, panel.dtype);
   if (threads > backend.max_threads_for(name))
     throw NotImplemented("metalsvd: " + name + " needs " + std::to_string(threads) +
                          " threads a group, the device allows " +
                          std::to_string(backend.max_threads_for(name)));
+  p.threads = threads;
   WorkspaceBuffers b;
   b.w0 = panel.data;
   b.w1 = y.data;
   b.w2 = place.region;
   launch_workspace_kernel(backend, name, groups, threads,
                           scratch_elements * element_size(panel.dtype), p, b);
+}
+
+// kCholeskyQrBlockThreads, or the most whole SIMD groups both block kernels allow.
+uint32_t block_threads(Backend& backend, ScalarType dtype) {
+  uint32_t threads = kernels::kCholeskyQrBlockThreads;
+  for (const char* kernel : {"cholesky_qr_factor", "cholesky_qr_reconstruct"})
+    threads = std::min(threads, backend.max_threads_for(workspace_kernel_name(kernel, dtype)) /
+                                    kernels::kSimdWidth * kernels::kSimdWidth);
+  return threads;
 }
 
 }  // namespace
@@ -75,31 +86,18 @@ void enqueue_panel_qr(Backend& backend, const MatrixBatch& panel, const MatrixBa
   p.fallback_offset = base + kFlagOffset;
   const uint32_t row_threads = kernels::cholesky_qr_row_threads(element_size(panel.dtype));
   const uint32_t apply_scratch = kernels::cholesky_qr_apply_scratch_elements(row_threads);
-  const uint32_t block_threads =
-      std::min(kernels::kCholeskyQrBlockThreads,
-               backend.max_threads_for(workspace_kernel_name("cholesky_qr_factor", panel.dtype)) /
-                   kernels::kSimdWidth * kernels::kSimdWidth);
+  const uint32_t blocks = block_threads(backend, panel.dtype);
   const uint32_t block_scratch = kernels::cholesky_qr_block_scratch_elements();
-  // Two passes, each an apply (the first copies the panel) and a Cholesky factorisation; the
-  // last apply leaves Q and its Gram matrix, which the reconstruction checks.
-  for (uint32_t pass = 0; pass < 2; ++pass) {
-    p.threads = row_threads;
-    p.from_panel = pass == 0 ? 1 : 0;
+  // Three applies (the first copies the panel) with a Cholesky factorisation after each of the
+  // first two; the last leaves Q and its Gram matrix, which the reconstruction checks.
+  for (uint32_t pass = 0; pass < 3; ++pass) {
+    p.first_pass = pass == 0 ? 1 : 0;
     launch(backend, "cholesky_qr_apply", p.batch * p.tiles, row_threads, apply_scratch, panel, y,
            place, p);
-    p.threads = block_threads;
-    p.first_pass = pass == 0 ? 1 : 0;
-    launch(backend, "cholesky_qr_factor", p.batch, block_threads, block_scratch, panel, y, place,
-           p);
+    if (pass < 2)
+      launch(backend, "cholesky_qr_factor", p.batch, blocks, block_scratch, panel, y, place, p);
   }
-  p.threads = row_threads;
-  p.from_panel = 0;
-  launch(backend, "cholesky_qr_apply", p.batch * p.tiles, row_threads, apply_scratch, panel, y,
-         place, p);
-  p.threads = block_threads;
-  launch(backend, "cholesky_qr_reconstruct", p.batch, block_threads, block_scratch, panel, y, place,
-         p);
-  p.threads = row_threads;
+  launch(backend, "cholesky_qr_reconstruct", p.batch, blocks, block_scratch, panel, y, place, p);
   launch(backend, "cholesky_qr_leaf_y", p.batch * p.tiles, row_threads, apply_scratch, panel, y,
          place, p);
   enqueue_tsqr_panel(backend, panel, y, place, p.fallback_offset);

@@ -52,11 +52,11 @@ MSVD_CONSTANT constexpr uint32_t kCholeskyQrBlockThreads = kTsqrMaxWidth * kTsqr
 // Y holds Q on its way to the reflectors.
 struct CholeskyQrParams : PanelLayout {
   uint32_t threads;
-  uint32_t tiles;            // apply, leaf_y: tiles of rows a matrix
-  uint32_t from_panel;       // apply: 1 copies the panel into Y's place, 0 solves Y against R_k
-  uint32_t first_pass;       // factor: 1 sets R = R_1 and the flag
-  uint32_t gram_offset;      // the tiles' shares of the Gram matrix, width x width each
-  uint32_t r_offset;         // R = R_k ... R_1, width x width, leading dimension width
+  uint32_t tiles;        // apply, leaf_y: tiles of rows a matrix
+  uint32_t first_pass;   // 1: the apply copies the panel into Y's place (0: solves Y against R_k),
+                         // the factor sets R = R_1 and the flag
+  uint32_t gram_offset;  // the tiles' shares of the Gram matrix, width x width each
+  uint32_t r_offset;     // R = R_k ... R_1, width x width, leading dimension width
   uint32_t factor_offset;    // R_k, the same layout, its diagonal inverted
   uint32_t u_offset;         // U, its diagonal inverted
   uint32_t t_offset;         // the panel's T, width x width, leading dimension width
@@ -132,7 +132,7 @@ MSVD_INLINE void cholesky_qr_gram(MSVD_CONSTANT const P& p, MSVD_DEVICE const C*
 }
 
 // Groups: batch x tiles, cholesky_qr_row_threads each. A thread a row of each chunk of the
-// tile's rows: the panel's row (from_panel) or Q's row solved against R_k, into Y's place and into
+// tile's rows: the panel's row (first pass) or Q's row solved against R_k, into Y's place and into
 // threadgroup memory, whose rows' products then add to the thread's entries of the Gram matrix.
 // Scratch: cholesky_qr_apply_scratch_elements.
 template <typename P, typename T, typename C>
@@ -149,10 +149,10 @@ MSVD_INLINE void cholesky_qr_apply(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   const uint32_t tid = ctx.thread_index;
   const uint32_t w = p.width;
   MSVD_DEVICE C* region = cholesky_qr_region(p, w2, matrix);
-  if (p.from_panel == 0 && region[p.fallback_offset] != C(0)) return;
+  if (p.first_pass == 0 && region[p.fallback_offset] != C(0)) return;
   MSVD_THREADGROUP C* tile = scratch;  // kThreads x kW, leading dimension kLd
   MSVD_THREADGROUP C* factor = scratch + kLd * kW;
-  if (p.from_panel == 0) upper_triangle_load(region + p.factor_offset, w, factor, kThreads, tid);
+  if (p.first_pass == 0) upper_triangle_load(region + p.factor_offset, w, factor, kThreads, tid);
   C gram[kEntries];
   MSVD_UNROLL
   for (uint32_t e = 0; e < kEntries; ++e) gram[e] = C(0);
@@ -168,12 +168,12 @@ MSVD_INLINE void cholesky_qr_apply(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
     for (uint32_t c = 0; c < kW; ++c) {
       C value = C(0);
       if (active && c < w)
-        value = p.from_panel != 0 ? panel[r * p.a_row_stride + c * p.a_col_stride]
+        value = p.first_pass != 0 ? panel[r * p.a_row_stride + c * p.a_col_stride]
                                   : y[r + static_cast<int64_t>(c) * p.y_ld];
       row.x[c] = value;
     }
     group_barrier();  // R_k loaded; the previous chunk's products taken
-    if (p.from_panel == 0) row = row_solve_upper(row, factor);
+    if (p.first_pass == 0) row = row_solve_upper(row, factor);
     MSVD_UNROLL
     for (uint32_t c = 0; c < kW; ++c) {
       tile[tid + c * kLd] = row.x[c];
