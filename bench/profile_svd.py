@@ -3,11 +3,11 @@ grouped by kernel, for one shape.
 
     python bench/profile_svd.py --shape 2048x2048 [--algorithm auto] [--gemm-sweeps -1]
                                 [--threads 0] [--rows 25]
-                                [--overlap] [--values [--two-stage 1]] [--once]
+                                [--overlap] [--values] [--two-stage 1] [--once]
                                 [--launches REGEX [--buckets 16]]
 
---values profiles the values alone (metalsvd::svdvals_ex) instead, --two-stage 1 through the
-two-stage bidiagonalisation, 0 through the one-stage one (default: the plan's). --once makes
+--values profiles the values alone (metalsvd::svdvals_ex) instead. --two-stage 1 goes through
+the two-stage bidiagonalisation, 0 through the one-stage one (default: the plan's). --once makes
 one call and no profile, for a profiler outside (Nsight Compute: tools/gpu-run's NCU_SHAPE).
 --launches also prints, for each kernel whose name matches, its launches in the order they ran
 in consecutive buckets: how a kernel's time changes as the problem shrinks (the one-stage
@@ -41,8 +41,8 @@ def main():
     p.add_argument("--values", action="store_true",
                    help="the singular values alone (svdvals_ex) instead of the full SVD")
     p.add_argument("--two-stage", type=int, default=-1, choices=[-1, 0, 1],
-                   help="with --values: 1 the two-stage bidiagonalisation, 0 the one-stage "
-                        "one, -1 the plan's")
+                   help="1 the two-stage bidiagonalisation, 0 the one-stage one, -1 the "
+                        "plan's")
     p.add_argument("--launches", default="",
                    help="regular expression over kernel names: time their launches in order")
     p.add_argument("--buckets", type=int, default=16,
@@ -59,7 +59,8 @@ def main():
             return torch.ops.metalsvd._svdvals_ex_with_tuning(A, args.algorithm, args.two_stage)
         return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, args.algorithm, 0, 0, 0, 0,
                                                       0, args.gemm_sweeps,
-                                                      dc_threads=args.threads)
+                                                      dc_threads=args.threads,
+                                                      two_stage=args.two_stage)
 
     call()
     torch.cuda.synchronize()
@@ -69,7 +70,8 @@ def main():
         call()
         torch.cuda.synchronize()
     what = (f"values alone two_stage={args.two_stage}" if args.values
-            else f"gemm_sweeps={args.gemm_sweeps} threads={args.threads}")
+            else f"gemm_sweeps={args.gemm_sweeps} threads={args.threads} "
+                 f"two_stage={args.two_stage}")
     print(f"== {args.shape} algorithm={args.algorithm} {what}: CUDA time by kernel")
     totals = {}
     for event in prof.key_averages():

@@ -124,6 +124,10 @@ template <>
 constexpr uint32_t kWorkspaceThreads<kernels::BandBidiagonalParams> = 512;
 template <>
 constexpr uint32_t kWorkspaceThreads<kernels::TsqrFactorParams> = 512;
+// The back-transformation's threads each hold a column of a window and a reflector (3 kBandMax
+// values): 128 threads at most give them all the registers a thread can have.
+template <>
+constexpr uint32_t kWorkspaceThreads<kernels::BandBackTransformParams> = 128;
 
 // Workspace kernels (kernels/workspace_kernel.h): buffers io, w0, w1, w2, state, info; any
 // number of threads up to kWorkspaceThreads<P>.
