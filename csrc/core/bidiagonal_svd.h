@@ -55,8 +55,9 @@ constexpr uint32_t kTwoStageValuesCols = 8192;
 // Whether the plan takes a matrix of `cols` columns and compute type `dtype` through the
 // two-stage reduction: where two_stage says so, else (-1) for the values alone (no `vectors`)
 // of float32 matrices from kTwoStageValuesCols columns. With vectors two stages are slower
-// (2048^2: 102 ms against 36; 4096^2: 254 against 137, H100), their back-transformation on top
-// of the values' work; float64 was not timed.
+// (H100: 2048^2 102 ms against 36; 4096^2 205 against 136, 8192^2 897 against 881, the latter
+// two in bench/results/2026-12-07_nvidia-h100_back_transform.txt), their back-transformation on
+// top of the values' work; float64 was not timed.
 bool two_stage_reduction(const BidiagonalSvdPlan& plan, bool vectors, ScalarType dtype,
                          uint32_t cols);
 
