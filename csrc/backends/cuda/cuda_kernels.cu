@@ -117,15 +117,15 @@ constexpr int kOverlapPtxVersion = 90;
 // at 65536 / that: 64 for most. The bulge chasing's lanes each hold a column of a task's block
 // (2 kBandMax values), which at 64 registers spill; a bound of 512 threads gives them 128 (its
 // steps' groups are one SIMD group).
-// The tall-skinny QR's tile factorisation holds tsqr_factor_rows rows of 32 values a thread.
+// The tall-skinny QR's tile factorisation holds tsqr_factor_rows rows of 32 values a thread. The
+// back-transformation's threads each hold a column of a window and a reflector (3 kBandMax
+// values): a bound of 128 threads gives them all the registers a thread can have.
 template <typename P>
 constexpr uint32_t kWorkspaceThreads = 1024;
 template <>
 constexpr uint32_t kWorkspaceThreads<kernels::BandBidiagonalParams> = 512;
 template <>
 constexpr uint32_t kWorkspaceThreads<kernels::TsqrFactorParams> = 512;
-// The back-transformation's threads each hold a column of a window and a reflector (3 kBandMax
-// values): 128 threads at most give them all the registers a thread can have.
 template <>
 constexpr uint32_t kWorkspaceThreads<kernels::BandBackTransformParams> = 128;
 
