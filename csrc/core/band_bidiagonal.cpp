@@ -20,6 +20,9 @@ int64_t reflector_slots(uint32_t n, uint32_t band, bool keep) {
 constexpr uint32_t kSimd = kernels::kSimdWidth;
 // Threads a group of the kernels that take an element a thread.
 constexpr uint32_t kElementThreads = 256;
+// The back-transformation's most threads: 16 stages, each a SIMD group holding a window's
+// columns (kernels/band_back_transform.h); more stages wait longer for the pipeline to fill.
+constexpr uint32_t kBackTransformThreads = 16 * kSimd;
 
 }  // namespace
 
@@ -99,44 +102,35 @@ void enqueue_band_bidiagonal(Backend& backend, const BandBidiagonal& w, const Ma
 void enqueue_band_back_transform(Backend& backend, const BandBidiagonal& w, BandSide side,
                                  const MatrixBatch& x) {
   if (!w.keep_reflectors) throw Error("metalsvd: the band reduction's reflectors were not kept");
-  if (x.rows != w.n || x.row_stride != 1 || x.batch != w.batch)
-    throw Error("metalsvd: the back-transformation takes column-major n-row matrices");
+  if (x.rows != w.n || x.batch != w.batch || x.dtype != w.dtype)
+    throw Error("metalsvd: the back-transformation takes n-row matrices of the band's batch");
   const uint32_t sweeps = kernels::band_sweeps(w.n);
   if (sweeps == 0 || x.cols == 0) return;
   const std::string kernel = workspace_kernel_name("band_back_transform", w.dtype);
-  const uint32_t c_size = element_size(w.dtype);
-  // The widest slice of columns (a thread each) whose window fits the threadgroup memory.
-  uint32_t threads = 4 * kSimd;
-  while (threads > kSimd && (threads > backend.max_threads_for(kernel) ||
-                             kernels::band_back_transform_scratch(w.band, threads) * c_size >
-                                 backend.limits().threadgroup_memory_bytes))
-    threads /= 2;
+  // A stage (SIMD group) a group of sweeps at a time: up to as many as there are groups.
+  const uint32_t groups = (sweeps - 1) / w.band + 1;
+  const uint32_t threads_allowed = std::min(kBackTransformThreads, backend.max_threads_for(kernel));
+  if (threads_allowed < kernels::kBackTransformColumns)
+    throw Error("metalsvd: the back-transformation needs a SIMD group of threads");
+  const uint32_t stages = std::min(groups, threads_allowed / kernels::kBackTransformColumns);
   kernels::BandBackTransformParams p{};
   p.x_batch_stride = x.batch_stride;
+  p.x_row_stride = x.row_stride;
+  p.x_col_stride = x.col_stride;
   p.reflector_batch_stride = w.work_batch_stride;
   p.batch = w.batch;
   p.n = w.n;
   p.cols = x.cols;
-  p.ld = static_cast<uint32_t>(x.col_stride);
   p.band = w.band;
-  p.threads = threads;
+  p.threads = stages * kernels::kBackTransformColumns;
   p.max_tasks = kernels::band_max_tasks(w.n, w.band);
-  p.last_group = (sweeps - 1) / w.band;
-  p.slices = (x.cols + threads - 1) / threads;
+  p.last_group = groups - 1;
+  p.slices = (x.cols + kernels::kBackTransformColumns - 1) / kernels::kBackTransformColumns;
   WorkspaceBuffers b;
   b.w0 = x.data;
-  b.w1 =
-      advanced(w.work, uint64_t(side == BandSide::left ? w.left_offset : w.right_offset) * c_size);
-  const uint32_t scratch = kernels::band_back_transform_scratch(w.band, threads) * c_size;
-  const uint32_t last = p.last_group;
-  for (uint32_t step = 0; step < last + p.max_tasks; ++step) {
-    // Blocks (g, k = step - (last - g)), 0 <= k < max_tasks.
-    p.step = step;
-    p.first_group = step >= last ? 0 : last - step;
-    const uint32_t top = step + 1 > p.max_tasks ? last - (step + 1 - p.max_tasks) : last;
-    p.blocks = top - p.first_group + 1;
-    launch_workspace_kernel(backend, kernel, w.batch * p.blocks * p.slices, threads, scratch, p, b);
-  }
+  b.w1 = advanced(w.work, uint64_t(side == BandSide::left ? w.left_offset : w.right_offset) *
+                              element_size(w.dtype));
+  launch_workspace_kernel(backend, kernel, w.batch * p.slices, p.threads, 0, p, b);
 }
 
 }  // namespace metalsvd

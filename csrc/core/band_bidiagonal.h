@@ -33,8 +33,9 @@ BidiagonalDiagonals band_bidiagonal_diagonals(const BandBidiagonal& w);
 // superdiagonals read, nothing else) to bidiagonal form B = Q2^T banded P2.
 void enqueue_band_bidiagonal(Backend& backend, const BandBidiagonal& w, const MatrixBatch& banded);
 
-// x <- Q2 x (left) or x <- P2 x (right), x n x any columns, column-major compute type; the
-// reflectors must have been kept.
+// x <- Q2 x (left) or x <- P2 x (right), x n x any columns of the compute type, any strides:
+// stored by rows (col_stride 1), a row of a SIMD group's columns is one access. The reflectors
+// must have been kept.
 enum class BandSide { left, right };
 void enqueue_band_back_transform(Backend& backend, const BandBidiagonal& w, BandSide side,
                                  const MatrixBatch& x);

@@ -95,15 +95,24 @@ BidiagonalSvdResult enqueue_bidiagonal_svd(Backend& backend, const BidiagonalSvd
                                            state_stride, plan.gemm_rows);
   // U = Q [U_B; 0] and V = P W_B, where for two stages Q = Q1 Q2 and P = P1 P2 (band
   // reduction, then bulge chasing).
-  enqueue_load(backend, b.u, ws.u, {}, 0, 0);
-  enqueue_load(backend, b.w, ws.v, {}, 0, 0);
   if (ws.two_stage) {
-    enqueue_band_back_transform(backend, ws.bidiagonal, BandSide::left,
-                                sub_block(ws.u, 0, 0, n, n));
+    // out <- Q2 x or P2 x. The back-transformation reads and writes a row of a SIMD group's
+    // columns at a time, one access where they are stored by rows: x goes through it
+    // transposed, in out's top, and back through its own storage, which is spent after.
+    const auto back_transform = [&](BandSide side, const MatrixBatch& x, const MatrixBatch& out) {
+      const MatrixBatch x_transposed = sub_block(out, 0, 0, n, n);
+      enqueue_load(backend, transposed(x), x_transposed, {}, 0, 0);
+      enqueue_band_back_transform(backend, ws.bidiagonal, side, transposed(x_transposed));
+      enqueue_load(backend, transposed(x_transposed), x, {}, 0, 0);
+      enqueue_load(backend, x, out, {}, 0, 0);
+    };
+    back_transform(BandSide::left, b.u, ws.u);
     enqueue_apply_band_q(backend, ws.band, ws.u);
-    enqueue_band_back_transform(backend, ws.bidiagonal, BandSide::right, ws.v);
+    back_transform(BandSide::right, b.w, ws.v);
     enqueue_apply_band_p(backend, ws.band, ws.v);
   } else {
+    enqueue_load(backend, b.u, ws.u, {}, 0, 0);
+    enqueue_load(backend, b.w, ws.v, {}, 0, 0);
     enqueue_apply_bidiagonal_q(backend, ws.reduction, ws.u);
     enqueue_apply_bidiagonal_p(backend, ws.reduction, ws.v);
   }

@@ -6,15 +6,23 @@
 // (sweeps g band .. g band + band - 1) at task k act on rows of one window, [g band + 1 +
 // k band, + 2 band - 1); applying group after group from the last, and within a group task
 // after task from the first, each block's reflectors from the last sweep to the first, keeps
-// the order of every two reflectors whose rows overlap. Block (g, k) then depends only on
-// blocks of step (G - g) + k - 1 or earlier (G: the last group), and the blocks of one step lie
-// two windows apart: a launch a step, every block and every slice of X's columns a group.
-// A group loads its window of X into threadgroup memory, a thread a column applies the block's
-// reflectors to it (no barrier between them: a column is one thread's), and stores it back.
-// The thread holds its column in registers and each reflector's vector while it applies it, so
-// that a multiply-add reads nothing: read from threadgroup memory in the dot and again in the
-// update, with the column stored back each time, the reflectors' 2 band^2 multiply-adds a column
-// were 3.5 threadgroup accesses each.
+// the order of every two reflectors whose rows overlap. Block (g, k)'s window starts at row
+// (g + k) band + 1, so two blocks overlap where g + k differs by one at most; at time (G - g) + k
+// (G: the last group) every block comes after those it must follow, and the blocks of one time
+// lie two windows apart.
+//
+// Columns of X never mix, so one group takes a slice of them through every block, with no
+// launch between blocks: its SIMD groups are stages, stage i taking group g = top - 1 - i of
+// the `stages` groups [top - stages, top) at time i + k, a barrier between times; the groups
+// of the next chunk start once the chunk is through. A chunk's windows span a few thousand
+// rows of the slice, which the chunk's times pass over while they are in the cache, where a
+// launch a time (all groups at once) read and wrote the whole of X each time.
+//
+// A lane of a SIMD group holds one column of its window in registers and applies the block's
+// reflectors to it, so that a multiply-add reads nothing; the reflectors are read from device
+// memory as they are applied, every lane at the same address, an access for the SIMD group. X
+// is read and written a row of the window at a time, the SIMD group's columns at once: with X
+// stored by rows (x_col_stride 1) a row is consecutive elements, the caller's to arrange.
 #pragma once
 
 #include "band_bidiagonal.h"
@@ -25,112 +33,118 @@ namespace metalsvd {
 namespace kernels {
 
 struct BandBackTransformParams {
-  int64_t x_batch_stride;          // w0: X, n x cols, column-major, leading dimension ld
+  int64_t x_batch_stride;  // w0: X, n x cols, (r, c) at r x_row_stride + c x_col_stride
+  int64_t x_row_stride;
+  int64_t x_col_stride;
   int64_t reflector_batch_stride;  // w1: one side's reflectors, slot s max_tasks + k
   uint32_t batch;
   uint32_t n;
   uint32_t cols;
-  uint32_t ld;
   uint32_t band;
-  uint32_t threads;  // a column a thread: the columns of a slice
+  uint32_t threads;  // kBackTransformColumns a stage
   uint32_t max_tasks;
-  uint32_t step;         // blocks (g, k) with (last_group - g) + k == step
-  uint32_t last_group;   // G
-  uint32_t first_group;  // the lowest g with a block at this step
-  uint32_t blocks;       // blocks at this step
-  uint32_t slices;       // slices of X's columns, threads columns each
+  uint32_t last_group;  // G
+  uint32_t slices;      // slices of X's columns, kBackTransformColumns each
 };
 
-// A thread's column of the window: 2 kBandMax - 1 rows at most, in registers.
+// A slice's columns: a SIMD group's lanes.
+MSVD_CONSTANT constexpr uint32_t kBackTransformColumns = kSimdWidth;
+// A lane's column of a window: 2 kBandMax - 1 rows at most, in registers.
 MSVD_CONSTANT constexpr uint32_t kBackTransformRows = 2 * kBandMax - 1;
-// A reflector as staged for the block: its vector padded with zeros to kBandMax, then tau.
-MSVD_CONSTANT constexpr uint32_t kBackTransformSlot = kBandMax + 1;
 
-// Threadgroup memory: the window (2 band - 1 rows, a row threads + 1 elements apart, an odd
-// stride whichever of rows or columns consecutive threads walk), then the block's reflectors.
-MSVD_HOST_DEVICE uint32_t band_back_transform_scratch(uint32_t band, uint32_t threads) {
-  return (2 * band - 1) * (threads + 1) + band * kBackTransformSlot;
+// Applies block (g, k)'s reflectors to a lane's column of X (x: its row 0).
+//
+// Written for the registers: the column (2 band - 1 values) and a reflector's vector (band)
+// are most of what a thread may hold where 16 SIMD groups share a multiprocessor, so nothing
+// else may grow with the band. The reflectors' addresses are walked from the last, where
+// written as sweep g band + j's they were 32 offsets a compiler keeps from block to block;
+// the stores address the rows from the window's end, where written as the loads' addresses
+// they were those 63 kept through the block.
+template <typename C>
+MSVD_INLINE void band_back_transform_block(MSVD_CONSTANT const BandBackTransformParams& p,
+                                           MSVD_DEVICE C* x, MSVD_DEVICE const C* slots, uint32_t g,
+                                           uint32_t k) {
+  const uint32_t b = p.band;
+  const uint32_t first_row = g * b + 1 + k * b;
+  const uint32_t rows = p.n - first_row < 2 * b - 1 ? p.n - first_row : 2 * b - 1;
+  const int64_t row_stride = p.x_row_stride;
+  const uint32_t size = band_reflector_size(b);
+  // The block's reflectors: sweeps g b + j, j < count, those of the group that have a task k
+  // (a sweep s has one while s + k band <= n - 2).
+  const uint32_t sweeps_left = band_sweeps(p.n) - g * b;
+  const uint32_t tasks_left = p.n - 1 - (g + k) * b;
+  const uint32_t count = b < sweeps_left ? (b < tasks_left ? b : tasks_left)
+                                         : (sweeps_left < tasks_left ? sweeps_left : tasks_left);
+  const int64_t sweep_stride = static_cast<int64_t>(p.max_tasks) * size;
+  MSVD_DEVICE const C* slot =
+      slots + (static_cast<int64_t>(g * b + count - 1) * p.max_tasks + k) * size;
+  MSVD_DEVICE C* window = x + static_cast<int64_t>(first_row) * row_stride;
+  // The loops run over kBandMax so that every register is named by a constant. The column is
+  // zero past the window's rows and a vector zero past its length (the slots hold it so) and
+  // past the band (read so), so the products past either add nothing: no guards.
+  C column[kBackTransformRows];
+  MSVD_UNROLL
+  for (uint32_t r = 0; r < kBackTransformRows; ++r)
+    column[r] = r < rows ? window[static_cast<int64_t>(r) * row_stride] : C(0);
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < kBandMax; ++q) {
+    const uint32_t j = kBandMax - 1 - q;  // the group's last sweep first
+    if (j >= count) continue;             // uniform over the SIMD group, as the next test
+    MSVD_DEVICE const C* reflector = slot;
+    slot -= sweep_stride;
+    const C tau = reflector[b];
+    if (tau == C(0)) continue;
+    // Rows [j, j + kBandMax) of the window; two sums, so that the dot is two chains of
+    // dependent multiply-adds half as long.
+    C v[kBandMax];
+    C even = C(0), odd = C(0);
+    MSVD_UNROLL
+    for (uint32_t i = 0; i < kBandMax; i += 2) {
+      v[i] = i < b ? reflector[i] : C(0);
+      v[i + 1] = i + 1 < b ? reflector[i + 1] : C(0);
+      even = math_fma(v[i], column[j + i], even);
+      odd = math_fma(v[i + 1], column[j + i + 1], odd);
+    }
+    const C dot = (even + odd) * tau;
+    MSVD_UNROLL
+    for (uint32_t i = 0; i < kBandMax; ++i) column[j + i] = math_fma(-dot, v[i], column[j + i]);
+  }
+  MSVD_DEVICE C* window_end = window + static_cast<int64_t>(rows) * row_stride;
+  MSVD_UNROLL
+  for (uint32_t r = 0; r < kBackTransformRows; ++r)
+    if (r < rows) window_end[-static_cast<int64_t>(rows - r) * row_stride] = column[r];
 }
 
-// Groups: batch x blocks x slices. Scratch: band_back_transform_scratch.
+// Groups: batch x slices. No threadgroup memory.
 template <typename P, typename T, typename C>
 MSVD_INLINE void band_back_transform(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
                                      MSVD_DEVICE C* w1, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
-                                     MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
-                                     ThreadContext ctx) {
+                                     MSVD_DEVICE int32_t*, MSVD_THREADGROUP C*, ThreadContext ctx) {
   const uint32_t slice = ctx.group % p.slices;
-  const uint32_t block = ctx.group / p.slices % p.blocks;
-  const uint32_t matrix = ctx.group / p.slices / p.blocks;
+  const uint32_t matrix = ctx.group / p.slices;
   const uint32_t b = p.band;
-  const uint32_t g = p.first_group + block;
-  const uint32_t k = p.step - (p.last_group - g);
-  const uint32_t first_row = g * b + 1 + k * b;  // the window's
-  const uint32_t sweeps = band_sweeps(p.n);
-  const uint32_t rows =
-      first_row < p.n ? (p.n - first_row < 2 * b - 1 ? p.n - first_row : 2 * b - 1) : 0u;
-  const uint32_t col0 = slice * p.threads;
-  const uint32_t cols = p.cols - col0 < p.threads ? p.cols - col0 : p.threads;
-  const uint32_t stride = p.threads + 1;
-  const uint32_t size = band_reflector_size(b);
-  MSVD_THREADGROUP C* window = scratch;
-  MSVD_THREADGROUP C* reflectors = scratch + (2 * b - 1) * stride;
+  const uint32_t stages = p.threads / kBackTransformColumns;
+  const uint32_t stage = ctx.thread_index / kBackTransformColumns;
+  const uint32_t col = slice * kBackTransformColumns + ctx.thread_index % kBackTransformColumns;
   MSVD_DEVICE C* x = w0 + static_cast<int64_t>(matrix) * p.x_batch_stride +
-                     static_cast<int64_t>(col0) * p.ld + first_row;
+                     (col < p.cols ? static_cast<int64_t>(col) * p.x_col_stride : 0);
   MSVD_DEVICE const C* slots = w1 + static_cast<int64_t>(matrix) * p.reflector_batch_stride;
-  for (uint32_t idx = ctx.thread_index; idx < rows * cols; idx += p.threads) {
-    const uint32_t r = idx % rows;
-    const uint32_t c = idx / rows;
-    window[r * stride + c] = x[r + static_cast<int64_t>(c) * p.ld];
-  }
-  // The block's reflectors, sweep j of the group in slot j; tau 0 for a sweep without task k.
-  for (uint32_t idx = ctx.thread_index; idx < b * kBackTransformSlot; idx += p.threads) {
-    const uint32_t j = idx / kBackTransformSlot;
-    const uint32_t i = idx % kBackTransformSlot;
-    const uint32_t s = g * b + j;
-    const bool exists = s < sweeps && k < band_sweep_tasks(p.n, b, s);
-    const uint32_t from = i == kBandMax ? b : i;  // tau, or element i of the vector
-    reflectors[idx] = exists && (i < b || i == kBandMax)
-                          ? slots[(static_cast<int64_t>(s) * p.max_tasks + k) * size + from]
-                          : C(0);
-  }
-  group_barrier();
-  // The loops run over kBandMax so that every register is named by a constant. The column is
-  // zero past the window's rows and a vector zero past its length (the slots hold it so) and
-  // past the band (the staging pads it), so the products past either add nothing: no guards.
-  const uint32_t c = ctx.thread_index;
-  if (c < cols) {
-    C column[kBackTransformRows];
-    MSVD_UNROLL
-    for (uint32_t r = 0; r < kBackTransformRows; ++r)
-      column[r] = r < rows ? window[r * stride + c] : C(0);
-    MSVD_UNROLL
-    for (uint32_t q = 0; q < kBandMax; ++q) {
-      const uint32_t j = kBandMax - 1 - q;  // the group's last sweep first
-      if (j >= b) continue;                 // uniform over the group, as the next test
-      MSVD_THREADGROUP const C* slot = reflectors + j * kBackTransformSlot;
-      const C tau = slot[kBandMax];
-      if (tau == C(0)) continue;
-      // Rows [j, j + kBandMax) of the window.
-      C v[kBandMax];
-      C dot = C(0);
-      MSVD_UNROLL
-      for (uint32_t i = 0; i < kBandMax; ++i) {
-        v[i] = slot[i];
-        dot = math_fma(v[i], column[j + i], dot);
+  // Chunks of groups [top - chunk, top) from the last; every thread runs every time, as the
+  // barriers need.
+  for (uint32_t top = p.last_group + 1; top > 0;) {
+    const uint32_t chunk = top < stages ? top : stages;
+    // The chunk's lowest group has the most tasks, and the last stage starts last.
+    const uint32_t times = chunk - 1 + band_sweep_tasks(p.n, b, (top - chunk) * b);
+    for (uint32_t time = 0; time < times; ++time) {
+      if (stage < chunk && time >= stage && col < p.cols) {
+        const uint32_t g = top - 1 - stage;
+        const uint32_t k = time - stage;
+        if (k < band_sweep_tasks(p.n, b, g * b)) band_back_transform_block(p, x, slots, g, k);
       }
-      dot *= tau;
-      MSVD_UNROLL
-      for (uint32_t i = 0; i < kBandMax; ++i) column[j + i] = math_fma(-dot, v[i], column[j + i]);
+      // The next time's blocks read rows this one's wrote, in other SIMD groups.
+      group_barrier_with_device_memory();
     }
-    MSVD_UNROLL
-    for (uint32_t r = 0; r < kBackTransformRows; ++r)
-      if (r < rows) window[r * stride + c] = column[r];
-  }
-  group_barrier();
-  for (uint32_t idx = ctx.thread_index; idx < rows * cols; idx += p.threads) {
-    const uint32_t r = idx % rows;
-    const uint32_t col = idx / rows;
-    x[r + static_cast<int64_t>(col) * p.ld] = window[r * stride + col];
+    top -= chunk;
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "core/band_reduction.h"
 #include "core/column_major.h"
 #include "core/workspace_kernels.h"
+#include "limited_backend.h"
 #include "svd_runner.h"
 #include "test_matrices.h"
 #include "workspace_runner.h"
@@ -156,12 +158,16 @@ struct ChaseRun {
   MatrixXd p;
 };
 
-// The chase of band matrices with its reflectors kept, and Q2, P2 applied to the identity.
+// The chase of band matrices with its reflectors kept, and Q2, P2 applied to the identity: Q2
+// stored by columns, P2 by rows; the back-transformation's threads bounded by `threads` (0:
+// the emulator's).
 template <typename T>
 std::vector<ChaseRun> run_chase(const std::vector<MatrixXd>& inputs, uint32_t band, uint64_t seed,
-                                uint32_t threadgroup_bytes = 32 * 1024) {
+                                uint32_t threads = 0) {
   constexpr ScalarType dtype = testing::Storage<T>::type;
-  CpuBackend backend(testing::emulator(seed, threadgroup_bytes));
+  std::map<std::string, uint32_t> limits;
+  if (threads != 0) limits[workspace_kernel_name("band_back_transform", dtype)] = threads;
+  testing::LimitedBackend backend(limits, testing::emulator(seed));
   const uint32_t batch = static_cast<uint32_t>(inputs.size());
   const uint32_t n = static_cast<uint32_t>(inputs[0].cols());
   testing::HostWorkspace host;
@@ -177,7 +183,7 @@ std::vector<ChaseRun> run_chase(const std::vector<MatrixXd>& inputs, uint32_t ba
   enqueue_set_identity(backend, q, 0);
   enqueue_band_back_transform(backend, w, BandSide::left, q);
   enqueue_set_identity(backend, p, 0);
-  enqueue_band_back_transform(backend, w, BandSide::right, p);
+  enqueue_band_back_transform(backend, w, BandSide::right, transposed(p));
   const BidiagonalDiagonals de = band_bidiagonal_diagonals(w);
   std::vector<ChaseRun> runs(batch);
   for (uint32_t b = 0; b < batch; ++b) {
@@ -187,7 +193,7 @@ std::vector<ChaseRun> run_chase(const std::vector<MatrixXd>& inputs, uint32_t ba
     for (uint32_t i = 0; i + 1 < n; ++i)
       e[i] = host.at<T>(MatrixBatch{de.data, dtype, batch, 1, n, de.batch_stride, 1, 1}, b, 0,
                         de.e_offset + i);
-    runs[b] = {bidiagonal(d, e), host.read<T>(q, b), host.read<T>(p, b)};
+    runs[b] = {bidiagonal(d, e), host.read<T>(q, b), host.read<T>(p, b).transpose()};
   }
   return runs;
 }
@@ -204,22 +210,25 @@ void expect_chase(const MatrixXd& a, const ChaseRun& run, double tol, const std:
 }
 
 // The back-transformation: Q2^T B P2 is the bidiagonal, Q2 and P2 orthogonal, for bands of 32,
-// of an odd width and of 2; blocks cut short at the bottom; slices of 32 columns (float64 in
-// 32 KiB) and wider.
+// of an odd width and of 2; blocks cut short at the bottom; a last slice of fewer columns;
+// groups of sweeps in one chunk of stages and in several (the threads bounded to 2 or 1
+// stages).
 TEST(BandBidiagonal, ReflectorsAppliedBack) {
   std::mt19937_64 rng(8);
   struct Case {
-    uint32_t n, band;
+    uint32_t n, band, threads;
   };
-  for (const Case c : {Case{200, 32}, Case{150, 7}, Case{61, 2}, Case{33, 32}, Case{3, 2}}) {
-    const std::string what = std::to_string(c.n) + " band " + std::to_string(c.band);
+  for (const Case c : {Case{200, 32, 0}, Case{200, 32, 64}, Case{150, 7, 0}, Case{150, 7, 32},
+                       Case{61, 2, 0}, Case{33, 32, 0}, Case{3, 2, 0}}) {
+    const std::string what = std::to_string(c.n) + " band " + std::to_string(c.band) + " threads " +
+                             std::to_string(c.threads);
     const MatrixXd a = random_band(c.n, std::min(c.band, c.n), rng);
     const MatrixXd other = random_band(c.n, std::min(c.band, c.n), rng);
     for (uint64_t seed : {1u, 2u}) {
-      const std::vector<ChaseRun> runs = run_chase<float>({a, other}, c.band, seed);
+      const std::vector<ChaseRun> runs = run_chase<float>({a, other}, c.band, seed, c.threads);
       expect_chase(a, runs[0], 3e-6, what + " f32");
       expect_chase(other, runs[1], 3e-6, what + " f32 batch");
-      expect_chase(a, run_chase<double>({a}, c.band, seed)[0], 1e-13, what + " f64");
+      expect_chase(a, run_chase<double>({a}, c.band, seed, c.threads)[0], 1e-13, what + " f64");
     }
   }
 }

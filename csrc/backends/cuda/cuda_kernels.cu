@@ -119,7 +119,7 @@ constexpr int kOverlapPtxVersion = 90;
 // steps' groups are one SIMD group).
 // The tall-skinny QR's tile factorisation holds tsqr_factor_rows rows of 32 values a thread. The
 // back-transformation's threads each hold a column of a window and a reflector (3 kBandMax
-// values): a bound of 128 threads gives them all the registers a thread can have.
+// values): a bound of 512 threads gives them 128 registers.
 template <typename P>
 constexpr uint32_t kWorkspaceThreads = 1024;
 template <>
@@ -127,7 +127,7 @@ constexpr uint32_t kWorkspaceThreads<kernels::BandBidiagonalParams> = 512;
 template <>
 constexpr uint32_t kWorkspaceThreads<kernels::TsqrFactorParams> = 512;
 template <>
-constexpr uint32_t kWorkspaceThreads<kernels::BandBackTransformParams> = 128;
+constexpr uint32_t kWorkspaceThreads<kernels::BandBackTransformParams> = 512;
 
 // Workspace kernels (kernels/workspace_kernel.h): buffers io, w0, w1, w2, state, info; any
 // number of threads up to kWorkspaceThreads<P>.
