@@ -57,7 +57,8 @@ constexpr uint32_t kTwoStageValuesCols = 8192;
 // of float32 matrices from kTwoStageValuesCols columns. With vectors two stages are slower
 // (H100: 2048^2 102 ms against 36; 4096^2 205 against 136, 8192^2 897 against 881, the latter
 // two in bench/results/2026-12-07_nvidia-h100_back_transform.txt), their back-transformation on
-// top of the values' work; float64 was not timed.
+// top of the values' work. Those times are of the back-transformation's launch a time step;
+// its one launch a side is not timed yet. float64 was not timed.
 bool two_stage_reduction(const BidiagonalSvdPlan& plan, bool vectors, ScalarType dtype,
                          uint32_t cols);
 

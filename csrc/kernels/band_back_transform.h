@@ -14,9 +14,10 @@
 // Columns of X never mix, so one group takes a slice of them through every block, with no
 // launch between blocks: its SIMD groups are stages, stage i taking group g = top - 1 - i of
 // the `stages` groups [top - stages, top) at time i + k, a barrier between times; the groups
-// of the next chunk start once the chunk is through. A chunk's windows span a few thousand
-// rows of the slice, which the chunk's times pass over while they are in the cache, where a
-// launch a time (all groups at once) read and wrote the whole of X each time.
+// of the next chunk start once the chunk is through. At one time a chunk's blocks lie within
+// 2 stages windows of the slice (2048 rows for 16 stages and a band of 32), which its next
+// times revisit while they are in the cache, where a launch a time (every group's block at
+// once) read and wrote the whole of X each time.
 //
 // A lane of a SIMD group holds one column of its window in registers and applies the block's
 // reflectors to it, so that a multiply-add reads nothing; the reflectors are read from device
@@ -55,11 +56,10 @@ MSVD_CONSTANT constexpr uint32_t kBackTransformRows = 2 * kBandMax - 1;
 // Applies block (g, k)'s reflectors to a lane's column of X (x: its row 0).
 //
 // Written for the registers: the column (2 band - 1 values) and a reflector's vector (band)
-// are most of what a thread may hold where 16 SIMD groups share a multiprocessor, so nothing
-// else may grow with the band. The reflectors' addresses are walked from the last, where
-// written as sweep g band + j's they were 32 offsets a compiler keeps from block to block;
-// the stores address the rows from the window's end, where written as the loads' addresses
-// they were those 63 kept through the block.
+// take most of the 128 a thread has where 16 SIMD groups share a multiprocessor. So the
+// reflectors' slots are walked from the last and the stores address the rows from the
+// window's end: written plainly (sweep g band + j's slot, the loads' row addresses) a compiler
+// kept 32 and 63 addresses alive through the block, and spilled.
 template <typename C>
 MSVD_INLINE void band_back_transform_block(MSVD_CONSTANT const BandBackTransformParams& p,
                                            MSVD_DEVICE C* x, MSVD_DEVICE const C* slots, uint32_t g,
