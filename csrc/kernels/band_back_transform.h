@@ -73,8 +73,8 @@ MSVD_INLINE void band_back_transform_block(MSVD_CONSTANT const BandBackTransform
   // (a sweep s has one while s + k band <= n - 2).
   const uint32_t sweeps_left = band_sweeps(p.n) - g * b;
   const uint32_t tasks_left = p.n - 1 - (g + k) * b;
-  const uint32_t count = b < sweeps_left ? (b < tasks_left ? b : tasks_left)
-                                         : (sweeps_left < tasks_left ? sweeps_left : tasks_left);
+  const uint32_t left = sweeps_left < tasks_left ? sweeps_left : tasks_left;
+  const uint32_t count = b < left ? b : left;
   const int64_t sweep_stride = static_cast<int64_t>(p.max_tasks) * size;
   MSVD_DEVICE const C* slot =
       slots + (static_cast<int64_t>(g * b + count - 1) * p.max_tasks + k) * size;
@@ -135,12 +135,12 @@ MSVD_INLINE void band_back_transform(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
     const uint32_t chunk = top < stages ? top : stages;
     // The chunk's lowest group has the most tasks, and the last stage starts last.
     const uint32_t times = chunk - 1 + band_sweep_tasks(p.n, b, (top - chunk) * b);
+    // This stage's group and its tasks (none for a stage past the chunk or a column past X).
+    const uint32_t g = top - 1 - stage;
+    const uint32_t tasks = stage < chunk && col < p.cols ? band_sweep_tasks(p.n, b, g * b) : 0u;
     for (uint32_t time = 0; time < times; ++time) {
-      if (stage < chunk && time >= stage && col < p.cols) {
-        const uint32_t g = top - 1 - stage;
-        const uint32_t k = time - stage;
-        if (k < band_sweep_tasks(p.n, b, g * b)) band_back_transform_block(p, x, slots, g, k);
-      }
+      if (time >= stage && time - stage < tasks)
+        band_back_transform_block(p, x, slots, g, time - stage);
       // The next time's blocks read rows this one's wrote, in other SIMD groups.
       group_barrier_with_device_memory();
     }
