@@ -47,7 +47,7 @@ BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dty
 bool two_stage_reduction(const BidiagonalSvdPlan& plan, bool vectors, ScalarType dtype,
                          uint32_t cols) {
   if (plan.two_stage != -1) return plan.two_stage == 1;
-  return !vectors && dtype == ScalarType::f32 && cols >= kTwoStageValuesCols;
+  return dtype == ScalarType::f32 && cols >= (vectors ? kTwoStageVectorsCols : kTwoStageValuesCols);
 }
 
 BidiagonalSvdWorkspace bidiagonal_svd_workspace(WorkspaceLayout& layout, const DeviceLimits& limits,

@@ -52,13 +52,18 @@ struct BidiagonalSvdPlan {
 // starts at the one where two stages won.
 constexpr uint32_t kTwoStageValuesCols = 8192;
 
+// Columns from which the plan takes U, S and V of float32 matrices through the two-stage
+// reduction. On an H100 (bench/results/2026-12-07_nvidia-h100_two_stage_vectors.txt, the
+// back-transformation one launch a side) U, S, V of an 8192^2 matrix took 763 ms with two stages
+// against 901 with one, of a 6144^2 one 461 against 427 and of a 4096^2 one 192 against 137: the
+// back-transformation's n^3 multiply-adds come on top of the values' work, which two stages
+// make cheaper only from about 8192 columns. The rule starts at the size where two stages won.
+constexpr uint32_t kTwoStageVectorsCols = 8192;
+
 // Whether the plan takes a matrix of `cols` columns and compute type `dtype` through the
-// two-stage reduction: where two_stage says so, else (-1) for the values alone (no `vectors`)
-// of float32 matrices from kTwoStageValuesCols columns. With vectors two stages are slower
-// (H100: 2048^2 102 ms against 36; 4096^2 205 against 136, 8192^2 897 against 881, the latter
-// two in bench/results/2026-12-07_nvidia-h100_back_transform.txt), their back-transformation on
-// top of the values' work. Those times are of the back-transformation's launch a time step;
-// its one launch a side is not timed yet. float64 was not timed.
+// two-stage reduction: where two_stage says so, else (-1) for float32 matrices from
+// kTwoStageValuesCols columns (the values alone) or kTwoStageVectorsCols (with `vectors`).
+// float64 was not timed.
 bool two_stage_reduction(const BidiagonalSvdPlan& plan, bool vectors, ScalarType dtype,
                          uint32_t cols);
 

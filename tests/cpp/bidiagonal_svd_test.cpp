@@ -243,20 +243,23 @@ TEST(DcSvd, TailStartsWhereTheTrailingMatrixIsSmallEnough) {
   EXPECT_FALSE(bidiagonal_tail_from(1025, 1025, 1024));
 }
 
-// The plan's two stages: for the float32 values alone from kTwoStageValuesCols columns, never
-// with vectors or in float64 unless asked for; two_stage 0 and 1 override the rule.
-TEST(DcSvd, TwoStagesForTheLargeFloat32ValuesAlone) {
+// The plan's two stages: for float32 matrices from kTwoStageValuesCols columns for the values
+// alone and from kTwoStageVectorsCols with vectors, never in float64 unless asked for;
+// two_stage 0 and 1 override the rule.
+TEST(DcSvd, TwoStagesForLargeFloat32Matrices) {
   const BidiagonalSvdPlan plan;  // two_stage -1: the plan's
-  const uint32_t large = kTwoStageValuesCols;
-  EXPECT_TRUE(two_stage_reduction(plan, false, ScalarType::f32, large));
-  EXPECT_FALSE(two_stage_reduction(plan, false, ScalarType::f32, large - 1));
-  EXPECT_FALSE(two_stage_reduction(plan, true, ScalarType::f32, large));
-  EXPECT_FALSE(two_stage_reduction(plan, false, ScalarType::f64, large));
+  for (const bool vectors : {false, true}) {
+    const uint32_t large = vectors ? kTwoStageVectorsCols : kTwoStageValuesCols;
+    EXPECT_TRUE(two_stage_reduction(plan, vectors, ScalarType::f32, large));
+    EXPECT_FALSE(two_stage_reduction(plan, vectors, ScalarType::f32, large - 1));
+    EXPECT_FALSE(two_stage_reduction(plan, vectors, ScalarType::f64, large));
+  }
   BidiagonalSvdPlan forced;
   forced.two_stage = 1;
   EXPECT_TRUE(two_stage_reduction(forced, true, ScalarType::f64, 3));
   forced.two_stage = 0;
-  EXPECT_FALSE(two_stage_reduction(forced, false, ScalarType::f32, large));
+  EXPECT_FALSE(two_stage_reduction(forced, false, ScalarType::f32, kTwoStageValuesCols));
+  EXPECT_FALSE(two_stage_reduction(forced, true, ScalarType::f32, kTwoStageVectorsCols));
 }
 
 // The GEMV kernels' threads grow with their groups' size, from 256 to 1024, for either kernel.
