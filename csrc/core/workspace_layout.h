@@ -10,6 +10,10 @@ namespace metalsvd {
 
 class WorkspaceLayout {
  public:
+  // Regions start this many bytes apart at least; a base aligned so (as device allocations
+  // are) aligns them for any element type, vector loads included.
+  static constexpr uint64_t kAlignment = 256;
+
   explicit WorkspaceLayout(Buffer base = {}) : base_(base) {}
   // A region of `bytes`, aligned for any element type and for Metal's buffer offsets.
   Buffer take(uint64_t bytes) {
@@ -20,7 +24,6 @@ class WorkspaceLayout {
   uint64_t bytes() const { return used_; }
 
  private:
-  static constexpr uint64_t kAlignment = 256;
   Buffer base_;
   uint64_t used_ = 0;
 };

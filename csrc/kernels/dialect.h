@@ -9,12 +9,26 @@
 //   synchronisation  group_barrier(), group_barrier_with_device_memory()
 //   SIMD groups      shuffle_xor(), simd_broadcast() (the same source lane in every lane),
 //                    simd_reduce_sum(), simd_reduce_max() over kSimdWidth lanes
+//   wide loads       load_quad(): four consecutive values of device memory in one access, at
+//                    an address aligned to their size (4 sizeof(C) bytes; the emulator checks)
 //   numbers          NumericLimits<C>, to_compute<C>(), from_compute<T>(), math_* functions
 //   16-bit storage   half_t, bfloat16_t
 //
 // Rules (checked by the Metal type-check in CI): C++14 only, no recursion, no pointers to
 // pointers, no exceptions, no dynamic allocation, no double in anything Metal instantiates.
 #pragma once
+
+namespace metalsvd {
+namespace kernels {
+
+// Four consecutive values, as load_quad() reads them.
+template <typename C>
+struct Quad {
+  C x[4];
+};
+
+}  // namespace kernels
+}  // namespace metalsvd
 
 #if defined(__METAL_VERSION__) || defined(METALSVD_METAL_TYPECHECK)
 #include "dialect_metal.h"

@@ -26,6 +26,9 @@ void barrier(bool with_device_memory, int line);
 // Blocks until all 32 lanes of the caller's SIMD group reach the same operation, then returns
 // this lane's result (raw bits of a value of up to 8 bytes).
 uint64_t simd_exchange(SimdOp op, uint64_t value_bits, uint32_t argument, int line);
+// Raises an emulator error: a wide load (load_quad) at an address not aligned to its size,
+// which faults on CUDA and is undefined on Metal.
+void misaligned_load(const void* address, uint32_t alignment, int line);
 }  // namespace emu
 
 namespace kernels {
@@ -183,6 +186,13 @@ inline X from_bits64(uint64_t bits) {
   X x;
   std::memcpy(&x, &bits, sizeof x);
   return x;
+}
+
+template <typename C>
+inline Quad<C> load_quad(const C* p, int line = __builtin_LINE()) {
+  const uint32_t alignment = 4 * sizeof(C);
+  if (reinterpret_cast<uintptr_t>(p) % alignment != 0) emu::misaligned_load(p, alignment, line);
+  return {{p[0], p[1], p[2], p[3]}};
 }
 
 template <typename X>

@@ -103,6 +103,17 @@ MSVD_INLINE void group_barrier() { __syncthreads(); }
 // __syncthreads also orders global memory among the threads of a block.
 MSVD_INLINE void group_barrier_with_device_memory() { __syncthreads(); }
 
+// One 16-byte access for float, two for double (the widest CUDA load).
+MSVD_INLINE Quad<float> load_quad(const float* p) {
+  const float4 q = *reinterpret_cast<const float4*>(p);
+  return {{q.x, q.y, q.z, q.w}};
+}
+MSVD_INLINE Quad<double> load_quad(const double* p) {
+  const double2 low = reinterpret_cast<const double2*>(p)[0];
+  const double2 high = reinterpret_cast<const double2*>(p)[1];
+  return {{low.x, low.y, high.x, high.y}};
+}
+
 template <typename X>
 MSVD_INLINE X shuffle_xor(X x, uint32_t lane_mask) {
   return __shfl_xor_sync(0xffffffffu, x, static_cast<int>(lane_mask));

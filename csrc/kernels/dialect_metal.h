@@ -58,6 +58,12 @@ inline void group_barrier_with_device_memory() {
   metal::threadgroup_barrier(metal::mem_flags::mem_device | metal::mem_flags::mem_threadgroup);
 }
 
+// One access of a float4 (16-byte aligned, as a float4 must be).
+inline Quad<float> load_quad(device const float* p) {
+  const float4 q = *reinterpret_cast<device const float4*>(p);
+  return {{q.x, q.y, q.z, q.w}};
+}
+
 template <typename X>
 inline X shuffle_xor(X x, uint32_t lane_mask) {
   return metal::simd_shuffle_xor(x, static_cast<ushort>(lane_mask));

@@ -187,6 +187,33 @@ TEST(Emulator, SimdOperationNotReachedByAllLanesIsAnError) {
   EXPECT_THROW(run_grid(1, 32, 0, body, EmulatorOptions{}), EmulatorError);
 }
 
+// load_quad reads four values at an address aligned to their size; elsewhere it would fault
+// on CUDA and is undefined on Metal, so the emulator rejects it.
+TEST(Emulator, WideLoadsMustBeAlignedToTheirSize) {
+  alignas(32) const double values[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  std::vector<double> out(32 * 4);
+  run_grid(
+      1, 32, 0,
+      [&](const ThreadContext& ctx, void*) {
+        const kernels::Quad<double> q = kernels::load_quad(values + 4 * (ctx.lane % 2));
+        for (uint32_t i = 0; i < 4; ++i) out[4 * ctx.lane + i] = q.x[i];
+      },
+      EmulatorOptions{});
+  for (uint32_t t = 0; t < 32; ++t)
+    for (uint32_t i = 0; i < 4; ++i) EXPECT_EQ(out[4 * t + i], 4.0 * (t % 2) + i + 1);
+  for (const uint32_t offset : {1u, 2u}) {  // 8 and 16 bytes off a 32-byte boundary
+    try {
+      run_grid(
+          1, 32, 0, [&](const ThreadContext&, void*) { kernels::load_quad(values + offset); },
+          EmulatorOptions{});
+      FAIL() << "expected an EmulatorError";
+    } catch (const EmulatorError& e) {
+      EXPECT_NE(std::string(e.what()).find("not aligned to 32 bytes"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(Emulator, ExceptionsInAThreadReachTheCaller) {
   const auto body = [](const ThreadContext& ctx, void*) {
     if (ctx.thread_index == 5) throw std::runtime_error("thread 5 failed");

@@ -30,8 +30,12 @@ class HostWorkspace {
   auto take(Take take_regions) {
     WorkspaceLayout sizing;
     take_regions(sizing);
-    memory_.assign(sizing.bytes() + 1, 0);
-    WorkspaceLayout layout(Buffer{memory_.data(), 0});
+    // The base aligned as a device allocation's is, which the kernels' wide loads rely on.
+    memory_.assign(sizing.bytes() + WorkspaceLayout::kAlignment, 0);
+    const uint64_t misalignment =
+        reinterpret_cast<uintptr_t>(memory_.data()) % WorkspaceLayout::kAlignment;
+    const uint64_t start = misalignment == 0 ? 0 : WorkspaceLayout::kAlignment - misalignment;
+    WorkspaceLayout layout(Buffer{memory_.data(), start});
     return take_regions(layout);
   }
 

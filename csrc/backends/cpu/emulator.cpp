@@ -294,6 +294,13 @@ uint64_t simd_exchange(SimdOp op, uint64_t value_bits, uint32_t argument, int li
   return current_scheduler("a SIMD-group operation").wait_at_simd(op, value_bits, argument, line);
 }
 
+void misaligned_load(const void* address, uint32_t alignment, int line) {
+  std::ostringstream message;
+  message << "metalsvd emulator: a wide load at " << address << " (line " << line
+          << ") is not aligned to " << alignment << " bytes";
+  throw EmulatorError(message.str());
+}
+
 void run_grid(uint32_t groups, uint32_t threads_per_group, uint32_t threadgroup_memory_bytes,
               const KernelThread& thread, const EmulatorOptions& options) {
   if (threads_per_group == 0 || threads_per_group % kLanes != 0 ||
