@@ -68,20 +68,19 @@ MSVD_INLINE void band_back_transform_block(MSVD_CONSTANT const BandBackTransform
   const uint32_t first_row = g * b + 1 + k * b;
   const uint32_t rows = p.n - first_row < 2 * b - 1 ? p.n - first_row : 2 * b - 1;
   const int64_t row_stride = p.x_row_stride;
-  const uint32_t size = band_reflector_size(b);
   // The block's reflectors: sweeps g b + j, j < count, those of the group that have a task k
   // (a sweep s has one while s + k band <= n - 2).
   const uint32_t sweeps_left = band_sweeps(p.n) - g * b;
   const uint32_t tasks_left = p.n - 1 - (g + k) * b;
   const uint32_t left = sweeps_left < tasks_left ? sweeps_left : tasks_left;
   const uint32_t count = b < left ? b : left;
-  const int64_t sweep_stride = static_cast<int64_t>(p.max_tasks) * size;
+  const int64_t sweep_stride = static_cast<int64_t>(p.max_tasks) * kBandReflectorSize;
   MSVD_DEVICE const C* slot =
-      slots + (static_cast<int64_t>(g * b + count - 1) * p.max_tasks + k) * size;
+      slots + (static_cast<int64_t>(g * b + count - 1) * p.max_tasks + k) * kBandReflectorSize;
   MSVD_DEVICE C* window = x + static_cast<int64_t>(first_row) * row_stride;
   // The loops run over kBandMax so that every register is named by a constant. The column is
-  // zero past the window's rows and a vector zero past its length (the slots hold it so) and
-  // past the band (read so), so the products past either add nothing: no guards.
+  // zero past the window's rows and a vector zero past its length and past the band (the slots
+  // hold it so), so the products past either add nothing: no guards.
   C column[kBackTransformRows];
   MSVD_UNROLL
   for (uint32_t r = 0; r < kBackTransformRows; ++r)
@@ -92,18 +91,22 @@ MSVD_INLINE void band_back_transform_block(MSVD_CONSTANT const BandBackTransform
     if (j >= count) continue;             // uniform over the SIMD group, as the next test
     MSVD_DEVICE const C* reflector = slot;
     slot -= sweep_stride;
-    const C tau = reflector[b];
+    const C tau = reflector[kBandReflectorTau];
     if (tau == C(0)) continue;
-    // Rows [j, j + kBandMax) of the window; two sums, so that the dot is two chains of
-    // dependent multiply-adds half as long.
+    // Rows [j, j + kBandMax) of the window; the vector a quad at a time (a value at a time, a
+    // reflector is 33 accesses for its 64 multiply-adds a lane), and two sums, so that the dot
+    // is two chains of dependent multiply-adds half as long.
     C v[kBandMax];
     C even = C(0), odd = C(0);
     MSVD_UNROLL
-    for (uint32_t i = 0; i < kBandMax; i += 2) {
-      v[i] = i < b ? reflector[i] : C(0);
-      v[i + 1] = i + 1 < b ? reflector[i + 1] : C(0);
+    for (uint32_t i = 0; i < kBandMax; i += 4) {
+      const Quad<C> quad = load_quad(reflector + i);
+      MSVD_UNROLL
+      for (uint32_t l = 0; l < 4; ++l) v[i + l] = quad.x[l];
       even = math_fma(v[i], column[j + i], even);
       odd = math_fma(v[i + 1], column[j + i + 1], odd);
+      even = math_fma(v[i + 2], column[j + i + 2], even);
+      odd = math_fma(v[i + 3], column[j + i + 3], odd);
     }
     const C dot = (even + odd) * tau;
     MSVD_UNROLL

@@ -43,7 +43,7 @@ MSVD_CONSTANT constexpr uint32_t kBandMax = kSimdWidth;
 
 struct BandBidiagonalParams {
   int64_t a_batch_stride;     // w0: the band reduction's A, B in its band; leading dimension lda
-  int64_t work_batch_stride;  // w1: band storage, then the reflectors (band_reflector_slot)
+  int64_t work_batch_stride;  // w1: band storage, then the reflectors (kBandReflectorSize each)
   int64_t de_batch_stride;    // w2: d (n), then e (n - 1) from e_offset
   int64_t right_offset;       // elements from the left reflectors to the right ones; 0: not kept
   uint32_t batch;
@@ -67,8 +67,17 @@ MSVD_HOST_DEVICE uint32_t band_storage_ld(uint32_t band) { return 3 * band + 1; 
 MSVD_HOST_DEVICE int64_t band_storage_index(uint32_t band, uint32_t i, uint32_t j) {
   return static_cast<int64_t>(i) * band_storage_ld(band) + (j + band - i);
 }
-// A reflector slot: the vector (band elements, 1 first, zeros past its length), then tau.
-MSVD_HOST_DEVICE uint32_t band_reflector_size(uint32_t band) { return band + 1; }
+// A reflector slot: the vector (kBandMax elements, 1 first, zeros past its length, also past a
+// band narrower than kBandMax), then tau, then padding to a multiple of 4 elements, so that
+// slots stay aligned as the first is (band_reflectors_offset) and the back-transformation
+// reads a vector a quad at a time (load_quad), whatever the band.
+MSVD_CONSTANT constexpr uint32_t kBandReflectorTau = kBandMax;
+MSVD_CONSTANT constexpr uint32_t kBandReflectorSize = kBandMax + 4;
+// Where a matrix's reflectors start in its part of the workspace: past the band storage,
+// rounded up to a multiple of 4 elements (the part itself starts so).
+MSVD_HOST_DEVICE int64_t band_reflectors_offset(uint32_t n, uint32_t band) {
+  return (static_cast<int64_t>(n) * band_storage_ld(band) + 3) / 4 * 4;
+}
 // The sweeps that clear something.
 MSVD_HOST_DEVICE uint32_t band_sweeps(uint32_t n) { return n > 2 ? n - 2 : 0u; }
 // Sweep s's task k runs at time step 2 s + k.
@@ -131,14 +140,14 @@ MSVD_INLINE void band_task(MSVD_CONSTANT const BandBidiagonalParams& p, MSVD_DEV
     pr.x[r] = mine && r < np ? col[r * down] : C(0);
     nr.x[r] = mine && r < nc ? col_n[r * down] : C(0);
   }
-  const int64_t size = band_reflector_size(b);
+  const int64_t size = kBandReflectorSize;
   MSVD_DEVICE C* left_out =
       reflectors + (static_cast<int64_t>(s) * p.sweep_stride + k * p.task_stride) * size;
   // The pending left reflector (the previous task's, in the slot before, or in this one where
   // each overwrites the last) on the rows P.
   if (k > 0) {
     MSVD_DEVICE const C* pending = left_out - p.task_stride * size;
-    const C tau = pending[b];
+    const C tau = pending[kBandReflectorTau];
     if (tau != C(0)) {
       C dot = C(0);
       MSVD_UNROLL
@@ -193,12 +202,14 @@ MSVD_INLINE void band_task(MSVD_CONSTANT const BandBidiagonalParams& p, MSVD_DEV
     MSVD_UNROLL
     for (uint32_t r = 0; r < kBandMax; ++r) nr.x[r] = r == 0 ? left.beta : C(0);
   }
-  if (c < b) left_out[c] = own;
-  if (c == 0) left_out[b] = left.tau;
+  // Every lane writes its element of the slot's vector: zero past the reflector's length
+  // (lanes past nc, which is at most b), so that the whole slot reads as the vector.
+  left_out[c] = own;
+  if (c == 0) left_out[kBandReflectorTau] = left.tau;
   if (p.right_offset != 0) {
     MSVD_DEVICE C* right_out = left_out + p.right_offset;
-    if (c < b) right_out[c] = v;
-    if (c == 0) right_out[b] = right.tau;
+    right_out[c] = v;
+    if (c == 0) right_out[kBandReflectorTau] = right.tau;
   }
   MSVD_UNROLL
   for (uint32_t r = 0; r < kBandMax; ++r) {
@@ -243,7 +254,7 @@ MSVD_INLINE void band_bidiagonal_step(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, 
   if (back >= p.tasks) return;  // uniform over the SIMD group
   const uint32_t s = p.newest - back;
   MSVD_DEVICE C* work = w1 + static_cast<int64_t>(matrix) * p.work_batch_stride;
-  MSVD_DEVICE C* reflectors = work + static_cast<int64_t>(p.n) * band_storage_ld(p.band);
+  MSVD_DEVICE C* reflectors = work + band_reflectors_offset(p.n, p.band);
   band_task(p, work, reflectors, s, p.step - 2 * s, ctx);
 }
 
