@@ -10,11 +10,11 @@
 namespace metalsvd {
 namespace {
 
-// Reflector slots a matrix: one a sweep and task where they are kept, else one a sweep (each
-// task overwriting its sweep's last).
+// Reflector slots a matrix: one a task of each sweep where they are kept, else one a sweep
+// (each task overwriting its sweep's last).
 int64_t reflector_slots(uint32_t n, uint32_t band, bool keep) {
   const int64_t sweeps = kernels::band_sweeps(n);
-  return keep ? sweeps * kernels::band_max_tasks(n, band) : sweeps;
+  return keep ? kernels::band_reflector_slots(n, band) : sweeps;
 }
 
 constexpr uint32_t kSimd = kernels::kSimdWidth;
@@ -70,8 +70,7 @@ void enqueue_band_bidiagonal(Backend& backend, const BandBidiagonal& w, const Ma
   p.lda = static_cast<uint32_t>(banded.col_stride);
   p.band = w.band;
   p.e_offset = w.n;
-  p.sweep_stride = w.keep_reflectors ? kernels::band_max_tasks(w.n, w.band) : 1;
-  p.task_stride = w.keep_reflectors ? 1 : 0;
+  p.keep = w.keep_reflectors ? 1 : 0;
   WorkspaceBuffers b;
   b.w0 = banded.data;
   b.w1 = w.work;
@@ -125,7 +124,6 @@ void enqueue_band_back_transform(Backend& backend, const BandBidiagonal& w, Band
   p.cols = x.cols;
   p.band = w.band;
   p.threads = stages * kernels::kBackTransformColumns;
-  p.max_tasks = kernels::band_max_tasks(w.n, w.band);
   p.last_group = groups - 1;
   p.slices = (x.cols + kernels::kBackTransformColumns - 1) / kernels::kBackTransformColumns;
   WorkspaceBuffers b;

@@ -37,13 +37,12 @@ struct BandBackTransformParams {
   int64_t x_batch_stride;  // w0: X, n x cols, (r, c) at r x_row_stride + c x_col_stride
   int64_t x_row_stride;
   int64_t x_col_stride;
-  int64_t reflector_batch_stride;  // w1: one side's reflectors, slot s max_tasks + k
+  int64_t reflector_batch_stride;  // w1: one side's reflectors (band_reflector_slot)
   uint32_t batch;
   uint32_t n;
   uint32_t cols;
   uint32_t band;
-  uint32_t threads;  // kBackTransformColumns a stage
-  uint32_t max_tasks;
+  uint32_t threads;     // kBackTransformColumns a stage
   uint32_t last_group;  // G
   uint32_t slices;      // slices of X's columns, kBackTransformColumns each
 };
@@ -74,9 +73,8 @@ MSVD_INLINE void band_back_transform_block(MSVD_CONSTANT const BandBackTransform
   const uint32_t tasks_left = p.n - 1 - (g + k) * b;
   const uint32_t left = sweeps_left < tasks_left ? sweeps_left : tasks_left;
   const uint32_t count = b < left ? b : left;
-  const int64_t sweep_stride = static_cast<int64_t>(p.max_tasks) * kBandReflectorSize;
   MSVD_DEVICE const C* slot =
-      slots + (static_cast<int64_t>(g * b + count - 1) * p.max_tasks + k) * kBandReflectorSize;
+      slots + band_reflector_slot(p.n, b, g * b + count - 1, k) * kBandReflectorSize;
   MSVD_DEVICE C* window = x + static_cast<int64_t>(first_row) * row_stride;
   // The loops run over kBandMax so that every register is named by a constant. The column is
   // zero past the window's rows and a vector zero past its length and past the band (the slots
@@ -90,7 +88,7 @@ MSVD_INLINE void band_back_transform_block(MSVD_CONSTANT const BandBackTransform
     const uint32_t j = kBandMax - 1 - q;  // the group's last sweep first
     if (j >= count) continue;             // uniform over the SIMD group, as the next test
     MSVD_DEVICE const C* reflector = slot;
-    slot -= sweep_stride;
+    slot -= kBandReflectorSize;  // the sweep before's, at the same task
     const C tau = reflector[kBandReflectorTau];
     if (tau == C(0)) continue;
     // Rows [j, j + kBandMax) of the window; the vector a quad at a time (a value at a time, a

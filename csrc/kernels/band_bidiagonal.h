@@ -53,11 +53,11 @@ struct BandBidiagonalParams {
   uint32_t threads;
   uint32_t groups;  // a matrix's groups (every kernel's groups: batch x groups)
   uint32_t e_offset;
-  uint32_t sweep_stride;  // the reflector slot of sweep s, task k: s sweep_stride + k task_stride
-  uint32_t task_stride;   // (values alone: 0, each task's left reflector overwriting the last)
-  uint32_t step;          // band_bidiagonal_step: the time step,
-  uint32_t newest;        // the newest sweep with a task in it,
-  uint32_t tasks;         // and how many sweeps have one (newest, newest - 1, ...)
+  uint32_t keep;    // 1: every task's reflectors kept (band_reflector_slot); 0: a slot a sweep,
+                    // each task's left reflector overwriting the last
+  uint32_t step;    // band_bidiagonal_step: the time step,
+  uint32_t newest;  // the newest sweep with a task in it,
+  uint32_t tasks;   // and how many sweeps have one (newest, newest - 1, ...)
 };
 
 // Band storage: row i holds columns i - b .. i + 2b (fill reaches b subdiagonals and 2b
@@ -88,6 +88,27 @@ MSVD_HOST_DEVICE uint32_t band_sweep_tasks(uint32_t n, uint32_t band, uint32_t s
 // The most tasks a sweep has: sweep 0's.
 MSVD_HOST_DEVICE uint32_t band_max_tasks(uint32_t n, uint32_t band) {
   return n > 2 ? band_sweep_tasks(n, band, 0) : 0u;
+}
+// The sweeps with a task k: sweeps 0 .. n - 2 - k band (all of them for task 0).
+MSVD_HOST_DEVICE uint32_t band_task_sweeps(uint32_t n, uint32_t band, uint32_t k) {
+  return k == 0 ? band_sweeps(n) : n - 1 - k * band;
+}
+// Where kept reflectors lie: task after task, each task's sweeps in order, so that the
+// back-transformation's block (one task's reflectors of consecutive sweeps) is consecutive
+// slots, and no slot is spent on a task a sweep does not have (half of them, against a slot
+// every sweep and task). Slots before task k's: sum over k' < k of band_task_sweeps(k').
+MSVD_HOST_DEVICE int64_t band_task_first_slot(uint32_t n, uint32_t band, uint32_t k) {
+  if (k == 0) return 0;
+  const int64_t later = k - 1;  // tasks 1 .. k - 1: (n - 1) each, less band (1 + .. + k - 1)
+  return band_sweeps(n) + later * (n - 1) - static_cast<int64_t>(band) * later * k / 2;
+}
+// The slot of sweep s's task k.
+MSVD_HOST_DEVICE int64_t band_reflector_slot(uint32_t n, uint32_t band, uint32_t s, uint32_t k) {
+  return band_task_first_slot(n, band, k) + s;
+}
+// Slots of one side's kept reflectors.
+MSVD_HOST_DEVICE int64_t band_reflector_slots(uint32_t n, uint32_t band) {
+  return band_task_first_slot(n, band, band_max_tasks(n, band));
 }
 
 // Rows whose right-reflector dots one butterfly sums (simd_row_sums): few enough that the
@@ -140,13 +161,13 @@ MSVD_INLINE void band_task(MSVD_CONSTANT const BandBidiagonalParams& p, MSVD_DEV
     pr.x[r] = mine && r < np ? col[r * down] : C(0);
     nr.x[r] = mine && r < nc ? col_n[r * down] : C(0);
   }
-  const int64_t size = kBandReflectorSize;
   MSVD_DEVICE C* left_out =
-      reflectors + (static_cast<int64_t>(s) * p.sweep_stride + k * p.task_stride) * size;
-  // The pending left reflector (the previous task's, in the slot before, or in this one where
-  // each overwrites the last) on the rows P.
+      reflectors + (p.keep ? band_reflector_slot(p.n, b, s, k) : s) * kBandReflectorSize;
+  // The pending left reflector (the previous task's, in its slot, or in this one where each
+  // overwrites the last) on the rows P.
   if (k > 0) {
-    MSVD_DEVICE const C* pending = left_out - p.task_stride * size;
+    MSVD_DEVICE const C* pending =
+        p.keep ? reflectors + band_reflector_slot(p.n, b, s, k - 1) * kBandReflectorSize : left_out;
     const C tau = pending[kBandReflectorTau];
     if (tau != C(0)) {
       C dot = C(0);

@@ -14,6 +14,7 @@
 #include "core/band_reduction.h"
 #include "core/column_major.h"
 #include "core/workspace_kernels.h"
+#include "kernels/band_bidiagonal.h"
 #include "limited_backend.h"
 #include "svd_runner.h"
 #include "test_matrices.h"
@@ -107,6 +108,32 @@ void expect_same_values(const MatrixXd& a, const MatrixXd& bidiagonal, double to
 
 // Bands of 32 (a lane a column), of an odd width, of 2; matrices of fewer rows than the band,
 // of one and two rows, and long enough for many sweeps at once.
+// Kept reflectors: one slot for every task of every sweep, no two the same and none unused, a
+// task's sweeps in consecutive slots (the back-transformation walks a block's so).
+TEST(BandBidiagonal, KeptReflectorSlotsAreOneATaskWithoutGaps) {
+  struct Case {
+    uint32_t n, band;
+  };
+  for (const Case c :
+       {Case{3, 2}, Case{33, 32}, Case{61, 2}, Case{150, 7}, Case{200, 32}, Case{4097, 32}}) {
+    const int64_t total = kernels::band_reflector_slots(c.n, c.band);
+    std::vector<int> used(static_cast<size_t>(total), 0);
+    for (uint32_t s = 0; s < kernels::band_sweeps(c.n); ++s)
+      for (uint32_t k = 0; k < kernels::band_sweep_tasks(c.n, c.band, s); ++k) {
+        const int64_t slot = kernels::band_reflector_slot(c.n, c.band, s, k);
+        ASSERT_GE(slot, 0);
+        ASSERT_LT(slot, total) << c.n << " band " << c.band << ": sweep " << s << " task " << k;
+        ++used[static_cast<size_t>(slot)];
+        if (s > 0) {  // sweep s - 1 has every task sweep s has
+          EXPECT_EQ(slot, kernels::band_reflector_slot(c.n, c.band, s - 1, k) + 1);
+        }
+      }
+    for (int64_t slot = 0; slot < total; ++slot) {
+      EXPECT_EQ(used[static_cast<size_t>(slot)], 1) << c.n << " band " << c.band << ": " << slot;
+    }
+  }
+}
+
 TEST(BandBidiagonal, KeepsTheSingularValues) {
   std::mt19937_64 rng(3);
   struct Case {
