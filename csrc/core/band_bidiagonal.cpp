@@ -36,9 +36,8 @@ BandBidiagonal band_bidiagonal_workspace(WorkspaceLayout& layout, ScalarType dty
   w.n = n;
   w.band = band;
   w.keep_reflectors = keep_reflectors;
-  // A matrix's part of the workspace is a multiple of 4 elements long, as its reflectors'
-  // offset and their slots are: the back-transformation reads them with load_quad.
-  static_assert(kernels::kBandReflectorSize % 4 == 0, "slots keep the alignment");
+  // A matrix's part of the workspace is a multiple of kBandReflectorAlignment elements long,
+  // as its reflectors' offset and their slots are.
   const int64_t side = reflector_slots(n, band, keep_reflectors) * kernels::kBandReflectorSize;
   w.left_offset = kernels::band_reflectors_offset(n, band);
   w.right_offset = keep_reflectors ? w.left_offset + side : 0;

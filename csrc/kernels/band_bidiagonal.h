@@ -67,16 +67,21 @@ MSVD_HOST_DEVICE uint32_t band_storage_ld(uint32_t band) { return 3 * band + 1; 
 MSVD_HOST_DEVICE int64_t band_storage_index(uint32_t band, uint32_t i, uint32_t j) {
   return static_cast<int64_t>(i) * band_storage_ld(band) + (j + band - i);
 }
+// Elements the reflectors are aligned to: the back-transformation reads a vector a quad at a
+// time (load_quad).
+MSVD_CONSTANT constexpr uint32_t kBandReflectorAlignment = 4;
 // A reflector slot: the vector (kBandMax elements, 1 first, zeros past its length, also past a
-// band narrower than kBandMax), then tau, then padding to a multiple of 4 elements, so that
-// slots stay aligned as the first is (band_reflectors_offset) and the back-transformation
-// reads a vector a quad at a time (load_quad), whatever the band.
+// band narrower than kBandMax), then tau, then padding to a multiple of the alignment, so that
+// slots stay aligned as the first is (band_reflectors_offset), whatever the band.
 MSVD_CONSTANT constexpr uint32_t kBandReflectorTau = kBandMax;
-MSVD_CONSTANT constexpr uint32_t kBandReflectorSize = kBandMax + 4;
-// Where a matrix's reflectors start in its part of the workspace: past the band storage,
-// rounded up to a multiple of 4 elements (the part itself starts so).
+MSVD_CONSTANT constexpr uint32_t kBandReflectorSize = kBandMax + kBandReflectorAlignment;
+static_assert(kBandReflectorSize % kBandReflectorAlignment == 0, "slots keep the alignment");
+// Where a matrix's reflectors start in its part of the workspace (which starts aligned and is a
+// multiple of the alignment long): past the band storage, rounded up to the alignment.
 MSVD_HOST_DEVICE int64_t band_reflectors_offset(uint32_t n, uint32_t band) {
-  return (static_cast<int64_t>(n) * band_storage_ld(band) + 3) / 4 * 4;
+  const int64_t storage = static_cast<int64_t>(n) * band_storage_ld(band);
+  return (storage + kBandReflectorAlignment - 1) / kBandReflectorAlignment *
+         kBandReflectorAlignment;
 }
 // The sweeps that clear something.
 MSVD_HOST_DEVICE uint32_t band_sweeps(uint32_t n) { return n > 2 ? n - 2 : 0u; }
@@ -89,14 +94,11 @@ MSVD_HOST_DEVICE uint32_t band_sweep_tasks(uint32_t n, uint32_t band, uint32_t s
 MSVD_HOST_DEVICE uint32_t band_max_tasks(uint32_t n, uint32_t band) {
   return n > 2 ? band_sweep_tasks(n, band, 0) : 0u;
 }
-// The sweeps with a task k: sweeps 0 .. n - 2 - k band (all of them for task 0).
-MSVD_HOST_DEVICE uint32_t band_task_sweeps(uint32_t n, uint32_t band, uint32_t k) {
-  return k == 0 ? band_sweeps(n) : n - 1 - k * band;
-}
 // Where kept reflectors lie: task after task, each task's sweeps in order, so that the
 // back-transformation's block (one task's reflectors of consecutive sweeps) is consecutive
 // slots, and no slot is spent on a task a sweep does not have (half of them, against a slot
-// every sweep and task). Slots before task k's: sum over k' < k of band_task_sweeps(k').
+// every sweep and task). Task k's sweeps are 0 .. n - 2 - k band (all n - 2 for task 0), so
+// the slots before task k's are n - 2 + sum over 0 < k' < k of n - 1 - k' band.
 MSVD_HOST_DEVICE int64_t band_task_first_slot(uint32_t n, uint32_t band, uint32_t k) {
   if (k == 0) return 0;
   const int64_t later = k - 1;  // tasks 1 .. k - 1: (n - 1) each, less band (1 + .. + k - 1)

@@ -106,8 +106,6 @@ void expect_same_values(const MatrixXd& a, const MatrixXd& bidiagonal, double to
   EXPECT_LE((got - expected).cwiseAbs().maxCoeff() / scale, tol) << what;
 }
 
-// Bands of 32 (a lane a column), of an odd width, of 2; matrices of fewer rows than the band,
-// of one and two rows, and long enough for many sweeps at once.
 // Kept reflectors: one slot for every task of every sweep, no two the same and none unused, a
 // task's sweeps in consecutive slots (the back-transformation walks a block's so).
 TEST(BandBidiagonal, KeptReflectorSlotsAreOneATaskWithoutGaps) {
@@ -134,6 +132,8 @@ TEST(BandBidiagonal, KeptReflectorSlotsAreOneATaskWithoutGaps) {
   }
 }
 
+// Bands of 32 (a lane a column), of an odd width, of 2; matrices of fewer rows than the band,
+// of one and two rows, and long enough for many sweeps at once.
 TEST(BandBidiagonal, KeepsTheSingularValues) {
   std::mt19937_64 rng(3);
   struct Case {
