@@ -52,6 +52,37 @@ MSVD_CONSTANT constexpr uint32_t kBackTransformColumns = kSimdWidth;
 // A lane's column of a window: 2 kBandMax - 1 rows at most, in registers.
 MSVD_CONSTANT constexpr uint32_t kBackTransformRows = 2 * kBandMax - 1;
 
+// Block (g, k)'s reflectors: sweeps g band + j, j < the count returned, those of the group that
+// have a task k (a sweep s has one while s + k band <= n - 2). Their slots are consecutive
+// (band_reflector_slot), from sweep g band's.
+MSVD_INLINE uint32_t band_block_reflectors(MSVD_CONSTANT const BandBackTransformParams& p,
+                                           uint32_t g, uint32_t k) {
+  const uint32_t sweeps_left = band_sweeps(p.n) - g * p.band;
+  const uint32_t tasks_left = p.n - 1 - (g + k) * p.band;
+  const uint32_t left = sweeps_left < tasks_left ? sweeps_left : tasks_left;
+  return p.band < left ? p.band : left;
+}
+
+// Bytes a prefetch brings: the cache line of NVIDIA GPUs (a hint's granularity, nothing more).
+MSVD_CONSTANT constexpr uint32_t kPrefetchLine = 128;
+
+// Asks for block (g, k)'s reflectors, the lanes of a SIMD group each a line at a time: a
+// reflector's vector is read as it is applied, so one not yet in the cache stalls the SIMD
+// group for a whole trip to memory, reflector after reflector.
+template <typename C>
+MSVD_INLINE void band_prefetch_block(MSVD_CONSTANT const BandBackTransformParams& p,
+                                     MSVD_DEVICE const C* slots, uint32_t g, uint32_t k,
+                                     uint32_t lane) {
+  MSVD_DEVICE const C* first = slots + band_reflector_slot(p.n, p.band, g * p.band, k) *
+                                           static_cast<int64_t>(kBandReflectorSize);
+  const uint32_t values = band_block_reflectors(p, g, k) * kBandReflectorSize;
+  const uint32_t line_values = kPrefetchLine / static_cast<uint32_t>(sizeof(C));
+  // Every line the values touch, the last through their last value, the first line being
+  // anywhere the slots' alignment leaves it.
+  for (uint32_t i = lane * line_values; i < values + line_values; i += kSimdWidth * line_values)
+    prefetch(first + (i < values ? i : values - 1));
+}
+
 // Applies block (g, k)'s reflectors to a lane's column of X (x: its row 0).
 //
 // Written for the registers: the column (2 band - 1 values) and a reflector's vector (band)
@@ -62,17 +93,16 @@ MSVD_CONSTANT constexpr uint32_t kBackTransformRows = 2 * kBandMax - 1;
 template <typename C>
 MSVD_INLINE void band_back_transform_block(MSVD_CONSTANT const BandBackTransformParams& p,
                                            MSVD_DEVICE C* x, MSVD_DEVICE const C* slots, uint32_t g,
-                                           uint32_t k) {
+                                           uint32_t k, uint32_t lane) {
   const uint32_t b = p.band;
   const uint32_t first_row = g * b + 1 + k * b;
   const uint32_t rows = p.n - first_row < 2 * b - 1 ? p.n - first_row : 2 * b - 1;
   const int64_t row_stride = p.x_row_stride;
-  // The block's reflectors: sweeps g b + j, j < count, those of the group that have a task k
-  // (a sweep s has one while s + k band <= n - 2).
-  const uint32_t sweeps_left = band_sweeps(p.n) - g * b;
-  const uint32_t tasks_left = p.n - 1 - (g + k) * b;
-  const uint32_t left = sweeps_left < tasks_left ? sweeps_left : tasks_left;
-  const uint32_t count = b < left ? b : left;
+  // This stage's next block comes to the cache while this one is applied (and the first block,
+  // with nothing before it to hide behind, asks for its own).
+  if (k == 0) band_prefetch_block(p, slots, g, k, lane);
+  if (k + 1 < band_sweep_tasks(p.n, b, g * b)) band_prefetch_block(p, slots, g, k + 1, lane);
+  const uint32_t count = band_block_reflectors(p, g, k);
   MSVD_DEVICE const C* slot =
       slots + band_reflector_slot(p.n, b, g * b + count - 1, k) * kBandReflectorSize;
   MSVD_DEVICE C* window = x + static_cast<int64_t>(first_row) * row_stride;
@@ -141,7 +171,7 @@ MSVD_INLINE void band_back_transform(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
     const uint32_t tasks = stage < chunk && col < p.cols ? band_sweep_tasks(p.n, b, g * b) : 0u;
     for (uint32_t time = 0; time < times; ++time) {
       if (time >= stage && time - stage < tasks)
-        band_back_transform_block(p, x, slots, g, time - stage);
+        band_back_transform_block(p, x, slots, g, time - stage, ctx.lane);
       // The next time's blocks read rows this one's wrote, in other SIMD groups.
       group_barrier_with_device_memory();
     }

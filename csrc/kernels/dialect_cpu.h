@@ -195,6 +195,10 @@ inline Quad<C> load_quad(const C* p, int line = __builtin_LINE()) {
   return {{p[0], p[1], p[2], p[3]}};
 }
 
+// The emulator has no cache to fill.
+template <typename C>
+inline void prefetch(const C*) {}
+
 template <typename X>
 inline X shuffle_xor(X x, uint32_t lane_mask, int line = __builtin_LINE()) {
   return from_bits64<X>(

@@ -114,6 +114,13 @@ MSVD_INLINE Quad<double> load_quad(const double* p) {
   return {{low.x, low.y, high.x, high.y}};
 }
 
+// Fire and forget: no register waits for the line, so a SIMD group can ask for the lines of
+// data it reads only later without holding them.
+template <typename C>
+MSVD_INLINE void prefetch(const C* p) {
+  asm volatile("prefetch.L1 [%0];" ::"l"(p));
+}
+
 template <typename X>
 MSVD_INLINE X shuffle_xor(X x, uint32_t lane_mask) {
   return __shfl_xor_sync(0xffffffffu, x, static_cast<int>(lane_mask));

@@ -64,6 +64,10 @@ inline Quad<float> load_quad(device const float* p) {
   return {{q.x, q.y, q.z, q.w}};
 }
 
+// The Metal Shading Language has no prefetch; the hint is dropped.
+template <typename C>
+inline void prefetch(device const C*) {}
+
 template <typename X>
 inline X shuffle_xor(X x, uint32_t lane_mask) {
   return metal::simd_shuffle_xor(x, static_cast<ushort>(lane_mask));
