@@ -52,6 +52,12 @@ MSVD_CONSTANT constexpr uint32_t kBackTransformColumns = kSimdWidth;
 // A lane's column of a window: 2 kBandMax - 1 rows at most, in registers.
 MSVD_CONSTANT constexpr uint32_t kBackTransformRows = 2 * kBandMax - 1;
 
+// The times (barrier to barrier) of the chunk of groups [top - chunk, top): its lowest group has
+// the most tasks, and its last stage starts chunk - 1 times after the first.
+MSVD_HOST_DEVICE uint32_t band_chunk_times(uint32_t n, uint32_t band, uint32_t top, uint32_t chunk) {
+  return chunk - 1 + band_sweep_tasks(n, band, (top - chunk) * band);
+}
+
 // Block (g, k)'s reflectors: sweeps g band + j, j < the count returned, those of the group that
 // have a task k (a sweep s has one while s + k band <= n - 2). Their slots are consecutive
 // (band_reflector_slot), from sweep g band's.
@@ -116,27 +122,27 @@ MSVD_INLINE void band_back_transform_block(MSVD_CONSTANT const BandBackTransform
   MSVD_UNROLL
   for (uint32_t q = 0; q < kBandMax; ++q) {
     const uint32_t j = kBandMax - 1 - q;  // the group's last sweep first
-    if (j >= count) continue;             // uniform over the SIMD group, as the next test
+    if (j >= count) continue;             // uniform over the SIMD group
     MSVD_DEVICE const C* reflector = slot;
     slot -= kBandReflectorSize;  // the sweep before's, at the same task
-    const C tau = reflector[kBandReflectorTau];
-    if (tau == C(0)) continue;
     // Rows [j, j + kBandMax) of the window; the vector a quad at a time (a value at a time, a
     // reflector is 33 accesses for its 64 multiply-adds a lane), and two sums, so that the dot
-    // is two chains of dependent multiply-adds half as long.
+    // is two chains of dependent multiply-adds half as long. Tau comes in the quad after the
+    // vector, with no test of it: a test (skipping a reflector of tau 0, which changes
+    // nothing) made the vector's loads wait for tau's, two trips to memory a reflector.
+    const C tau = load_quad(reflector + kBandReflectorTau).x[0];
     C v[kBandMax];
-    C even = C(0), odd = C(0);
+    C sums[2] = {C(0), C(0)};
     MSVD_UNROLL
     for (uint32_t i = 0; i < kBandMax; i += 4) {
       const Quad<C> quad = load_quad(reflector + i);
       MSVD_UNROLL
-      for (uint32_t l = 0; l < 4; ++l) v[i + l] = quad.x[l];
-      even = math_fma(v[i], column[j + i], even);
-      odd = math_fma(v[i + 1], column[j + i + 1], odd);
-      even = math_fma(v[i + 2], column[j + i + 2], even);
-      odd = math_fma(v[i + 3], column[j + i + 3], odd);
+      for (uint32_t l = 0; l < 4; ++l) {
+        v[i + l] = quad.x[l];
+        sums[l % 2] = math_fma(v[i + l], column[j + i + l], sums[l % 2]);
+      }
     }
-    const C dot = (even + odd) * tau;
+    const C dot = (sums[0] + sums[1]) * tau;
     MSVD_UNROLL
     for (uint32_t i = 0; i < kBandMax; ++i) column[j + i] = math_fma(-dot, v[i], column[j + i]);
   }
@@ -164,8 +170,7 @@ MSVD_INLINE void band_back_transform(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
   // barriers need.
   for (uint32_t top = p.last_group + 1; top > 0;) {
     const uint32_t chunk = top < stages ? top : stages;
-    // The chunk's lowest group has the most tasks, and the last stage starts last.
-    const uint32_t times = chunk - 1 + band_sweep_tasks(p.n, b, (top - chunk) * b);
+    const uint32_t times = band_chunk_times(p.n, b, top, chunk);
     // This stage's group and its tasks (none for a stage past the chunk or a column past X).
     const uint32_t g = top - 1 - stage;
     const uint32_t tasks = stage < chunk && col < p.cols ? band_sweep_tasks(p.n, b, g * b) : 0u;

@@ -76,6 +76,7 @@ MSVD_CONSTANT constexpr uint32_t kBandReflectorAlignment = 4;
 MSVD_CONSTANT constexpr uint32_t kBandReflectorTau = kBandMax;
 MSVD_CONSTANT constexpr uint32_t kBandReflectorSize = kBandMax + kBandReflectorAlignment;
 static_assert(kBandReflectorSize % kBandReflectorAlignment == 0, "slots keep the alignment");
+static_assert(kBandReflectorTau % kBandReflectorAlignment == 0, "tau opens an aligned quad");
 // Where a matrix's reflectors start in its part of the workspace (which starts aligned and is a
 // multiple of the alignment long): past the band storage, rounded up to the alignment.
 MSVD_HOST_DEVICE int64_t band_reflectors_offset(uint32_t n, uint32_t band) {
