@@ -70,6 +70,14 @@ class Backend {
     (void)name;
     return limits().max_threads_per_group;
   }
+  // How many groups of `threads` threads of kernel `name` the whole device runs at once (its
+  // multiprocessors times the groups each holds, given the kernel's registers); 0 where the
+  // backend cannot tell (Metal says nothing of its cores, the emulator has none).
+  virtual uint64_t concurrent_groups(const std::string& name, uint32_t threads) {
+    (void)name;
+    (void)threads;
+    return 0;
+  }
 };
 
 }  // namespace metalsvd

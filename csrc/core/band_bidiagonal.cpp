@@ -1,6 +1,7 @@
 #include "core/band_bidiagonal.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/errors.h"
 #include "core/workspace_kernels.h"
@@ -99,6 +100,33 @@ void enqueue_band_bidiagonal(Backend& backend, const BandBidiagonal& w, const Ma
   elementwise(diagonals, w.n);
 }
 
+uint32_t band_back_transform_stages(uint32_t n, uint32_t band, uint64_t groups, uint32_t most,
+                                    const std::function<uint64_t(uint32_t stages)>& concurrent) {
+  const uint32_t sweeps = kernels::band_sweeps(n);
+  if (sweeps == 0 || most == 0) return most;
+  const uint32_t sweep_groups = (sweeps - 1) / band + 1;
+  const uint32_t first = std::min(most, sweep_groups);
+  const uint32_t last = std::min(first, kMinBackTransformStages);
+  uint32_t best = first;
+  uint64_t best_cost = UINT64_MAX;
+  for (uint32_t stages = first; stages >= last; stages /= 2) {
+    const uint64_t at_once = concurrent(stages);
+    if (at_once == 0) break;  // the device cannot tell: the most, or the best found
+    const uint64_t waves = (groups + at_once - 1) / at_once;
+    uint64_t steps = 0;
+    for (uint32_t top = sweep_groups; top > 0;) {
+      const uint32_t chunk = std::min(top, stages);
+      steps += kernels::band_chunk_times(n, band, top, chunk);
+      top -= chunk;
+    }
+    if (waves * steps < best_cost) {
+      best = stages;
+      best_cost = waves * steps;
+    }
+  }
+  return best;
+}
+
 void enqueue_band_back_transform(Backend& backend, const BandBidiagonal& w, BandSide side,
                                  const MatrixBatch& x) {
   if (!w.keep_reflectors) throw Error("metalsvd: the band reduction's reflectors were not kept");
@@ -112,7 +140,13 @@ void enqueue_band_back_transform(Backend& backend, const BandBidiagonal& w, Band
   const uint32_t threads_allowed = std::min(kBackTransformThreads, backend.max_threads_for(kernel));
   if (threads_allowed < kernels::kBackTransformColumns)
     throw Error("metalsvd: the back-transformation needs a SIMD group of threads");
-  const uint32_t stages = std::min(groups, threads_allowed / kernels::kBackTransformColumns);
+  const uint32_t slices =
+      (x.cols + kernels::kBackTransformColumns - 1) / kernels::kBackTransformColumns;
+  const uint32_t stages = band_back_transform_stages(
+      w.n, w.band, uint64_t(w.batch) * slices, threads_allowed / kernels::kBackTransformColumns,
+      [&](uint32_t s) {
+        return backend.concurrent_groups(kernel, s * kernels::kBackTransformColumns);
+      });
   kernels::BandBackTransformParams p{};
   p.x_batch_stride = x.batch_stride;
   p.x_row_stride = x.row_stride;
@@ -124,7 +158,7 @@ void enqueue_band_back_transform(Backend& backend, const BandBidiagonal& w, Band
   p.band = w.band;
   p.threads = stages * kernels::kBackTransformColumns;
   p.last_group = groups - 1;
-  p.slices = (x.cols + kernels::kBackTransformColumns - 1) / kernels::kBackTransformColumns;
+  p.slices = slices;
   WorkspaceBuffers b;
   b.w0 = x.data;
   b.w1 = advanced(w.work, uint64_t(side == BandSide::left ? w.left_offset : w.right_offset) *

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "backend.h"
 #include "core/bidiagonal_reduction.h"
@@ -39,5 +40,18 @@ void enqueue_band_bidiagonal(Backend& backend, const BandBidiagonal& w, const Ma
 enum class BandSide { left, right };
 void enqueue_band_back_transform(Backend& backend, const BandBidiagonal& w, BandSide side,
                                  const MatrixBatch& x);
+
+// The back-transformation's stages (SIMD groups a group, each taking a group of `band` sweeps
+// at a time) for `groups` groups (matrices times slices of columns): `most`, fewer where there
+// are fewer groups of sweeps, unless `concurrent` (how many groups of that many stages the
+// device runs at once; 0: it cannot tell) makes half or a quarter as many (not under
+// kMinBackTransformStages) finish sooner. The estimate: the waves of groups the device runs
+// one after another times a group's steps (barrier to barrier), a step taking about as long
+// however many stages share a multiprocessor, all of them issuing into it. Fewer stages spend
+// fewer steps filling and draining their pipelines, and more of them fit at once; a last
+// wave a few groups long costs a whole one.
+constexpr uint32_t kMinBackTransformStages = 4;
+uint32_t band_back_transform_stages(uint32_t n, uint32_t band, uint64_t groups, uint32_t most,
+                                    const std::function<uint64_t(uint32_t stages)>& concurrent);
 
 }  // namespace metalsvd

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -187,14 +188,19 @@ struct ChaseRun {
 
 // The chase of band matrices with its reflectors kept, and Q2, P2 applied to the identity: Q2
 // stored by columns, P2 by rows; the back-transformation's threads bounded by `threads` (0:
-// the emulator's).
+// the emulator's); the backend telling the groups it runs at once through `concurrent` (unset:
+// it cannot tell); the back-transformation's threads a group to `*launched`.
 template <typename T>
 std::vector<ChaseRun> run_chase(const std::vector<MatrixXd>& inputs, uint32_t band, uint64_t seed,
-                                uint32_t threads = 0) {
+                                uint32_t threads = 0,
+                                std::function<uint64_t(uint32_t)> concurrent = {},
+                                uint32_t* launched = nullptr) {
   constexpr ScalarType dtype = testing::Storage<T>::type;
+  const std::string back_transform = workspace_kernel_name("band_back_transform", dtype);
   std::map<std::string, uint32_t> limits;
-  if (threads != 0) limits[workspace_kernel_name("band_back_transform", dtype)] = threads;
+  if (threads != 0) limits[back_transform] = threads;
   testing::LimitedBackend backend(limits, testing::emulator(seed));
+  backend.concurrent = std::move(concurrent);
   const uint32_t batch = static_cast<uint32_t>(inputs.size());
   const uint32_t n = static_cast<uint32_t>(inputs[0].cols());
   testing::HostWorkspace host;
@@ -222,6 +228,7 @@ std::vector<ChaseRun> run_chase(const std::vector<MatrixXd>& inputs, uint32_t ba
                         de.e_offset + i);
     runs[b] = {bidiagonal(d, e), host.read<T>(q, b), host.read<T>(p, b).transpose()};
   }
+  if (launched != nullptr) *launched = backend.launched(back_transform);
   return runs;
 }
 
@@ -258,6 +265,39 @@ TEST(BandBidiagonal, ReflectorsAppliedBack) {
       expect_chase(a, run_chase<double>({a}, c.band, seed, c.threads)[0], 1e-13, what + " f64");
     }
   }
+}
+
+// The stages a group of the back-transformation, where the device tells how many groups it runs
+// at once: on an H100 (132 multiprocessors, each holding 16 SIMD groups of this kernel) 16
+// stages for the 128 slices of 4096 columns and the 384 of 12288, 8 for the 192 of 6144 and
+// the 256 of 8192, as timed (bench/results/2026-12-07_nvidia-h100_back_transform_stages.txt);
+// where it cannot tell, the most the groups of sweeps allow.
+TEST(BandBidiagonal, BackTransformStagesFromTheDevicesConcurrency) {
+  const auto h100 = [](uint32_t stages) { return uint64_t{132} * (16 / stages); };
+  EXPECT_EQ(band_back_transform_stages(4096, 32, 128, 16, h100), 16u);
+  EXPECT_EQ(band_back_transform_stages(6144, 32, 192, 16, h100), 8u);
+  EXPECT_EQ(band_back_transform_stages(8192, 32, 256, 16, h100), 8u);
+  EXPECT_EQ(band_back_transform_stages(12288, 32, 384, 16, h100), 16u);
+  const auto unknown = [](uint32_t) { return uint64_t{0}; };
+  EXPECT_EQ(band_back_transform_stages(8192, 32, 256, 16, unknown), 16u);
+  EXPECT_EQ(band_back_transform_stages(100, 32, 4, 16, unknown), 4u);  // 4 groups of sweeps
+  EXPECT_EQ(band_back_transform_stages(100, 32, 4, 16, h100), 4u);
+  EXPECT_EQ(band_back_transform_stages(8192, 32, 256, 2, h100), 2u);  // at most `most`
+
+  // Through the backend: a device of two multiprocessors, each holding 512 threads, takes the
+  // 10 groups (2 matrices, 5 slices) of 150 columns in fewer stages than 16, and the product
+  // is as right.
+  std::mt19937_64 rng(9);
+  const MatrixXd a = random_band(150, 7, rng), other = random_band(150, 7, rng);
+  const auto device = [](uint32_t threads) { return uint64_t{2} * (512 / threads); };
+  const uint32_t stages = band_back_transform_stages(
+      150, 7, 10, 16, [&](uint32_t s) { return device(s * kernels::kSimdWidth); });
+  ASSERT_LT(stages, 16u);
+  uint32_t launched = 0;
+  const std::vector<ChaseRun> runs = run_chase<float>({a, other}, 7, 1, 0, device, &launched);
+  EXPECT_EQ(launched, stages * kernels::kSimdWidth);
+  expect_chase(a, runs[0], 3e-6, "fewer stages");
+  expect_chase(other, runs[1], 3e-6, "fewer stages, batch");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -12,7 +13,8 @@ namespace testing {
 
 // A backend whose kernels may have fewer threads than the device (as a Metal pipeline's
 // maxTotalThreadsPerThreadgroup can say): the cpu emulator underneath, with a limit per kernel
-// name, recording the most threads each kernel was launched with.
+// name, recording the most threads each kernel was launched with; and saying, where `concurrent`
+// is set, how many groups of a number of threads it runs at once, as a GPU backend can.
 class LimitedBackend final : public Backend {
  public:
   explicit LimitedBackend(std::map<std::string, uint32_t> limits,
@@ -31,6 +33,11 @@ class LimitedBackend final : public Backend {
     const auto it = limits_.find(kernel);
     return it == limits_.end() ? cpu_.max_threads_for(kernel) : it->second;
   }
+  uint64_t concurrent_groups(const std::string&, uint32_t threads) override {
+    return concurrent ? concurrent(threads) : 0;
+  }
+  std::function<uint64_t(uint32_t threads)> concurrent;
+
   uint32_t launched(const std::string& kernel) const {
     const auto it = launched_.find(kernel);
     return it == launched_.end() ? 0 : it->second;

@@ -37,13 +37,17 @@ DeviceLimits query_limits(int device) {
 struct CudaDevice {
   DeviceLimits limits;
   bool dependent_launch;  // programmatic dependent launch: compute capability 9.0 on
+  uint32_t multiprocessors;
 };
 
 CudaDevice query_device(int device) {
   int major = 0;
   cuda_check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
              "cudaDeviceGetAttribute");
-  return {query_limits(device), major >= 9};
+  int multiprocessors = 0;
+  cuda_check(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device),
+             "cudaDeviceGetAttribute");
+  return {query_limits(device), major >= 9, static_cast<uint32_t>(multiprocessors)};
 }
 
 // Device attributes never change: query each device once.
@@ -68,6 +72,7 @@ class CudaBackend final : public Backend {
   CudaBackend(int device, cudaStream_t stream) {
     const CudaDevice& d = cached_device(device);
     limits_ = d.limits;
+    multiprocessors_ = d.multiprocessors;
     options_.stream = stream;
     options_.device = device;
     options_.overlap_previous = d.dependent_launch && !overlap_switched_off();
@@ -80,6 +85,17 @@ class CudaBackend final : public Backend {
     const CudaKernel kernel = find_cuda_kernel(name);
     return kernel.enqueue == nullptr ? limits_.max_threads_per_group
                                      : std::min(limits_.max_threads_per_group, kernel.max_threads);
+  }
+
+  uint64_t concurrent_groups(const std::string& name, uint32_t threads) override {
+    const CudaKernel kernel = find_cuda_kernel(name);
+    if (kernel.occupancy == nullptr || threads == 0 || threads > max_threads_for(name)) return 0;
+    int current = -1;
+    cuda_check(cudaGetDevice(&current), "cudaGetDevice");
+    if (current != options_.device) cuda_check(cudaSetDevice(options_.device), "cudaSetDevice");
+    const int blocks = kernel.occupancy(threads);
+    if (current != options_.device) cuda_check(cudaSetDevice(current), "cudaSetDevice");
+    return static_cast<uint64_t>(blocks) * multiprocessors_;
   }
 
   void launch(const KernelLaunch& launch) override {
@@ -107,6 +123,7 @@ class CudaBackend final : public Backend {
 
  private:
   DeviceLimits limits_;
+  uint32_t multiprocessors_ = 0;
   CudaLaunchOptions options_;  // the stream and device every launch and GEMM go to
 };
 

@@ -184,20 +184,35 @@ void launch_workspace_kernel(const KernelLaunch& launch, const CudaLaunchOptions
              launch.name.c_str());
 }
 
+// Without threadgroup memory: the kernels that ask how many groups run at once take none.
+template <typename P, typename T, typename C,
+          void (*kEntry)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*, kernels::ThreadContext)>
+int workspace_kernel_occupancy(uint32_t threads) {
+  int blocks = 0;
+  cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+                 &blocks, &workspace_kernel<P, T, C, kEntry>, static_cast<int>(threads), 0),
+             "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+  return blocks;
+}
+
 #define METALSVD_CUDA_WORKSPACE_KERNEL(NAME, FUNCTION, PARAMS, T, C)                            \
   {NAME,                                                                                        \
    {&launch_workspace_kernel<kernels::PARAMS, T, C, &kernels::FUNCTION<kernels::PARAMS, T, C>>, \
-    kWorkspaceThreads<kernels::PARAMS>}},
+    kWorkspaceThreads<kernels::PARAMS>,                                                         \
+    &workspace_kernel_occupancy<kernels::PARAMS, T, C,                                          \
+                                &kernels::FUNCTION<kernels::PARAMS, T, C>>}},
 
 using kernels::bfloat16_t;
 using kernels::half_t;
 
 #define METALSVD_CUDA_JACOBI_SMALL(TYPE_NAME, T, C, THREADS)                                \
   {"jacobi_small_" #TYPE_NAME "_tg" #THREADS,                                               \
-   {&launch_v_in_threadgroup<T, C, THREADS, true, &kernels::jacobi_small<T, C>>, THREADS}}, \
+   {&launch_v_in_threadgroup<T, C, THREADS, true, &kernels::jacobi_small<T, C>>, THREADS,   \
+    nullptr}},                                                                              \
   {                                                                                         \
     "jacobi_small_vdev_" #TYPE_NAME "_tg" #THREADS, {                                       \
-      &launch_v_in_device<T, C, THREADS, true, &kernels::jacobi_small_vdev<T, C>>, THREADS  \
+      &launch_v_in_device<T, C, THREADS, true, &kernels::jacobi_small_vdev<T, C>>, THREADS, \
+          nullptr                                                                           \
     }                                                                                       \
   }
 
@@ -205,12 +220,12 @@ using kernels::half_t;
   {"jacobi_blocks_" #TYPE_NAME "_r" #ROWS,                                     \
    {&launch_v_in_threadgroup<T, C, kernels::kWarpBlockMaxThreads[ROWS], false, \
                              &kernels::jacobi_blocks<T, C, ROWS>>,             \
-    kernels::kWarpBlockMaxThreads[ROWS]}},                                     \
+    kernels::kWarpBlockMaxThreads[ROWS], nullptr}},                            \
   {                                                                            \
     "jacobi_blocks_vdev_" #TYPE_NAME "_r" #ROWS, {                             \
       &launch_v_in_device<T, C, kernels::kWarpBlockMaxThreads[ROWS], false,    \
                           &kernels::jacobi_blocks_vdev<T, C, ROWS>>,           \
-          kernels::kWarpBlockMaxThreads[ROWS]                                  \
+          kernels::kWarpBlockMaxThreads[ROWS], nullptr                         \
     }                                                                          \
   }
 

@@ -23,9 +23,13 @@ struct CudaLaunchOptions {
 // Enqueues one launch; the launch was already checked by the backend.
 using CudaEnqueue = void (*)(const KernelLaunch& launch, const CudaLaunchOptions& options);
 
+// Blocks of `threads` threads a multiprocessor of the current device holds at once.
+using CudaOccupancy = int (*)(uint32_t threads);
+
 struct CudaKernel {
   CudaEnqueue enqueue = nullptr;
-  uint32_t max_threads = 0;  // the block size it is compiled for (its __launch_bounds__)
+  uint32_t max_threads = 0;           // the block size it is compiled for (its __launch_bounds__)
+  CudaOccupancy occupancy = nullptr;  // nullptr: not asked of this kernel
 };
 
 // The kernel instantiated under `name`; its enqueue is nullptr where there is none.
