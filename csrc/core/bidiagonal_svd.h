@@ -53,12 +53,12 @@ struct BidiagonalSvdPlan {
 constexpr uint32_t kTwoStageValuesCols = 8192;
 
 // Columns from which the plan takes U, S and V of float32 matrices through the two-stage
-// reduction. On an H100 (bench/results/2026-12-07_nvidia-h100_two_stage_vectors.txt, the
-// back-transformation one launch a side) U, S, V of an 8192^2 matrix took 763 ms with two stages
-// against 901 with one, of a 6144^2 one 461 against 427 and of a 4096^2 one 192 against 137: the
-// back-transformation's n^3 multiply-adds come on top of the values' work, which two stages
-// make cheaper only from about 8192 columns. The rule starts at the size where two stages won.
-constexpr uint32_t kTwoStageVectorsCols = 8192;
+// reduction. On an H100 (bench/results/2026-12-07_nvidia-h100_back_transform_stages.txt, at
+// 862171a) U, S, V took 616 ms with two stages against 878 with one at 8192^2, 365 against 420
+// at 6144^2, 269 against 258 at 5120^2 and 175 against 136 at 4096^2: the back-transformation's
+// n^3 multiply-adds come on top of the values' work, which two stages make cheaper only from
+// about 6144 columns. The rule starts at the smallest size where two stages won.
+constexpr uint32_t kTwoStageVectorsCols = 6144;
 
 // Whether the plan takes a matrix of `cols` columns and compute type `dtype` through the
 // two-stage reduction: where two_stage says so, else (-1) for float32 matrices from
