@@ -22,7 +22,8 @@ constexpr uint32_t kSimd = kernels::kSimdWidth;
 // Threads a group of the kernels that take an element a thread.
 constexpr uint32_t kElementThreads = 256;
 // The back-transformation's most threads: 16 stages, each a SIMD group holding a window's
-// columns (kernels/band_back_transform.h); more stages wait longer for the pipeline to fill.
+// columns (kernels/band_back_transform.h); more stages wait longer for the pipeline to fill,
+// and band_back_transform_stages takes fewer where the device says they finish sooner.
 constexpr uint32_t kBackTransformThreads = 16 * kSimd;
 
 }  // namespace

@@ -21,7 +21,8 @@
 //
 // A lane of a SIMD group holds one column of its window in registers and applies the block's
 // reflectors to it, so that a multiply-add reads nothing; the reflectors are read from device
-// memory as they are applied, every lane at the same address, an access for the SIMD group. X
+// memory as they are applied, every lane at the same address, an access for the SIMD group,
+// their cache lines asked for a block ahead (band_prefetch_block). X
 // is read and written a row of the window at a time, the SIMD group's columns at once: with X
 // stored by rows (x_col_stride 1) a row is consecutive elements, the caller's to arrange.
 #pragma once
@@ -54,7 +55,8 @@ MSVD_CONSTANT constexpr uint32_t kBackTransformRows = 2 * kBandMax - 1;
 
 // The times (barrier to barrier) of the chunk of groups [top - chunk, top): its lowest group has
 // the most tasks, and its last stage starts chunk - 1 times after the first.
-MSVD_HOST_DEVICE uint32_t band_chunk_times(uint32_t n, uint32_t band, uint32_t top, uint32_t chunk) {
+MSVD_HOST_DEVICE uint32_t band_chunk_times(uint32_t n, uint32_t band, uint32_t top,
+                                           uint32_t chunk) {
   return chunk - 1 + band_sweep_tasks(n, band, (top - chunk) * band);
 }
 
