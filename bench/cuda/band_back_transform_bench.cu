@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   cudaMalloc(&reflectors, sizeof(float) * slots * kBandReflectorSize);
   fill_reflectors<<<static_cast<unsigned>((slots + 255) / 256), 256>>>(reflectors, n);
   fill_matrix<<<static_cast<unsigned>((elements + 255) / 256), 256>>>(x, elements);
-  const uint32_t groups = (band_sweeps(n) - 1) / kBand + 1;
+  const uint32_t groups = band_sweep_groups(n, kBand);
   int status = 0;
   for (int a = 2; a < argc; ++a) {
     const uint32_t stages = std::min(static_cast<uint32_t>(std::atoi(argv[a])), groups);

@@ -103,9 +103,8 @@ void enqueue_band_bidiagonal(Backend& backend, const BandBidiagonal& w, const Ma
 
 uint32_t band_back_transform_stages(uint32_t n, uint32_t band, uint64_t groups, uint32_t most,
                                     const std::function<uint64_t(uint32_t stages)>& concurrent) {
-  const uint32_t sweeps = kernels::band_sweeps(n);
-  if (sweeps == 0 || most == 0) return most;
-  const uint32_t sweep_groups = (sweeps - 1) / band + 1;
+  const uint32_t sweep_groups = kernels::band_sweep_groups(n, band);
+  if (sweep_groups == 0 || most == 0) return most;
   const uint32_t first = std::min(most, sweep_groups);
   const uint32_t last = std::min(first, kMinBackTransformStages);
   uint32_t best = first;
@@ -114,15 +113,10 @@ uint32_t band_back_transform_stages(uint32_t n, uint32_t band, uint64_t groups, 
     const uint64_t at_once = concurrent(stages);
     if (at_once == 0) break;  // the device cannot tell: the most, or the best found
     const uint64_t waves = (groups + at_once - 1) / at_once;
-    uint64_t steps = 0;
-    for (uint32_t top = sweep_groups; top > 0;) {
-      const uint32_t chunk = std::min(top, stages);
-      steps += kernels::band_chunk_times(n, band, top, chunk);
-      top -= chunk;
-    }
-    if (waves * steps < best_cost) {
+    const uint64_t cost = waves * kernels::band_back_transform_times(n, band, stages);
+    if (cost < best_cost) {
       best = stages;
-      best_cost = waves * steps;
+      best_cost = cost;
     }
   }
   return best;
@@ -133,11 +127,9 @@ void enqueue_band_back_transform(Backend& backend, const BandBidiagonal& w, Band
   if (!w.keep_reflectors) throw Error("metalsvd: the band reduction's reflectors were not kept");
   if (x.rows != w.n || x.batch != w.batch || x.dtype != w.dtype)
     throw Error("metalsvd: the back-transformation takes n-row matrices of the band's batch");
-  const uint32_t sweeps = kernels::band_sweeps(w.n);
-  if (sweeps == 0 || x.cols == 0) return;
+  const uint32_t sweep_groups = kernels::band_sweep_groups(w.n, w.band);
+  if (sweep_groups == 0 || x.cols == 0) return;
   const std::string kernel = workspace_kernel_name("band_back_transform", w.dtype);
-  // A stage (SIMD group) a group of sweeps at a time: up to as many as there are groups.
-  const uint32_t groups = (sweeps - 1) / w.band + 1;
   const uint32_t threads_allowed = std::min(kBackTransformThreads, backend.max_threads_for(kernel));
   if (threads_allowed < kernels::kBackTransformColumns)
     throw Error("metalsvd: the back-transformation needs a SIMD group of threads");
@@ -158,7 +150,7 @@ void enqueue_band_back_transform(Backend& backend, const BandBidiagonal& w, Band
   p.cols = x.cols;
   p.band = w.band;
   p.threads = stages * kernels::kBackTransformColumns;
-  p.last_group = groups - 1;
+  p.last_group = sweep_groups - 1;
   p.slices = slices;
   WorkspaceBuffers b;
   b.w0 = x.data;

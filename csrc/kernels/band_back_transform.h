@@ -59,6 +59,22 @@ MSVD_HOST_DEVICE uint32_t band_chunk_times(uint32_t n, uint32_t band, uint32_t t
                                            uint32_t chunk) {
   return chunk - 1 + band_sweep_tasks(n, band, (top - chunk) * band);
 }
+// Groups of `band` consecutive sweeps (the last may have fewer), a stage's unit of work.
+MSVD_HOST_DEVICE uint32_t band_sweep_groups(uint32_t n, uint32_t band) {
+  const uint32_t sweeps = band_sweeps(n);
+  return sweeps == 0 ? 0u : (sweeps - 1) / band + 1;
+}
+// A group's times with `stages` stages: its chunks', from the last group of sweeps, as the
+// kernel walks them.
+MSVD_HOST_DEVICE uint32_t band_back_transform_times(uint32_t n, uint32_t band, uint32_t stages) {
+  uint32_t times = 0;
+  for (uint32_t top = band_sweep_groups(n, band); top > 0;) {
+    const uint32_t chunk = top < stages ? top : stages;
+    times += band_chunk_times(n, band, top, chunk);
+    top -= chunk;
+  }
+  return times;
+}
 
 // Block (g, k)'s reflectors: sweeps g band + j, j < the count returned, those of the group that
 // have a task k (a sweep s has one while s + k band <= n - 2). Their slots are consecutive
