@@ -60,6 +60,28 @@ const CudaDevice& cached_device(int device) {
   return devices[device];
 }
 
+// Makes `device` current while it lives and the caller's current again after, also when what it
+// guards throws: the backend serves one device whichever the caller (PyTorch) has made current.
+class CurrentDevice {
+ public:
+  explicit CurrentDevice(int device) {
+    cuda_check(cudaGetDevice(&previous_), "cudaGetDevice");
+    if (previous_ != device) {
+      cuda_check(cudaSetDevice(device), "cudaSetDevice");
+      switched_ = true;
+    }
+  }
+  ~CurrentDevice() {
+    if (switched_) (void)cudaSetDevice(previous_);  // a destructor must not throw
+  }
+  CurrentDevice(const CurrentDevice&) = delete;
+  CurrentDevice& operator=(const CurrentDevice&) = delete;
+
+ private:
+  int previous_ = -1;
+  bool switched_ = false;
+};
+
 // METALSVD_CUDA_OVERLAP=0 launches every kernel only once the previous one has finished, to
 // measure what the overlap of launches (cuda_kernels.h, CudaLaunchOptions) gains.
 bool overlap_switched_off() {
@@ -90,12 +112,8 @@ class CudaBackend final : public Backend {
   uint64_t concurrent_groups(const std::string& name, uint32_t threads) override {
     const CudaKernel kernel = find_cuda_kernel(name);
     if (kernel.occupancy == nullptr || threads == 0 || threads > max_threads_for(name)) return 0;
-    int current = -1;
-    cuda_check(cudaGetDevice(&current), "cudaGetDevice");
-    if (current != options_.device) cuda_check(cudaSetDevice(options_.device), "cudaSetDevice");
-    const int blocks = kernel.occupancy(threads);
-    if (current != options_.device) cuda_check(cudaSetDevice(current), "cudaSetDevice");
-    return static_cast<uint64_t>(blocks) * multiprocessors_;
+    const CurrentDevice current(options_.device);
+    return static_cast<uint64_t>(kernel.occupancy(threads)) * multiprocessors_;
   }
 
   void launch(const KernelLaunch& launch) override {
@@ -105,20 +123,14 @@ class CudaBackend final : public Backend {
     if (launch.threadgroup_memory_bytes > limits_.threadgroup_memory_bytes ||
         launch.threads_per_group > std::min(limits_.max_threads_per_group, kernel.max_threads))
       throw Error("metalsvd cuda backend: " + launch.name + " exceeds the device limits");
-    int current = -1;
-    cuda_check(cudaGetDevice(&current), "cudaGetDevice");
-    if (current != options_.device) cuda_check(cudaSetDevice(options_.device), "cudaSetDevice");
+    const CurrentDevice current(options_.device);
     kernel.enqueue(launch, options_);
-    if (current != options_.device) cuda_check(cudaSetDevice(current), "cudaSetDevice");
   }
 
   void gemm(const Gemm& gemm) override {
     check_gemm(gemm, name());
-    int current = -1;
-    cuda_check(cudaGetDevice(&current), "cudaGetDevice");
-    if (current != options_.device) cuda_check(cudaSetDevice(options_.device), "cudaSetDevice");
+    const CurrentDevice current(options_.device);
     cuda_gemm(gemm, options_.device, options_.stream);
-    if (current != options_.device) cuda_check(cudaSetDevice(current), "cudaSetDevice");
   }
 
  private:
