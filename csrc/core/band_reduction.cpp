@@ -35,6 +35,8 @@ BandReduction band_reduction_workspace(WorkspaceLayout& layout, const DeviceLimi
 void enqueue_band_reduction(Backend& backend, const BandReduction& r) {
   const MatrixBatch& a = r.a;
   const uint32_t b = r.band;
+  enqueue_clear_reflectors(backend, r.q);
+  if (r.cols > r.band) enqueue_clear_reflectors(backend, r.p);
   for (uint32_t k = 0, index = 0; k < r.cols; k += b, ++index) {
     // The column panel: A[k.., k..k+w) = Q_k [R; 0], and Q_k^T applied to the columns right of
     // it: A2 <- A2 - Y (T^T (Y^T A2)).

@@ -53,9 +53,12 @@ HouseholderFactors factors_around(WorkspaceLayout& layout, const MatrixBatch& y,
   if (cholesky_scratch > 0) f.cholesky_offset = f.tsqr_offset + tsqr_scratch;
   f.triangles_batch_stride = int64_t{f.tsqr_offset} + tsqr_scratch + cholesky_scratch;
   f.triangles = layout.take(y.batch * f.triangles_batch_stride * element_size(y.dtype));
+  f.apply_width = std::min(kApplyBlockPanels, panel_count(f)) * f.panel_width;
   const uint32_t work_cols = std::max(y.cols, apply_cols);
-  f.work = take_matrix(layout, y.dtype, y.batch, f.panel_width, work_cols);
-  f.work2 = take_matrix(layout, y.dtype, y.batch, f.panel_width, work_cols);
+  f.work = take_matrix(layout, y.dtype, y.batch, f.apply_width, work_cols);
+  f.work2 = take_matrix(layout, y.dtype, y.batch, f.apply_width, work_cols);
+  if (f.apply_width > f.panel_width)
+    f.block_gram = take_matrix(layout, y.dtype, y.batch, f.apply_width, f.apply_width);
   return f;
 }
 
@@ -66,6 +69,35 @@ void enqueue_panel_gram(Backend& backend, const HouseholderFactors& f, uint32_t 
   const MatrixBatch y_panel = sub_block(f.y, k, k, f.y.rows - k, width);
   backend.gemm(
       {transposed(y_panel), y_panel, square_view(f, gram_offset(f, index), width), 1.0, 0.0});
+}
+
+// x <- (H_k ... H_{k+width-1}) x for the reflectors of `panels` panels from panel `first`, with
+// k its first column, as I - Y T Y^T: W = Y^T x, Z = T W and x -= Y Z. T is not formed where
+// there are several panels: Z is taken a panel's rows at a time from the last, Z_i = T_i (W_i -
+// S_i,>i Z_>i) with S = Y^T Y (the panels applied last first, each to x less the later ones'
+// Y_j Z_j), which costs GEMMs of the block's width only, while x is read once and updated once.
+void apply_block(Backend& backend, const HouseholderFactors& f, uint32_t first, uint32_t panels,
+                 const MatrixBatch& x) {
+  const uint32_t k = first * f.panel_width;
+  const uint32_t width = std::min(panels * f.panel_width, f.cols - k);
+  const MatrixBatch y = sub_block(f.y, k, k, x.rows - k, width);
+  const MatrixBatch x2 = sub_block(x, k, 0, x.rows - k, x.cols);
+  const MatrixBatch w = sub_block(f.work, 0, 0, width, x.cols);
+  const MatrixBatch z = sub_block(f.work2, 0, 0, width, x.cols);
+  backend.gemm({transposed(y), x2, w, 1.0, 0.0});
+  const MatrixBatch s = panels > 1 ? sub_block(f.block_gram, 0, 0, width, width) : MatrixBatch{};
+  if (panels > 1) backend.gemm({transposed(y), y, s, 1.0, 0.0});
+  for (uint32_t i = panels; i-- > 0;) {
+    const uint32_t r = i * f.panel_width;
+    const uint32_t wi = std::min(f.panel_width, width - r);
+    const uint32_t later = width - r - wi;
+    const MatrixBatch w_i = sub_block(w, r, 0, wi, x.cols);
+    if (later > 0)
+      backend.gemm({sub_block(s, r, r + wi, wi, later), sub_block(z, r + wi, 0, later, x.cols), w_i,
+                    -1.0, 1.0});
+    backend.gemm({triangle_view(f, first + i, wi), w_i, sub_block(z, r, 0, wi, x.cols), 1.0, 0.0});
+  }
+  backend.gemm({y, z, x2, -1.0, 1.0});
 }
 
 // The T of `panels` panels from panel `first` (their S and taus in place), a group each; the
@@ -115,6 +147,7 @@ HouseholderFactors householder_factors_for(WorkspaceLayout& layout, const Matrix
 void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const HouseholderFactors& f) {
   if (a.rows < a.cols || a.cols != f.cols || a.row_stride != 1 || f.tile_rows == 0)
     throw Error("metalsvd: Householder QR needs a tall column-major matrix");
+  enqueue_clear_reflectors(backend, f);
   for (uint32_t index = 0; index < panel_count(f); ++index) {
     const uint32_t k = index * f.panel_width;
     const uint32_t width = std::min(f.panel_width, a.cols - k);
@@ -131,6 +164,10 @@ void enqueue_householder_qr(Backend& backend, const MatrixBatch& a, const Househ
     backend.gemm({transposed(triangle_view(f, index, width)), w1, w2, 1.0, 0.0});
     backend.gemm({y_panel, w2, a2, -1.0, 1.0});
   }
+}
+
+void enqueue_clear_reflectors(Backend& backend, const HouseholderFactors& f) {
+  enqueue_set_identity(backend, f.y, static_cast<int32_t>(f.y.rows));  // no diagonal: zeros
 }
 
 TsqrPanelPlace householder_panel_place(const HouseholderFactors& f, uint32_t index) {
@@ -158,16 +195,12 @@ void enqueue_apply_q(Backend& backend, const HouseholderFactors& f, const Matrix
   if (x.rows != f.y.rows || x.cols > f.work.cols || x.row_stride != 1)
     throw Error("metalsvd: Q applies to column-major matrices with Q's rows");
   if (x.cols == 0) return;
-  for (uint32_t index = panel_count(f); index-- > 0;) {
-    const uint32_t k = index * f.panel_width;
-    const uint32_t width = std::min(f.panel_width, f.cols - k);
-    const MatrixBatch y_panel = sub_block(f.y, k, k, x.rows - k, width);
-    const MatrixBatch x2 = sub_block(x, k, 0, x.rows - k, x.cols);
-    const MatrixBatch w1 = sub_block(f.work, 0, 0, width, x.cols);
-    const MatrixBatch w2 = sub_block(f.work2, 0, 0, width, x.cols);
-    backend.gemm({transposed(y_panel), x2, w1, 1.0, 0.0});
-    backend.gemm({triangle_view(f, index, width), w1, w2, 1.0, 0.0});
-    backend.gemm({y_panel, w2, x2, -1.0, 1.0});
+  // A block's S = Y^T Y costs 2 width^2 rows multiply-adds: not worth it for a narrow x.
+  const uint32_t per_block = x.cols >= f.apply_width ? f.apply_width / f.panel_width : 1;
+  const uint32_t panels = panel_count(f);
+  for (uint32_t block = (panels + per_block - 1) / per_block; block-- > 0;) {
+    const uint32_t first = block * per_block;
+    apply_block(backend, f, first, std::min(per_block, panels - first), x);
   }
 }
 

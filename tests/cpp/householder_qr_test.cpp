@@ -181,6 +181,51 @@ TEST(HouseholderQr, CholeskyQrWhereItHoldsTsqrElsewhere) {
   }
 }
 
+// Q applied to x in blocks of kApplyBlockPanels panels where x is at least a block wide (the
+// identity: blocks of four panels, then two), a panel at a time where it is narrower (`narrow`,
+// 5 columns), and the same Q either way: ten panels, Q R = A and Q orthogonal, in a workspace
+// that holds NaNs wherever nothing was written (the blocks read the zeros above each panel).
+template <typename T>
+void expect_blocked_q(const MatrixXd& a, const MatrixXd& narrow, double tol,
+                      const std::string& what) {
+  constexpr ScalarType dtype = testing::Storage<T>::type;
+  CpuBackend backend(testing::emulator(1, 32 * 1024));
+  const uint32_t m = static_cast<uint32_t>(a.rows());
+  const uint32_t n = static_cast<uint32_t>(a.cols());
+  const uint32_t k = static_cast<uint32_t>(narrow.cols());
+  testing::HostWorkspace host;
+  const auto [x, q, thin, f] = host.take([&](WorkspaceLayout& layout) {
+    const MatrixBatch x = take_matrix(layout, dtype, 1, m, n);
+    const MatrixBatch q = take_matrix(layout, dtype, 1, m, m);
+    const MatrixBatch thin = take_matrix(layout, dtype, 1, m, k);
+    const HouseholderFactors f = householder_factors(layout, backend.limits(), dtype, 1, m, n, m);
+    return std::make_tuple(x, q, thin, f);
+  });
+  ASSERT_EQ(f.apply_width, kApplyBlockPanels * f.panel_width) << what;
+  ASSERT_GT(n, 2 * f.apply_width) << what << ": a block, another and a partial one";
+  ASSERT_LT(k, f.apply_width) << what;
+  host.load<T>(x, {a});
+  host.load<T>(thin, {narrow});
+  enqueue_householder_qr(backend, x, f);
+  enqueue_set_identity(backend, q, 0);
+  enqueue_apply_q(backend, f, q);
+  enqueue_apply_q(backend, f, thin);
+  QrRun run;
+  run.r = host.read<T>(sub_block(x, 0, 0, n, n), 0).template triangularView<Eigen::Upper>();
+  run.q = host.read<T>(q, 0);
+  expect_qr(a, run, tol, what);
+  EXPECT_LE((host.read<T>(thin, 0) - run.q * narrow).norm() / narrow.norm(), tol)
+      << what << ": Q x a panel at a time differs";
+}
+
+TEST(HouseholderQr, QAppliedInBlocksOfPanels) {
+  std::mt19937_64 rng(19);
+  const MatrixXd a = testing::gaussian(420, 300, rng);
+  const MatrixXd narrow = testing::gaussian(420, 5, rng);
+  expect_blocked_q<float>(a, narrow, 4e-6, "420x300 f32");
+  expect_blocked_q<double>(a, narrow, 1e-13, "420x300 f64");
+}
+
 // The tree: leaves of at most tile_rows rows, nodes of tile_rows / width children, one root,
 // and the scratch of a panel never more than that of a taller or wider one.
 TEST(HouseholderQr, TreeShapes) {

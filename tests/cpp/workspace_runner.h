@@ -30,8 +30,10 @@ class HostWorkspace {
   auto take(Take take_regions) {
     WorkspaceLayout sizing;
     take_regions(sizing);
-    // The base aligned as a device allocation's is, which the kernels' wide loads rely on.
-    memory_.assign(sizing.bytes() + WorkspaceLayout::kAlignment, 0);
+    // The base aligned as a device allocation's is, which the kernels' wide loads rely on. Every
+    // byte 0xFF (a NaN in every floating type), as a device allocation holds whatever was there
+    // before: a region read before it is written shows.
+    memory_.assign(sizing.bytes() + WorkspaceLayout::kAlignment, 0xFF);
     const uint64_t misalignment =
         reinterpret_cast<uintptr_t>(memory_.data()) % WorkspaceLayout::kAlignment;
     const uint64_t start = misalignment == 0 ? 0 : WorkspaceLayout::kAlignment - misalignment;
