@@ -15,7 +15,7 @@ namespace metalsvd {
 
 // Panels of reflectors that enqueue_apply_q applies at once where x has at least as many
 // columns: one read and one update of x a block instead of a panel.
-constexpr uint32_t kApplyBlockPanels = 4;
+constexpr uint32_t kApplyBlockPanels = 8;
 
 // The reflectors of a factorisation, kept to apply Q later.
 struct HouseholderFactors {

@@ -182,14 +182,16 @@ TEST(HouseholderQr, CholeskyQrWhereItHoldsTsqrElsewhere) {
 }
 
 // Q applied to x in blocks of kApplyBlockPanels panels where x is at least a block wide (the
-// identity: blocks of four panels, then two), a panel at a time where it is narrower (`narrow`,
-// 5 columns), and the same Q either way: ten panels, Q R = A and Q orthogonal, in a workspace
-// that holds NaNs wherever nothing was written (the blocks read the zeros above each panel).
+// identity: two whole blocks, then a partial one whose last panel is narrower), a panel at a
+// time where it is narrower (`narrow`, 5 columns), and the same Q either way: Q R = A and Q
+// orthogonal, in a workspace that holds NaNs wherever nothing was written (the blocks read the
+// zeros above each panel). 4 KiB of threadgroup memory: panels of 16 columns, so that the blocks
+// of a 300-column matrix are 128 wide.
 template <typename T>
 void expect_blocked_q(const MatrixXd& a, const MatrixXd& narrow, double tol,
                       const std::string& what) {
   constexpr ScalarType dtype = testing::Storage<T>::type;
-  CpuBackend backend(testing::emulator(1, 32 * 1024));
+  CpuBackend backend(testing::emulator(1, 4 * 1024));
   const uint32_t m = static_cast<uint32_t>(a.rows());
   const uint32_t n = static_cast<uint32_t>(a.cols());
   const uint32_t k = static_cast<uint32_t>(narrow.cols());
@@ -202,7 +204,8 @@ void expect_blocked_q(const MatrixXd& a, const MatrixXd& narrow, double tol,
     return std::make_tuple(x, q, thin, f);
   });
   ASSERT_EQ(f.apply_width, kApplyBlockPanels * f.panel_width) << what;
-  ASSERT_GT(n, 2 * f.apply_width) << what << ": a block, another and a partial one";
+  ASSERT_GT(n, 2 * f.apply_width) << what << ": two blocks and a partial one";
+  ASSERT_NE(n % f.panel_width, 0u) << what << ": a narrower last panel";
   ASSERT_LT(k, f.apply_width) << what;
   host.load<T>(x, {a});
   host.load<T>(thin, {narrow});
