@@ -27,6 +27,13 @@ uint32_t gram_offset(const HouseholderFactors& f, uint32_t index) {
   return triangle_offset(f, panel_count(f) + index);
 }
 
+// Panels of a block of enqueue_apply_q: kApplyBlockPanels, fewer where there are fewer or where
+// Q has fewer than 8 blocks' width of rows, so that its two GEMM scratch matrices stay within a
+// quarter of the x it applies to (a batch holds them for every matrix).
+uint32_t apply_block_panels(uint32_t rows, uint32_t panel_width, uint32_t panels) {
+  return std::max(1u, std::min({kApplyBlockPanels, panels, rows / (8 * panel_width)}));
+}
+
 // A width x width matrix (leading dimension width) at `offset` elements into the triangles.
 MatrixBatch square_view(const HouseholderFactors& f, uint32_t offset, uint32_t width) {
   return column_major(advanced(f.triangles, uint64_t{offset} * element_size(f.y.dtype)), f.y.dtype,
@@ -53,7 +60,7 @@ HouseholderFactors factors_around(WorkspaceLayout& layout, const MatrixBatch& y,
   if (cholesky_scratch > 0) f.cholesky_offset = f.tsqr_offset + tsqr_scratch;
   f.triangles_batch_stride = int64_t{f.tsqr_offset} + tsqr_scratch + cholesky_scratch;
   f.triangles = layout.take(y.batch * f.triangles_batch_stride * element_size(y.dtype));
-  f.apply_width = std::min(kApplyBlockPanels, panel_count(f)) * f.panel_width;
+  f.apply_width = apply_block_panels(y.rows, f.panel_width, panel_count(f)) * f.panel_width;
   const uint32_t work_cols = std::max(y.cols, apply_cols);
   f.work = take_matrix(layout, y.dtype, y.batch, f.apply_width, work_cols);
   f.work2 = take_matrix(layout, y.dtype, y.batch, f.apply_width, work_cols);

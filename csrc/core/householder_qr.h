@@ -30,8 +30,8 @@ struct HouseholderFactors {
   MatrixBatch block_gram;              // apply_width^2: Y^T Y of the block being applied
   uint32_t cols = 0;
   uint32_t panel_width = 0;
-  uint32_t apply_width = 0;  // reflectors a block of enqueue_apply_q, panels' widths at most
-                             // kApplyBlockPanels
+  uint32_t apply_width = 0;  // reflectors a block of enqueue_apply_q: up to kApplyBlockPanels
+                             // panels, at most an eighth of the rows
   uint32_t tile_rows = 0;    // rows of a QR tile (0: the factors of another kernel's reflectors)
   uint32_t tsqr_offset = 0;  // elements from a matrix's triangles to the QR's scratch
   // Where the Cholesky QR's scratch follows the TSQR's, or kNoCholeskyQr: the panels by the TSQR

@@ -181,12 +181,11 @@ TEST(HouseholderQr, CholeskyQrWhereItHoldsTsqrElsewhere) {
   }
 }
 
-// Q applied to x in blocks of kApplyBlockPanels panels where x is at least a block wide (the
-// identity: two whole blocks, then a partial one whose last panel is narrower), a panel at a
-// time where it is narrower (`narrow`, 5 columns), and the same Q either way: Q R = A and Q
-// orthogonal, in a workspace that holds NaNs wherever nothing was written (the blocks read the
-// zeros above each panel). 4 KiB of threadgroup memory: panels of 16 columns, so that the blocks
-// of a 300-column matrix are 128 wide.
+// Q applied to x in blocks of several panels where x is at least a block wide (the identity:
+// whole blocks, then a partial one of several panels, the last narrower), a panel at a time where
+// it is narrower (`narrow`, 5 columns), and the same Q either way: Q R = A and Q orthogonal, in a
+// workspace that holds NaNs wherever nothing was written (the blocks read the zeros above each
+// panel). 4 KiB of threadgroup memory: panels of 16 columns, three a block of 420 rows.
 template <typename T>
 void expect_blocked_q(const MatrixXd& a, const MatrixXd& narrow, double tol,
                       const std::string& what) {
@@ -203,8 +202,10 @@ void expect_blocked_q(const MatrixXd& a, const MatrixXd& narrow, double tol,
     const HouseholderFactors f = householder_factors(layout, backend.limits(), dtype, 1, m, n, m);
     return std::make_tuple(x, q, thin, f);
   });
-  ASSERT_EQ(f.apply_width, kApplyBlockPanels * f.panel_width) << what;
-  ASSERT_GT(n, 2 * f.apply_width) << what << ": two blocks and a partial one";
+  const uint32_t per_block = f.apply_width / f.panel_width;
+  const uint32_t panels = (n + f.panel_width - 1) / f.panel_width;
+  ASSERT_GT(per_block, 1u) << what;
+  ASSERT_GT(panels % per_block, 1u) << what << ": a partial block of several panels";
   ASSERT_NE(n % f.panel_width, 0u) << what << ": a narrower last panel";
   ASSERT_LT(k, f.apply_width) << what;
   host.load<T>(x, {a});
@@ -223,10 +224,27 @@ void expect_blocked_q(const MatrixXd& a, const MatrixXd& narrow, double tol,
 
 TEST(HouseholderQr, QAppliedInBlocksOfPanels) {
   std::mt19937_64 rng(19);
-  const MatrixXd a = testing::gaussian(420, 300, rng);
+  const MatrixXd a = testing::gaussian(420, 270, rng);
   const MatrixXd narrow = testing::gaussian(420, 5, rng);
-  expect_blocked_q<float>(a, narrow, 4e-6, "420x300 f32");
-  expect_blocked_q<double>(a, narrow, 1e-13, "420x300 f64");
+  expect_blocked_q<float>(a, narrow, 4e-6, "420x270 f32");
+  expect_blocked_q<double>(a, narrow, 1e-13, "420x270 f64");
+}
+
+// A block's width: kApplyBlockPanels panels, fewer where Q has fewer or where that would take
+// more than an eighth of Q's rows (the GEMM scratch at most a quarter of x).
+TEST(HouseholderQr, ApplyBlocksWithinAnEighthOfTheRows) {
+  const DeviceLimits limits{32 * 1024, 1024, 32, true, false};
+  const auto width = [&](uint32_t rows, uint32_t cols) {
+    WorkspaceLayout sizing;
+    return householder_factors(sizing, limits, ScalarType::f32, 1, rows, cols, rows).apply_width;
+  };
+  EXPECT_EQ(width(8192, 8192), kApplyBlockPanels * 32);
+  EXPECT_EQ(width(2048, 2048), 8 * 32u);
+  EXPECT_EQ(width(1024, 1024), 4 * 32u);
+  EXPECT_EQ(width(16384, 256), 8 * 32u);
+  EXPECT_EQ(width(16384, 64), 2 * 32u);  // two panels in all
+  EXPECT_EQ(width(300, 300), 32u);       // a panel at a time
+  EXPECT_EQ(width(100, 20), 20u);        // one narrow panel
 }
 
 // The tree: leaves of at most tile_rows rows, nodes of tile_rows / width children, one root,
