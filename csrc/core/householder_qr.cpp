@@ -92,8 +92,11 @@ void apply_block(Backend& backend, const HouseholderFactors& f, uint32_t first, 
   const MatrixBatch w = sub_block(f.work, 0, 0, width, x.cols);
   const MatrixBatch z = sub_block(f.work2, 0, 0, width, x.cols);
   backend.gemm({transposed(y), x2, w, 1.0, 0.0});
-  const MatrixBatch s = panels > 1 ? sub_block(f.block_gram, 0, 0, width, width) : MatrixBatch{};
-  if (panels > 1) backend.gemm({transposed(y), y, s, 1.0, 0.0});
+  MatrixBatch s;  // S, where there are several panels
+  if (panels > 1) {
+    s = sub_block(f.block_gram, 0, 0, width, width);
+    backend.gemm({transposed(y), y, s, 1.0, 0.0});
+  }
   for (uint32_t i = panels; i-- > 0;) {
     const uint32_t r = i * f.panel_width;
     const uint32_t wi = std::min(f.panel_width, width - r);

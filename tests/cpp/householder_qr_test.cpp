@@ -28,39 +28,51 @@ using testing::MatrixXd;
 struct QrRun {
   MatrixXd r;            // n x n, the upper triangle of the factored matrix
   MatrixXd q;            // m x m, Q applied to the identity
+  MatrixXd q_narrow;     // Q applied to run_qr's `narrow`, if it was given one
   double fallback = -1;  // the last panel's flag: 0 by Cholesky QR2, 1 by the TSQR (-1: TSQR only)
+  uint32_t panel_width = 0;
+  uint32_t apply_width = 0;  // the factors' (HouseholderFactors)
 };
 
 enum class Panels { kCholeskyFirst, kTsqrOnly };
 
-// Factors every matrix (column-major, compute type T) in one batch and applies Q to I_m.
+// Factors every matrix (column-major, compute type T) in one batch and applies Q to I_m, and to
+// `narrow` (m rows) where given.
 template <typename T>
 std::vector<QrRun> run_qr(const std::vector<MatrixXd>& inputs, uint32_t tile_rows, uint64_t seed,
                           uint32_t threadgroup_bytes = 32 * 1024,
-                          Panels panels = Panels::kCholeskyFirst) {
+                          Panels panels = Panels::kCholeskyFirst,
+                          const MatrixXd& narrow = MatrixXd()) {
   constexpr ScalarType dtype = testing::Storage<T>::type;
   CpuBackend backend(testing::emulator(seed, threadgroup_bytes));
   const uint32_t batch = static_cast<uint32_t>(inputs.size());
   const uint32_t m = static_cast<uint32_t>(inputs[0].rows());
   const uint32_t n = static_cast<uint32_t>(inputs[0].cols());
+  const uint32_t k = static_cast<uint32_t>(narrow.cols());
   testing::HostWorkspace host;
-  const auto [a, q, f] = host.take([&](WorkspaceLayout& layout) {
+  const auto [a, q, thin, f] = host.take([&](WorkspaceLayout& layout) {
     const MatrixBatch a = take_matrix(layout, dtype, batch, m, n);
     const MatrixBatch q = take_matrix(layout, dtype, batch, m, m);
+    const MatrixBatch thin = take_matrix(layout, dtype, batch, m, k);
     HouseholderFactors f =
         householder_factors(layout, backend.limits(), dtype, batch, m, n, m, tile_rows);
     if (panels == Panels::kTsqrOnly) f.cholesky_offset = kNoCholeskyQr;
-    return std::make_tuple(a, q, f);
+    return std::make_tuple(a, q, thin, f);
   });
   host.load<T>(a, inputs);
+  host.load<T>(thin, std::vector<MatrixXd>(batch, narrow));
   enqueue_householder_qr(backend, a, f);
   enqueue_set_identity(backend, q, 0);
   enqueue_apply_q(backend, f, q);
+  enqueue_apply_q(backend, f, thin);
   std::vector<QrRun> runs(batch);
   for (uint32_t b = 0; b < batch; ++b) {
     const MatrixXd top = host.read<T>(sub_block(a, 0, 0, n, n), b);
     runs[b].r = top.triangularView<Eigen::Upper>();
     runs[b].q = host.read<T>(q, b);
+    runs[b].q_narrow = host.read<T>(thin, b);
+    runs[b].panel_width = f.panel_width;
+    runs[b].apply_width = f.apply_width;
     if (f.cholesky_offset != kNoCholeskyQr) {
       const MatrixBatch flag =
           column_major(advanced(f.triangles, uint64_t{f.cholesky_offset} * sizeof(T)), dtype, batch,
@@ -189,36 +201,16 @@ TEST(HouseholderQr, CholeskyQrWhereItHoldsTsqrElsewhere) {
 template <typename T>
 void expect_blocked_q(const MatrixXd& a, const MatrixXd& narrow, double tol,
                       const std::string& what) {
-  constexpr ScalarType dtype = testing::Storage<T>::type;
-  CpuBackend backend(testing::emulator(1, 4 * 1024));
-  const uint32_t m = static_cast<uint32_t>(a.rows());
+  const QrRun run = run_qr<T>({a}, 0, 1, 4 * 1024, Panels::kCholeskyFirst, narrow)[0];
   const uint32_t n = static_cast<uint32_t>(a.cols());
-  const uint32_t k = static_cast<uint32_t>(narrow.cols());
-  testing::HostWorkspace host;
-  const auto [x, q, thin, f] = host.take([&](WorkspaceLayout& layout) {
-    const MatrixBatch x = take_matrix(layout, dtype, 1, m, n);
-    const MatrixBatch q = take_matrix(layout, dtype, 1, m, m);
-    const MatrixBatch thin = take_matrix(layout, dtype, 1, m, k);
-    const HouseholderFactors f = householder_factors(layout, backend.limits(), dtype, 1, m, n, m);
-    return std::make_tuple(x, q, thin, f);
-  });
-  const uint32_t per_block = f.apply_width / f.panel_width;
-  const uint32_t panels = (n + f.panel_width - 1) / f.panel_width;
+  const uint32_t per_block = run.apply_width / run.panel_width;
+  const uint32_t panels = (n + run.panel_width - 1) / run.panel_width;
   ASSERT_GT(per_block, 1u) << what;
   ASSERT_GT(panels % per_block, 1u) << what << ": a partial block of several panels";
-  ASSERT_NE(n % f.panel_width, 0u) << what << ": a narrower last panel";
-  ASSERT_LT(k, f.apply_width) << what;
-  host.load<T>(x, {a});
-  host.load<T>(thin, {narrow});
-  enqueue_householder_qr(backend, x, f);
-  enqueue_set_identity(backend, q, 0);
-  enqueue_apply_q(backend, f, q);
-  enqueue_apply_q(backend, f, thin);
-  QrRun run;
-  run.r = host.read<T>(sub_block(x, 0, 0, n, n), 0).template triangularView<Eigen::Upper>();
-  run.q = host.read<T>(q, 0);
+  ASSERT_NE(n % run.panel_width, 0u) << what << ": a narrower last panel";
+  ASSERT_LT(narrow.cols(), run.apply_width) << what;
   expect_qr(a, run, tol, what);
-  EXPECT_LE((host.read<T>(thin, 0) - run.q * narrow).norm() / narrow.norm(), tol)
+  EXPECT_LE((run.q_narrow - run.q * narrow).norm() / narrow.norm(), tol)
       << what << ": Q x a panel at a time differs";
 }
 
