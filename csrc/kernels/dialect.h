@@ -6,7 +6,10 @@
 //   functions        MSVD_INLINE (kernel-side helpers), MSVD_HOST_DEVICE (also used by the host)
 //   loops            MSVD_UNROLL before a loop of constant trip count (a hint; CPU ignores it)
 //   thread identity  ThreadContext, filled by each backend's entry point
-//   synchronisation  group_barrier(), group_barrier_with_device_memory()
+//   synchronisation  group_barrier(), group_barrier_with_device_memory();
+//                    wait_for_previous_kernel(): what the previous launch wrote may be read
+//                    from here on (CUDA: a kernel may start while the previous one runs;
+//                    Metal and the emulator start it after: nothing)
 //   SIMD groups      shuffle_xor(), simd_broadcast() (the same source lane in every lane),
 //                    simd_reduce_sum(), simd_reduce_max() over kSimdWidth lanes
 //   wide loads       load_quad(): four consecutive values of device memory in one access, at

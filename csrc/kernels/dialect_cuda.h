@@ -114,6 +114,19 @@ MSVD_INLINE Quad<double> load_quad(const double* p) {
   return {{low.x, low.y, high.x, high.y}};
 }
 
+// Programmatic dependent launch (compute capability 9.0 on): the workspace kernels run as long
+// chains of short launches, so each one's launch latency is a large part of its time. Launched
+// with overlap (backends/cuda/cuda_kernels.cu), a kernel may start while the previous kernel of
+// the stream runs; here it waits until that kernel has finished and its writes are visible,
+// then lets the next kernel of the stream start in turn. A kernel asks for the wait once, in
+// every thread, before its first access to anything the previous launch may write.
+MSVD_INLINE void wait_for_previous_kernel() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  cudaGridDependencySynchronize();
+  cudaTriggerProgrammaticLaunchCompletion();
+#endif
+}
+
 // Fire and forget: no register waits for the line, so a SIMD group can ask for the lines of
 // data it reads only later without holding them.
 template <typename C>

@@ -64,6 +64,10 @@ inline Quad<float> load_quad(device const float* p) {
   return {{q.x, q.y, q.z, q.w}};
 }
 
+// The backend encodes a call's dispatches in order, with a buffer barrier between them where the
+// encoder is concurrent: a dispatch starts after the previous one has finished.
+inline void wait_for_previous_kernel() {}
+
 // The Metal Shading Language has no prefetch; the hint is dropped.
 template <typename C>
 inline void prefetch(device const C*) {}

@@ -214,6 +214,35 @@ TEST(Emulator, WideLoadsMustBeAlignedToTheirSize) {
   }
 }
 
+// A kernel that waits for the previous kernel in its body (on CUDA, after loads that may run
+// while the previous kernel does) must wait once in every thread: a thread that skips the wait
+// would race with the previous kernel, and a kernel that waits at its entry has the CUDA wrapper
+// wait for it.
+TEST(Emulator, WaitsForThePreviousKernelWhereTheKernelSays) {
+  using emu::PreviousKernelWait;
+  const auto waits = [](uint32_t skipping_thread, uint32_t times) {
+    return [=](const ThreadContext& ctx, void*) {
+      if (ctx.thread_index == skipping_thread) return;
+      for (uint32_t i = 0; i < times; ++i) kernels::wait_for_previous_kernel();
+    };
+  };
+  const uint32_t none = 64;  // no thread skips
+  EXPECT_NO_THROW(
+      run_grid(3, 64, 0, waits(none, 1), EmulatorOptions{}, PreviousKernelWait::in_body));
+  EXPECT_NO_THROW(run_grid(3, 64, 0, waits(none, 0), EmulatorOptions{}));
+  try {
+    run_grid(3, 64, 0, waits(37, 1), EmulatorOptions{}, PreviousKernelWait::in_body);
+    FAIL() << "expected an EmulatorError";
+  } catch (const EmulatorError& e) {
+    EXPECT_NE(std::string(e.what()).find("thread 37 waited for the previous kernel 0 times"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(run_grid(1, 32, 0, waits(none, 2), EmulatorOptions{}, PreviousKernelWait::in_body),
+               EmulatorError);
+  EXPECT_THROW(run_grid(1, 32, 0, waits(none, 1), EmulatorOptions{}), EmulatorError);
+}
+
 TEST(Emulator, ExceptionsInAThreadReachTheCaller) {
   const auto body = [](const ThreadContext& ctx, void*) {
     if (ctx.thread_index == 5) throw std::runtime_error("thread 5 failed");

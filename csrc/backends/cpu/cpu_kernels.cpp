@@ -102,7 +102,9 @@ void run_workspace_kernel(const KernelLaunch& launch, const emu::EmulatorOptions
       [&](const ThreadContext& ctx, void* threadgroup_memory) {
         kEntry(p, io, w0, w1, w2, state, info, static_cast<C*>(threadgroup_memory), ctx);
       },
-      options);
+      options,
+      kernels::WaitsInBody<P>::value ? emu::PreviousKernelWait::in_body
+                                     : emu::PreviousKernelWait::at_entry);
 }
 
 #define METALSVD_CPU_WORKSPACE_KERNEL(NAME, FUNCTION, PARAMS, T, C) \

@@ -35,6 +35,7 @@ struct Fiber {
   uint64_t value = 0;
   uint32_t argument = 0;
   uint64_t result = 0;
+  uint32_t previous_kernel_waits = 0;
   std::exception_ptr error;
 };
 
@@ -95,13 +96,14 @@ class GroupScheduler {
   GroupScheduler(const GroupScheduler&) = delete;
   GroupScheduler& operator=(const GroupScheduler&) = delete;
 
-  void run(uint32_t group, const KernelThread& body) {
+  void run(uint32_t group, const KernelThread& body, PreviousKernelWait wait) {
     group_ = group;
     body_ = &body;
     std::memset(arena_.data(), 0xFF, arena_.size());
     for (Fiber& f : fibers_) {
       f.state = FiberState::runnable;
       f.error = nullptr;
+      f.previous_kernel_waits = 0;
       prepare_fiber(f.context, *f.stack, &GroupScheduler::fiber_entry, main_);
     }
     std::mt19937_64 rng(seed_ ^ (0x9E3779B97F4A7C15ull * (group + 1)));
@@ -120,12 +122,15 @@ class GroupScheduler {
           if (fibers_[t].error) std::rethrow_exception(fibers_[t].error);
         }
       } while (release_waiting());
+      check_previous_kernel_waits(wait);
     } catch (...) {
       t_scheduler = previous;
       throw;
     }
     t_scheduler = previous;
   }
+
+  void count_previous_kernel_wait() { ++fibers_[current_].previous_kernel_waits; }
 
   void wait_at_barrier(bool device_memory, int line) {
     Fiber& f = fibers_[current_];
@@ -158,6 +163,18 @@ class GroupScheduler {
     }
     self->fibers_[t].state = FiberState::done;
     // Returning resumes main_ through uc_link.
+  }
+
+  void check_previous_kernel_waits(PreviousKernelWait wait) const {
+    const uint32_t expected = wait == PreviousKernelWait::in_body ? 1 : 0;
+    for (uint32_t t = 0; t < fibers_.size(); ++t) {
+      const uint32_t waits = fibers_[t].previous_kernel_waits;
+      if (waits != expected)
+        fail("thread " + std::to_string(t) + " waited for the previous kernel " +
+             std::to_string(waits) + " times; a kernel that waits " +
+             (expected ? "in its body does so once in every thread"
+                       : "at its entry never does in its body"));
+    }
   }
 
   [[noreturn]] void fail(const std::string& what) const {
@@ -294,6 +311,10 @@ uint64_t simd_exchange(SimdOp op, uint64_t value_bits, uint32_t argument, int li
   return current_scheduler("a SIMD-group operation").wait_at_simd(op, value_bits, argument, line);
 }
 
+void previous_kernel_wait() {
+  current_scheduler("wait_for_previous_kernel").count_previous_kernel_wait();
+}
+
 void misaligned_load(const void* address, uint32_t alignment, int line) {
   std::ostringstream message;
   message << "metalsvd emulator: a wide load at " << address << " (line " << line
@@ -302,7 +323,7 @@ void misaligned_load(const void* address, uint32_t alignment, int line) {
 }
 
 void run_grid(uint32_t groups, uint32_t threads_per_group, uint32_t threadgroup_memory_bytes,
-              const KernelThread& thread, const EmulatorOptions& options) {
+              const KernelThread& thread, const EmulatorOptions& options, PreviousKernelWait wait) {
   if (threads_per_group == 0 || threads_per_group % kLanes != 0 ||
       threads_per_group > kMaxThreadsPerGroup)
     throw EmulatorError("metalsvd emulator: " + std::to_string(threads_per_group) +
@@ -325,7 +346,7 @@ void run_grid(uint32_t groups, uint32_t threads_per_group, uint32_t threadgroup_
     try {
       GroupScheduler scheduler(threads_per_group, threadgroup_memory_bytes, options.schedule_seed);
       for (uint32_t g = next_group++; g < groups && !failed; g = next_group++)
-        scheduler.run(g, thread);
+        scheduler.run(g, thread, wait);
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex);
       if (!first_error) first_error = std::current_exception();

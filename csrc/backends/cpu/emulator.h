@@ -8,7 +8,9 @@
 // - a barrier that not every thread of the group reaches, at the same source line, is an
 //   EmulatorError; so is a SIMD operation that not all 32 lanes reach together;
 // - with a schedule seed, fibers run in a shuffled order between synchronisation points, which
-//   exposes missing barriers as wrong results.
+//   exposes missing barriers as wrong results;
+// - a kernel that waits for the previous kernel in its body must do so once in every thread,
+//   and one that waits at its entry (in the CUDA wrapper) never in its body.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +33,12 @@ struct EmulatorOptions {
   uint32_t host_threads = 0;   // worker threads running groups in parallel; 0: all cores
 };
 
+// Where a kernel waits for the previous kernel of the stream (kernels::wait_for_previous_kernel,
+// which only CUDA does anything for): at its entry, where the CUDA wrapper calls it and the body
+// never does, or in its body (kernels::WaitsInBody), exactly once in every thread, since a CUDA
+// thread that skips the wait would race with the previous kernel.
+enum class PreviousKernelWait { at_entry, in_body };
+
 // Body of one GPU thread; `threadgroup_memory` is the group's (poisoned) arena.
 using KernelThread = std::function<void(const kernels::ThreadContext&, void* threadgroup_memory)>;
 
@@ -38,7 +46,8 @@ using KernelThread = std::function<void(const kernels::ThreadContext&, void* thr
 // Throws EmulatorError on a synchronisation error or a limit violation, and rethrows any
 // exception raised by a thread.
 void run_grid(uint32_t groups, uint32_t threads_per_group, uint32_t threadgroup_memory_bytes,
-              const KernelThread& thread, const EmulatorOptions& options);
+              const KernelThread& thread, const EmulatorOptions& options,
+              PreviousKernelWait wait = PreviousKernelWait::at_entry);
 
 }  // namespace emu
 }  // namespace metalsvd

@@ -98,18 +98,12 @@ void launch_v_in_device(const KernelLaunch& launch, const CudaLaunchOptions& opt
   cuda_check(cudaGetLastError(), launch.name.c_str());
 }
 
-// Programmatic dependent launch (compute capability 9.0 on): the workspace kernels run as long
-// chains of short launches, one after another on the stream, so each one's launch latency is a
-// large part of its time. Launched with overlap_previous, a kernel may start while the previous
-// one runs; it waits here, before it reads or writes memory, until that kernel has finished and
-// its writes are visible, then lets the next kernel of the stream start in turn. Nothing of the
-// kernel body runs early, so the order of memory accesses is that of plain launches.
-__device__ __forceinline__ void wait_for_previous_kernel() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  cudaGridDependencySynchronize();
-  cudaTriggerProgrammaticLaunchCompletion();
-#endif
-}
+// Programmatic dependent launch (compute capability 9.0 on; kernels::wait_for_previous_kernel):
+// a workspace kernel launched with overlap_previous may start while the previous one runs. Most
+// wait at their entry, here, before they read or write memory, so that only the launch latency
+// overlaps and the order of memory accesses is that of plain launches; the kernels of
+// kernels::WaitsInBody wait in their bodies, after loads of data the previous launch never
+// writes.
 // Whether `kernel` was compiled with that wait: from PTX of compute capability 9.0 on.
 constexpr int kOverlapPtxVersion = 90;
 
@@ -135,7 +129,7 @@ template <typename P, typename T, typename C,
           void (*kEntry)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*, kernels::ThreadContext)>
 __global__ void __launch_bounds__(kWorkspaceThreads<P>)
     workspace_kernel(const P p, T* io, C* w0, C* w1, C* w2, int32_t* state, int32_t* info) {
-  wait_for_previous_kernel();
+  if (!kernels::WaitsInBody<P>::value) kernels::wait_for_previous_kernel();
   extern __shared__ __align__(16) unsigned char shared_memory[];
   kEntry(p, io, w0, w1, w2, state, info, reinterpret_cast<C*>(shared_memory),
          cuda_thread_context());
