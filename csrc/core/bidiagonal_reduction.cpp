@@ -1,7 +1,9 @@
 #include "core/bidiagonal_reduction.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
+#include <utility>
 
 #include "core/column_major.h"
 #include "core/errors.h"
@@ -138,9 +140,27 @@ class ReductionLaunches {
   }
 
   void launch(const char* function, uint32_t scratch_elements) {
-    launch_workspace_kernel(backend_, workspace_kernel_name(function, r_.dtype),
-                            r_.batch * p_.groups_per_matrix, p_.threads,
+    const std::string name = workspace_kernel_name(function, r_.dtype);
+    const uint32_t groups = r_.batch * p_.groups_per_matrix;
+    // The share of the device's concurrent groups the launch takes (0 where the backend cannot
+    // tell). Early loads where this launch's groups and the previous launch's fit the device
+    // together: the column and row kernels' at 4096^2 (128 groups of 1024 threads, one a
+    // multiprocessor of an H100) were 3% slower with them, 1024^2 and 2048^2 (64 groups) 2-4%
+    // faster (bench/results/2026-12-07_nvidia-h100_early_loads.txt).
+    const double share = device_share(function, name, groups, p_.threads);
+    p_.early_loads = previous_share_ + share <= 1.0 ? 1 : 0;
+    previous_share_ = share;
+    launch_workspace_kernel(backend_, name, groups, p_.threads,
                             scratch_elements * element_size(r_.dtype), p_, buffers_);
+  }
+
+  double device_share(const char* function, const std::string& name, uint32_t groups,
+                      uint32_t threads) {
+    const auto key = std::make_pair(function, threads);
+    auto known = concurrent_groups_.find(key);
+    if (known == concurrent_groups_.end())
+      known = concurrent_groups_.emplace(key, backend_.concurrent_groups(name, threads)).first;
+    return known->second == 0 ? 0.0 : static_cast<double>(groups) / known->second;
   }
 
   Backend& backend_;
@@ -153,6 +173,10 @@ class ReductionLaunches {
   uint32_t row_limit_ = 0;
   kernels::BidiagonalParams p_{};
   WorkspaceBuffers buffers_;
+  // Groups of a kernel (by its function's name, a literal) and threads the device runs at once,
+  // asked once each; the share of them the previous launch took.
+  std::map<std::pair<const char*, uint32_t>, uint64_t> concurrent_groups_;
+  double previous_share_ = 1.0;
 };
 
 }  // namespace

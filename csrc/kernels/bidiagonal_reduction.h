@@ -18,9 +18,17 @@
 //                      unblocked (as xGEBD2), once the trailing matrix is small enough that
 //                      its two launches a column cost more than one group's passes over it
 // A launch that needs a reflector reduces the previous launch's per-group sums itself (every
-// group, a few thousand values), so no launch exists for the reduction alone. The reflectors
-// go to separate matrices Yq (m x n) and Yp (n x n, reflector k in column k from row k + 1),
-// laid out as HouseholderFactors take them, and tau to their T factors' diagonals, so the core
+// group, a few thousand values), so no launch exists for the reduction alone.
+//
+// The column and row launches may issue their first loads of the trailing matrix before
+// wait_for_previous_kernel() (p.early_loads), so that on CUDA those round trips overlap the
+// previous launch. That
+// holds because of what the launch before each writes: a column launch follows the previous
+// step's row launch (which writes, of A, only column i) or bidiagonal_panel_start (no A at all),
+// a row launch follows the column launch (no A at all), and the GEMMs that update the trailing
+// matrix are followed by bidiagonal_panel_start or bidiagonal_tail, which wait first thing. The
+// reflectors go to separate matrices Yq (m x n) and Yp (n x n, reflector k in column k from row k +
+// 1), laid out as HouseholderFactors take them, and tau to their T factors' diagonals, so the core
 // applies Q and P with the QR path's blocked code.
 #pragma once
 
@@ -69,6 +77,18 @@ struct BidiagonalParams {
   uint32_t partial_groups;  // groups of the previous launch, whose sums this one reduces
   uint32_t threads;
   uint32_t extent;  // columns (bidiagonal_column) or rows (bidiagonal_row) of a group
+  // 1: the column or row launch loads its first share of the trailing matrix before it waits
+  // for the previous launch (the top of this file), 0: after. Early loads pay where this
+  // launch's groups run beside the previous launch's; where they wait for its groups to finish,
+  // they only add memory traffic to the previous launch's last groups.
+  uint32_t early_loads;
+};
+
+// The column and row kernels load their trailing matrix first (the top of this file); the panel
+// start and the tail wait first thing.
+template <>
+struct WaitsInBody<BidiagonalParams> {
+  static constexpr bool value = true;
 };
 
 // The reduction's region (w0), one block per kind of array with the batch's matrices
@@ -257,6 +277,7 @@ MSVD_INLINE void bidiagonal_panel_start(MSVD_CONSTANT const P& p, MSVD_DEVICE T*
                                         MSVD_DEVICE C*, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
                                         MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
                                         ThreadContext ctx) {
+  wait_for_previous_kernel();
   const uint32_t matrix = ctx.group / p.groups_per_matrix;
   const uint32_t group = ctx.group % p.groups_per_matrix;
   const BrdMatrix<C> v = brd_matrix(p, w0, matrix);
@@ -318,42 +339,57 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   MSVD_THREADGROUP C* split_dots = t2 + kBrdPanel;  // row_splits x extent
 
   // Every load that no reflector decides is issued first, so that their round trips overlap:
-  // the previous launch's records, the raw dots A[i+1.., c]^T A[i+1.., i] (v = (1, scale
-  // A[i+1.., i]) joins them later) and what the epilogue needs. SIMD group w takes 4 of the
-  // group's columns (w % column_sets) over every (warps / column_sets)-th 32 rows, two such row
-  // blocks at a time, so that many loads are in flight.
+  // the raw dots A[i+1.., c]^T A[i+1.., i] (v = (1, scale A[i+1.., i]) joins them later), the
+  // previous launch's records and what the epilogue needs. SIMD group w takes 4 of the group's
+  // columns (w % column_sets) over every (warps / column_sets)-th 32 rows, two such row blocks
+  // at a time, so that many loads are in flight.
   const uint32_t column_sets = p.extent / 4;
   const uint32_t column_set = ctx.simd_group % column_sets;
   const uint32_t row_split = ctx.simd_group / column_sets;
   const uint32_t row_splits = warps / column_sets;
   const uint32_t first = i + 1 + group * p.extent + column_set * 4;
   const uint32_t row_step = row_splits * kSimdWidth;
+  // First (before the wait, with early loads), what the previous launch does not write (the top
+  // of this file): the trailing columns' first two row blocks and, for row split 0, their row i. A
+  // column past the matrix reads the last column instead, and its dot is dropped; a row past it
+  // reads row i: loads that no condition guards are issued together, where guarded ones went out
+  // one pair at a time.
+  if (p.early_loads == 0) wait_for_previous_kernel();
+  const bool trailing = i + 1 < cols;
+  MSVD_DEVICE const C* columns[4];
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < 4; ++q) columns[q] = &v.a(0, first + q < cols ? first + q : cols - 1);
+  const uint32_t r0 = i + 1 + row_split * kSimdWidth + lane;
+  const uint32_t r1 = r0 + row_step;
+  C x0[4], x1[4], a_i[4];
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < 4; ++q) {
+    x0[q] = trailing ? columns[q][r0 < rows ? r0 : i] : C(0);
+    x1[q] = trailing ? columns[q][r1 < rows ? r1 : i] : C(0);
+    a_i[q] = trailing && row_split == 0 && first + q < cols ? v.a(i, first + q) : C(0);
+  }
+  if (p.early_loads != 0) wait_for_previous_kernel();
   const BrdEarlyRecords<C> early =
       brd_load_early_records(v.column_partials, p.partial_groups, ctx, p.threads);
   // What the epilogue needs: row i of the earlier reflectors and of X (lane j: panel column
-  // j), and, for row split 0, row i of its columns with their rows of Y and Yp.
+  // j), and, for row split 0, its columns' rows of Y and Yp.
   const bool earlier = lane < i;
   const C head_j = earlier ? v.yq(i, lane) : C(0);
   const C x_ij = earlier ? v.x(i, lane) : C(0);
-  C a_i[4], y_j[4], yp_j[4];
+  C y_j[4], yp_j[4];
   MSVD_UNROLL
   for (uint32_t q = 0; q < 4; ++q) {
     const uint32_t c = first + q;
-    const bool mine = row_split == 0 && c < cols;
-    a_i[q] = mine ? v.a(i, c) : C(0);
-    y_j[q] = mine && earlier ? v.y(c, lane) : C(0);
-    yp_j[q] = mine && earlier ? v.yp(c, lane) : C(0);
+    const bool mine = row_split == 0 && c < cols && earlier;
+    y_j[q] = mine ? v.y(c, lane) : C(0);
+    yp_j[q] = mine ? v.yp(c, lane) : C(0);
   }
-  // A column past the matrix reads column i instead, and its dot is dropped: loads that no
-  // condition guards are issued together, where guarded ones went out one pair at a time.
-  MSVD_DEVICE const C* columns[4];
+  const C v0 = r0 < rows ? v.a(r0, i) : C(0);
+  const C v1 = r1 < rows ? v.a(r1, i) : C(0);
   C acc[4];
   MSVD_UNROLL
-  for (uint32_t q = 0; q < 4; ++q) {
-    columns[q] = &v.a(0, first + q < cols ? first + q : i);
-    acc[q] = C(0);
-  }
-  uint32_t r = i + 1 + row_split * kSimdWidth + lane;
+  for (uint32_t q = 0; q < 4; ++q) acc[q] = x0[q] * v0 + x1[q] * v1;
+  uint32_t r = r0 + 2 * row_step;
   for (; r + row_step < rows; r += 2 * row_step) {
     const C vr = v.a(r, i);
     const C vr2 = v.a(r + row_step, i);
@@ -496,13 +532,37 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
   const bool mine = r < rows;
   const uint32_t r_safe = mine ? r : i + 1;  // rows beyond read a valid row, unused
   const uint32_t slot = ctx.simd_group * (kSimdWidth / extent) + column_lane;
-  // Whole passes of kBrdUnroll columns, then one partial pass: loads that no condition guards
-  // are issued together, where guarded ones went out one pair at a time.
   MSVD_DEVICE const C* a_row = &v.a(r_safe, 0);
   const int64_t ld = p.rows;
   const int64_t pass_stride = static_cast<int64_t>(across) * ld;
-  C raw = C(0);
+  // First (before the wait, with early loads), what the previous launch (bidiagonal_column)
+  // does not write: the first pass's A[r, c] (a column past the matrix reads column i + 1
+  // instead, times 0) and this lane's A[r, i + 1] for the epilogue.
+  if (p.early_loads == 0) wait_for_previous_kernel();
+  const uint32_t own_row = base + lane;
+  const bool owned = lane < extent && own_row < rows;
+  const C a_next = ctx.simd_group == 0 && owned ? v.a(own_row, i + 1) : C(0);
   uint32_t c0 = i + 2 + slot;
+  C a_first[kBrdUnroll];
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < kBrdUnroll; ++q) {
+    const uint32_t c = c0 + q * across;
+    a_first[q] = a_row[(c < cols ? c : i + 1) * ld];
+  }
+  if (p.early_loads != 0) wait_for_previous_kernel();
+  C u_first[kBrdUnroll];
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < kBrdUnroll; ++q) {
+    const uint32_t c = c0 + q * across;
+    u_first[q] = row[c < cols ? c : i + 1];
+  }
+  C raw = C(0);
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < kBrdUnroll; ++q)
+    raw += c0 + q * across < cols ? a_first[q] * u_first[q] : C(0);
+  c0 += across * kBrdUnroll;
+  // Then whole passes of kBrdUnroll columns, and one partial pass: loads that no condition
+  // guards are issued together, where guarded ones went out one pair at a time.
   for (; c0 + (kBrdUnroll - 1) * across < cols; c0 += across * kBrdUnroll) {
     MSVD_DEVICE const C* a_c0 = a_row + c0 * ld;
     C a_rc[kBrdUnroll], u_c[kBrdUnroll];
@@ -533,11 +593,8 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
   }
   const BrdEarlyRecords<C> early =
       brd_load_early_records(v.row_partials, p.partial_groups, ctx, p.threads);
-  // From the epilogue on a lane is a row (lane < extent: row base + lane): its A[r, i + 1], and
-  // the rows of Y and Yp that t3 and t4 start from.
-  const uint32_t own_row = base + lane;
-  const bool owned = lane < extent && own_row < rows;
-  const C a_next = ctx.simd_group == 0 && owned ? v.a(own_row, i + 1) : C(0);
+  // From the epilogue on a lane is a row (lane < extent: row base + lane; a_next above): the
+  // rows of Y and Yp that t3 and t4 start from.
   const C y_next = tid <= i ? v.y(i + 1, tid) : C(0);
   const C yp_next = tid < i ? v.yp(i + 1, tid) : C(0);
   // Each lane takes its share of the panel columns j <= i of the corrections, every across-th
@@ -671,6 +728,7 @@ MSVD_INLINE void bidiagonal_tail(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_
                                  MSVD_DEVICE C* w1, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
                                  MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
                                  ThreadContext ctx) {
+  wait_for_previous_kernel();
   const uint32_t matrix = ctx.group;
   const BrdMatrix<C> v = brd_matrix(p, w0, matrix);
   const uint32_t rows = p.rows - p.panel;  // M

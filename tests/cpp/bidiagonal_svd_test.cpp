@@ -360,6 +360,37 @@ TEST(DcSvd, TailFromEveryPanelBoundaryAndThreadCount) {
     }
 }
 
+// Where the GEMV kernels load their first share of the trailing matrix, before or after they
+// wait for the previous launch, changes only when those loads go out (on CUDA): a device on
+// which every launch fits beside the previous one (early loads throughout), one on which none
+// does (none), and one of 10 groups (early loads only where two launches' groups add up to 10
+// or fewer) give the same factors, bit for bit, and the emulator holds every launch to one wait
+// a thread.
+TEST(DcSvd, EarlyLoadsChangeNoResult) {
+  std::mt19937_64 rng(167);
+  const MatrixXd a = testing::gaussian(90, 70, rng);
+  const MatrixXd b = testing::gaussian(90, 70, rng);
+  SvdTuning t;
+  t.algorithm = SvdAlgorithm::bidiagonal_dc;
+  t.bidiagonal.reduction_groups = 4;
+  t.bidiagonal.reduction_tail = 0;  // the GEMV kernels to the end
+  std::vector<std::vector<SvdRun>> runs;
+  for (uint64_t concurrent : {uint64_t{1} << 20, uint64_t{1}, uint64_t{10}}) {
+    emu::EmulatorOptions options;
+    options.schedule_seed = 7;
+    LimitedBackend backend({}, options);
+    backend.concurrent = [concurrent](uint32_t) { return concurrent; };
+    runs.push_back(testing::run_svd_on<float>(backend, {a, b}, t));
+    expect_fp32_contract(runs.back()[0], "concurrent " + std::to_string(concurrent));
+  }
+  for (size_t k = 1; k < runs.size(); ++k)
+    for (size_t b = 0; b < 2; ++b) {
+      EXPECT_EQ(runs[k][b].s, runs[0][b].s) << k << ", matrix " << b;
+      EXPECT_EQ(runs[k][b].u, runs[0][b].u) << k << ", matrix " << b;
+      EXPECT_EQ(runs[k][b].v, runs[0][b].v) << k << ", matrix " << b;
+    }
+}
+
 // The tail starts only where it fits the threadgroup memory: in 16 KiB 100x70 (28 KB) does not,
 // the 68x38 left at column 32 (10.3 KB, with the scratch of 1024 threads 15 KB) does.
 TEST(DcSvd, TailOnlyWhereItFitsTheThreadgroupMemory) {

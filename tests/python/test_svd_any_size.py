@@ -412,11 +412,13 @@ def test_qr_path_and_completion_under_shuffled_schedules(emulator_seed):
 @pytest.mark.skipif(not torch.cuda.is_available() or "cuda" not in metalsvd.built_backends(),
                     reason="needs the cuda backend")
 @pytest.mark.parametrize("algorithm,shape", [("dc", (300, 200)), ("dc", (130, 70)),
-                                             ("qr", (1300, 40)), ("blocked", (260, 200))])
+                                             ("dc", (1100, 900)), ("qr", (1300, 40)),
+                                             ("blocked", (260, 200))])
 def test_cuda_overlapped_launches_give_the_serial_result(monkeypatch, algorithm, shape):
-    """Each kernel waits for the previous one before it touches memory, so launching it while
-    the previous one runs (compute capability 9.0 on) changes no result, not even in the last
-    bit; METALSVD_CUDA_OVERLAP=0 launches them one after another."""
+    """Each kernel waits for the previous one before it touches memory that kernel writes (the
+    one-stage bidiagonalisation's loads its trailing matrix before), so launching it while the
+    previous one runs (compute capability 9.0 on) changes no result, not even in the last bit;
+    METALSVD_CUDA_OVERLAP=0 launches them one after another."""
     A = gaussian(3, *shape, device="cuda", seed=21)
     monkeypatch.setenv("METALSVD_CUDA_OVERLAP", "0")
     serial = tuned(A, algorithm)
