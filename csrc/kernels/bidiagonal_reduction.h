@@ -88,7 +88,7 @@ struct BidiagonalParams {
 // start and the tail wait first thing.
 template <>
 struct WaitsInBody<BidiagonalParams> {
-  static constexpr bool value = true;
+  enum : bool { value = true };
 };
 
 // The reduction's region (w0), one block per kind of array with the batch's matrices

@@ -17,9 +17,11 @@ namespace kernels {
 // Whether the kernels of parameters P wait for the previous kernel (wait_for_previous_kernel())
 // in their bodies, once in every thread, after loads of data that the previous launch never
 // writes. The others wait at their entry, which the CUDA backend's wrapper does for them.
+// (An enumerator, not a static data member, which Metal would want in its constant address
+// space.)
 template <typename P>
 struct WaitsInBody {
-  static constexpr bool value = false;
+  enum : bool { value = false };
 };
 
 // Per-matrix int32 progress shared by the kernels of one SVD, state_stride entries a matrix.
