@@ -144,9 +144,10 @@ class ReductionLaunches {
     const uint32_t groups = r_.batch * p_.groups_per_matrix;
     // The share of the device's concurrent groups the launch takes (0 where the backend cannot
     // tell). Early loads where this launch's groups and the previous launch's fit the device
-    // together: the column and row kernels' at 4096^2 (128 groups of 1024 threads, one a
-    // multiprocessor of an H100) were 3% slower with them, 1024^2 and 2048^2 (64 groups) 2-4%
-    // faster (bench/results/2026-12-07_nvidia-h100_early_loads.txt).
+    // together: at every launch on an H100, 4096^2 (128 groups of 1024 threads, one a
+    // multiprocessor) was 3% slower with them, 1024^2 and 2048^2 (64 groups) 2-4% faster; with
+    // this rule 1024^2 2%, 2048^2 7% and 4096^2 2% faster than without early loads
+    // (bench/results/2026-12-07_nvidia-h100_early_loads.txt).
     const double share = device_share(function, name, groups, p_.threads);
     p_.early_loads = previous_share_ + share <= 1.0 ? 1 : 0;
     previous_share_ = share;
