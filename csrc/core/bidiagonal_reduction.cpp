@@ -148,16 +148,15 @@ class ReductionLaunches {
     // multiprocessor) was 3% slower with them, 1024^2 and 2048^2 (64 groups) 2-4% faster; with
     // this rule 1024^2 2%, 2048^2 7% and 4096^2 2% faster than without early loads
     // (bench/results/2026-12-07_nvidia-h100_early_loads.txt).
-    const double share = device_share(function, name, groups, p_.threads);
+    const double share = device_share(name, groups, p_.threads);
     p_.early_loads = previous_share_ + share <= 1.0 ? 1 : 0;
     previous_share_ = share;
     launch_workspace_kernel(backend_, name, groups, p_.threads,
                             scratch_elements * element_size(r_.dtype), p_, buffers_);
   }
 
-  double device_share(const char* function, const std::string& name, uint32_t groups,
-                      uint32_t threads) {
-    const auto key = std::make_pair(function, threads);
+  double device_share(const std::string& name, uint32_t groups, uint32_t threads) {
+    const auto key = std::make_pair(name, threads);
     auto known = concurrent_groups_.find(key);
     if (known == concurrent_groups_.end())
       known = concurrent_groups_.emplace(key, backend_.concurrent_groups(name, threads)).first;
@@ -174,9 +173,9 @@ class ReductionLaunches {
   uint32_t row_limit_ = 0;
   kernels::BidiagonalParams p_{};
   WorkspaceBuffers buffers_;
-  // Groups of a kernel (by its function's name, a literal) and threads the device runs at once,
-  // asked once each; the share of them the previous launch took.
-  std::map<std::pair<const char*, uint32_t>, uint64_t> concurrent_groups_;
+  // Groups of a kernel and threads the device runs at once, asked once each; the share of them
+  // the previous launch took.
+  std::map<std::pair<std::string, uint32_t>, uint64_t> concurrent_groups_;
   double previous_share_ = 1.0;
 };
 
