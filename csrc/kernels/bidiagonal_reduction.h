@@ -18,18 +18,18 @@
 //                      unblocked (as xGEBD2), once the trailing matrix is small enough that
 //                      its two launches a column cost more than one group's passes over it
 // A launch that needs a reflector reduces the previous launch's per-group sums itself (every
-// group, a few thousand values), so no launch exists for the reduction alone.
+// group, a few thousand values), so no launch exists for the reduction alone. The reflectors
+// go to separate matrices Yq (m x n) and Yp (n x n, reflector k in column k from row k + 1),
+// laid out as HouseholderFactors take them, and tau to their T factors' diagonals, so the core
+// applies Q and P with the QR path's blocked code.
 //
 // The column and row launches may issue their first loads of the trailing matrix before
 // wait_for_previous_kernel() (p.early_loads), so that on CUDA those round trips overlap the
-// previous launch. That
-// holds because of what the launch before each writes: a column launch follows the previous
-// step's row launch (which writes, of A, only column i) or bidiagonal_panel_start (no A at all),
-// a row launch follows the column launch (no A at all), and the GEMMs that update the trailing
-// matrix are followed by bidiagonal_panel_start or bidiagonal_tail, which wait first thing. The
-// reflectors go to separate matrices Yq (m x n) and Yp (n x n, reflector k in column k from row k +
-// 1), laid out as HouseholderFactors take them, and tau to their T factors' diagonals, so the core
-// applies Q and P with the QR path's blocked code.
+// previous launch. That holds because of what the launch before each writes: a column launch
+// follows the previous step's row launch (which writes, of A, only column i) or
+// bidiagonal_panel_start (no A at all), a row launch follows the column launch (no A at all),
+// and the GEMMs that update the trailing matrix are followed by bidiagonal_panel_start or
+// bidiagonal_tail, which wait first thing.
 #pragma once
 
 #include "dialect.h"
@@ -488,6 +488,39 @@ MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSV
   }
 }
 
+// A guarded pass of bidiagonal_row's GEMV: A[r, c] for c = c0, c0 + across, .. (kBrdUnroll of
+// them; past `cols`, column `spare`'s, which the sum drops), loaded apart from row[c] so that
+// the first pass's loads can come before the wait for the previous launch, which writes row.
+template <typename C>
+struct BrdPass {
+  C a[kBrdUnroll];
+};
+template <typename C>
+MSVD_INLINE BrdPass<C> brd_load_pass(MSVD_DEVICE const C* a_row, int64_t ld, uint32_t c0,
+                                     uint32_t across, uint32_t cols, uint32_t spare) {
+  BrdPass<C> pass;
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < kBrdUnroll; ++q) {
+    const uint32_t c = c0 + q * across;
+    pass.a[q] = a_row[(c < cols ? c : spare) * ld];
+  }
+  return pass;
+}
+// raw plus the pass's products with row[c], c < cols.
+template <typename C>
+MSVD_INLINE C brd_add_pass(C raw, BrdPass<C> pass, MSVD_DEVICE const C* row, uint32_t c0,
+                           uint32_t across, uint32_t cols, uint32_t spare) {
+  C u[kBrdUnroll];
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < kBrdUnroll; ++q) {
+    const uint32_t c = c0 + q * across;
+    u[q] = row[c < cols ? c : spare];
+  }
+  MSVD_UNROLL
+  for (uint32_t q = 0; q < kBrdUnroll; ++q) raw += c0 + q * across < cols ? pass.a[q] * u[q] : C(0);
+  return raw;
+}
+
 // Step i's row reflector and x, then column i + 1 (see the top). Groups: batch x
 // groups_per_matrix, p.extent trailing rows each. Runs only when column k has a right neighbour.
 template <typename P, typename T, typename C>
@@ -536,30 +569,16 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
   const int64_t ld = p.rows;
   const int64_t pass_stride = static_cast<int64_t>(across) * ld;
   // First (before the wait, with early loads), what the previous launch (bidiagonal_column)
-  // does not write: the first pass's A[r, c] (a column past the matrix reads column i + 1
-  // instead, times 0) and this lane's A[r, i + 1] for the epilogue.
+  // does not write: the first pass's A[r, c] (a column past the matrix reads column i + 1) and
+  // this lane's A[r, i + 1] for the epilogue.
   if (p.early_loads == 0) wait_for_previous_kernel();
   const uint32_t own_row = base + lane;
   const bool owned = lane < extent && own_row < rows;
   const C a_next = ctx.simd_group == 0 && owned ? v.a(own_row, i + 1) : C(0);
   uint32_t c0 = i + 2 + slot;
-  C a_first[kBrdUnroll];
-  MSVD_UNROLL
-  for (uint32_t q = 0; q < kBrdUnroll; ++q) {
-    const uint32_t c = c0 + q * across;
-    a_first[q] = a_row[(c < cols ? c : i + 1) * ld];
-  }
+  const BrdPass<C> first_pass = brd_load_pass(a_row, ld, c0, across, cols, i + 1);
   if (p.early_loads != 0) wait_for_previous_kernel();
-  C u_first[kBrdUnroll];
-  MSVD_UNROLL
-  for (uint32_t q = 0; q < kBrdUnroll; ++q) {
-    const uint32_t c = c0 + q * across;
-    u_first[q] = row[c < cols ? c : i + 1];
-  }
-  C raw = C(0);
-  MSVD_UNROLL
-  for (uint32_t q = 0; q < kBrdUnroll; ++q)
-    raw += c0 + q * across < cols ? a_first[q] * u_first[q] : C(0);
+  C raw = brd_add_pass(C(0), first_pass, row, c0, across, cols, i + 1);
   c0 += across * kBrdUnroll;
   // Then whole passes of kBrdUnroll columns, and one partial pass: loads that no condition
   // guards are issued together, where guarded ones went out one pair at a time.
@@ -577,20 +596,9 @@ MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_D
       pass += a_rc[q] * u_c[q] + a_rc[q + 1] * u_c[q + 1];
     raw += pass;
   }
-  if (c0 < cols) {
-    // The last, partial pass: a column past the matrix reads column c0 instead, times 0.
-    C a_rc[kBrdUnroll], u_c[kBrdUnroll];
-    MSVD_UNROLL
-    for (uint32_t q = 0; q < kBrdUnroll; ++q) {
-      const uint32_t c = c0 + q * across;
-      const uint32_t c_safe = c < cols ? c : c0;
-      a_rc[q] = a_row[c_safe * ld];
-      u_c[q] = row[c_safe];
-    }
-    MSVD_UNROLL
-    for (uint32_t q = 0; q < kBrdUnroll; ++q)
-      raw += c0 + q * across < cols ? a_rc[q] * u_c[q] : C(0);
-  }
+  if (c0 < cols)  // the last, partial pass (a column past the matrix reads column c0)
+    raw = brd_add_pass(raw, brd_load_pass(a_row, ld, c0, across, cols, c0), row, c0, across, cols,
+                       c0);
   const BrdEarlyRecords<C> early =
       brd_load_early_records(v.row_partials, p.partial_groups, ctx, p.threads);
   // From the epilogue on a lane is a row (lane < extent: row base + lane; a_next above): the

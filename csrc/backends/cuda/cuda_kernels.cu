@@ -104,6 +104,7 @@ void launch_v_in_device(const KernelLaunch& launch, const CudaLaunchOptions& opt
 // overlaps and the order of memory accesses is that of plain launches; the kernels of
 // kernels::WaitsInBody wait in their bodies, after loads of data the previous launch never
 // writes.
+
 // Whether `kernel` was compiled with that wait: from PTX of compute capability 9.0 on.
 constexpr int kOverlapPtxVersion = 90;
 
