@@ -5,7 +5,6 @@ and gesvda drivers on the same input.
     python bench/tune_dc.py [--device cuda] [--sizes 1024x1024,4096x4096]
                             [--gemm-rows 0,256,1024] [--threads 0,256,1024]
                             [--groups 0,64,256] [--tail -1,0,128] [--overlap on,off]
-                            [--grid on,off]
                             [--algorithms dc,qr] [--qr-rows 0,128,512] [--two-stage 0,1]
                             [--peers default,gesvda] [--dtype float32] [--repeats 3]
 
@@ -18,8 +17,6 @@ and conquer's vectors are GEMMs; --threads: the bidiagonalisation's GEMV kernels
 elements (0: never, -1: the plan's);
 --overlap (CUDA): whether each kernel may be launched while the previous one runs (the
 default, "on") or only once it has finished ("off", METALSVD_CUDA_OVERLAP=0);
---grid (CUDA): whether a panel of the bidiagonalisation may be one launch whose steps meet at
-grid barriers (the default, "on") or is a launch a step ("off", METALSVD_CUDA_GRID_BARRIERS=0);
 --algorithms: "dc" bidiagonalises the matrix itself, "qr" (tall shapes) its R after a
 Householder QR, whose tiles have at most --qr-rows rows (0: the plan's); --dtype: float32
 (the default) or float64 Gaussians; --two-stage: 1 the divide and conquer after the two-stage
@@ -61,7 +58,6 @@ def main():
     p.add_argument("--groups", default="0")
     p.add_argument("--tail", default="-1")
     p.add_argument("--overlap", default="on", help="on, off or on,off (CUDA launches)")
-    p.add_argument("--grid", default="on", help="on, off or on,off (CUDA panels in one launch)")
     p.add_argument("--algorithms", default="dc", help="dc, qr or dc,qr")
     p.add_argument("--qr-rows", default="0")
     p.add_argument("--two-stage", default="-1",
@@ -76,14 +72,13 @@ def main():
     dtype = getattr(torch, args.dtype)
     if dtype != torch.float32:
         print(f"dtype {args.dtype}")
-    for option, values in (("--overlap", args.overlap), ("--grid", args.grid)):
-        if any(o not in ("on", "off") for o in values.split(",")):
-            p.error(f"{option} takes on, off or on,off")
+    if any(o not in ("on", "off") for o in args.overlap.split(",")):
+        p.error("--overlap takes on, off or on,off")
     if any(a not in ("dc", "qr") for a in args.algorithms.split(",")):
         p.error("--algorithms takes dc, qr or dc,qr")
     print("setting dc R/T/G/L: gemm_rows R, threads T, groups G (0: the plan's), tail L "
           "(-1: the plan's); qr Q R/T/G/L: the same after a QR of tiles of Q rows "
-          "(0: the plan's); seq: launches not overlapped; nogrid: a launch a step")
+          "(0: the plan's); seq: launches not overlapped")
     print(f"{'shape':>11} {'setting':>20} {'ms':>9} {'sigma err':>10} {'U orth':>9} "
           f"{'V orth':>9} {'recon':>9}", flush=True)
     for text in args.sizes.split(","):
@@ -91,24 +86,21 @@ def main():
         g = torch.Generator().manual_seed(m * 7919 + n)
         A = torch.randn(m, n, generator=g, dtype=torch.float64).to(dtype).to(device)
         ref = torch.linalg.svdvals(A.double())
-        settings = [(a, int(q), int(r), int(t), int(gr), int(tl), o, gb, int(ts))
+        settings = [(a, int(q), int(r), int(t), int(gr), int(tl), o, int(ts))
                     for a in args.algorithms.split(",")
                     for q in (args.qr_rows.split(",") if a == "qr" else ["0"])
                     for r in args.gemm_rows.split(",") for t in args.threads.split(",")
                     for gr in args.groups.split(",") for tl in args.tail.split(",")
-                    for o in args.overlap.split(",") for gb in args.grid.split(",")
-                    for ts in args.two_stage.split(",")]
-        for algorithm, qr_rows, rows, threads, groups, tail, overlap, grid, two_stage in settings:
-            # The backend reads the switches each call.
+                    for o in args.overlap.split(",") for ts in args.two_stage.split(",")]
+        for algorithm, qr_rows, rows, threads, groups, tail, overlap, two_stage in settings:
+            # The backend reads the switch each call.
             os.environ["METALSVD_CUDA_OVERLAP"] = "0" if overlap == "off" else "1"
-            os.environ["METALSVD_CUDA_GRID_BARRIERS"] = "0" if grid == "off" else "1"
             knobs = (algorithm, rows, threads, groups, tail, qr_rows, two_stage)
             ms = median_call_ms(lambda: dc(A, *knobs), device, args.repeats)
             U, S, V, info = dc(A, *knobs)
             e = errors(A, U, S, V, ref)
             label = ("dc " if algorithm == "dc" else f"qr {qr_rows} ") + \
                 f"{rows}/{threads}/{groups}/{tail}" + (" seq" if overlap == "off" else "") + \
-                (" nogrid" if grid == "off" else "") + \
                 ("" if two_stage == -1 else f" 2s{two_stage}")
             print(f"{text:>11} {label:>20} {ms:>9.2f} {e[0]:>10.1e} {e[1]:>9.1e} "
                   f"{e[2]:>9.1e} {e[3]:>9.1e}  info {info.item()}", flush=True)

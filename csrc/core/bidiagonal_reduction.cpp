@@ -8,7 +8,6 @@
 #include "core/column_major.h"
 #include "core/errors.h"
 #include "core/workspace_kernels.h"
-#include "kernels/bidiagonal_panel.h"
 #include "kernels/bidiagonal_reduction.h"
 
 namespace metalsvd {
@@ -68,12 +67,6 @@ class ReductionLaunches {
       throw NotImplemented("metalsvd: the bidiagonalisation kernels need " +
                            std::to_string(kBrdThreads) + " threads a group, the device allows " +
                            std::to_string(std::min(column_limit, row_limit)));
-    // bidiagonal_panel runs both kernels' bodies: whole sets of 256 threads, as the column
-    // kernel. Its limit is asked only where the backend has grid barriers at all (Metal's
-    // library has no such kernel).
-    const std::string panel = workspace_kernel_name("bidiagonal_panel", r.dtype);
-    if (shape.grid_barriers != 0 && backend.grid_barrier_groups(panel, kBrdThreads, 0) > 0)
-      panel_limit_ = backend.max_threads_for(panel) / kBrdThreads * kBrdThreads;
     p_.q_t_batch_stride = r.q.triangles_batch_stride;
     p_.p_t_batch_stride = r.p.triangles_batch_stride;
     p_.batch = r.batch;
@@ -109,7 +102,6 @@ class ReductionLaunches {
   }
 
   void panel(uint32_t p0, uint32_t width) {
-    if (panel_in_one_launch(p0, width)) return;
     p_.panel = p0;
     p_.width = width;
     p_.step = 0;
@@ -123,17 +115,16 @@ class ReductionLaunches {
       const uint64_t trailing = uint64_t{rows - i} * (cols - i) * r_.batch;
       p_.step = i;
       p_.partial_groups = previous_groups;
-      const kernels::BrdStepShape column =
-          kernels::brd_column_shape(cols - i - 1, r_.batch, groups_);
-      p_.extent = column.extent;
-      p_.groups_per_matrix = column.groups_per_matrix;
+      p_.extent = bidiagonal_group_extent(cols - i - 1, r_.batch, kernels::kBrdMaxCols,
+                                          kernels::kBrdMinCols, groups_);
+      p_.groups_per_matrix = kernels::brd_groups(cols - i - 1, p_.extent);
       p_.threads = threads_for(BidiagonalStep::column, trailing, column_limit_);
       launch("bidiagonal_column", kernels::brd_scratch_elements(p_.threads));
       if (i + 1 >= cols) break;
       p_.partial_groups = p_.groups_per_matrix;
-      const kernels::BrdStepShape row = kernels::brd_row_shape(rows - i - 1, r_.batch, groups_);
-      p_.extent = row.extent;
-      p_.groups_per_matrix = row.groups_per_matrix;
+      p_.extent = bidiagonal_group_extent(rows - i - 1, r_.batch, kernels::kBrdMaxRows,
+                                          kernels::kBrdMinRows, groups_);
+      p_.groups_per_matrix = kernels::brd_groups(rows - i - 1, p_.extent);
       p_.threads = threads_for(BidiagonalStep::row, trailing, row_limit_);
       launch("bidiagonal_row", kernels::brd_scratch_elements(p_.threads));
       previous_groups = p_.groups_per_matrix;
@@ -141,40 +132,6 @@ class ReductionLaunches {
   }
 
  private:
-  // The panel as one launch of bidiagonal_panel, where the backend runs all its groups at once:
-  // its column and row steps then meet at grid barriers instead of launch boundaries, one trip
-  // through memory instead of a launch's latency. Its threads are those the panel's first
-  // column launch would have (later launches would take fewer where their groups are small).
-  bool panel_in_one_launch(uint32_t p0, uint32_t width) {
-    if (panel_limit_ == 0) return false;
-    const uint32_t rows = r_.rows - p0;
-    const uint32_t cols = r_.cols - p0;
-    const kernels::BrdStepShape first = kernels::brd_column_shape(cols - 1, r_.batch, groups_);
-    const uint64_t trailing = uint64_t{rows} * cols;
-    const uint32_t threads = std::min(
-        threads_ != 0
-            ? threads_
-            : bidiagonal_threads(BidiagonalStep::column, trailing / first.groups_per_matrix),
-        panel_limit_);
-    const kernels::BrdPanelPhases phases =
-        kernels::brd_panel_phases(rows, cols, width, r_.batch, threads, groups_);
-    const uint32_t scratch = kernels::brd_scratch_elements(threads);
-    const uint64_t resident =
-        backend_.grid_barrier_groups(workspace_kernel_name("bidiagonal_panel", r_.dtype), threads,
-                                     scratch * element_size(r_.dtype));
-    if (uint64_t{phases.most_groups} * r_.batch > resident) return false;
-    p_.panel = p0;
-    p_.width = width;
-    p_.step = 0;
-    p_.groups_per_matrix = phases.most_groups;
-    p_.partial_groups = 0;
-    p_.threads = threads;
-    p_.extent = 0;
-    p_.target_groups = groups_;
-    launch("bidiagonal_panel", scratch, true);
-    return true;
-  }
-
   // The threads of a `step` launch of p_.groups_per_matrix groups a matrix over `trailing`
   // elements.
   uint32_t threads_for(BidiagonalStep step, uint64_t trailing, uint32_t limit) const {
@@ -182,7 +139,7 @@ class ReductionLaunches {
     return std::min(threads_ != 0 ? threads_ : bidiagonal_threads(step, trailing / groups), limit);
   }
 
-  void launch(const char* function, uint32_t scratch_elements, bool grid_barriers = false) {
+  void launch(const char* function, uint32_t scratch_elements) {
     const std::string name = workspace_kernel_name(function, r_.dtype);
     const uint32_t groups = r_.batch * p_.groups_per_matrix;
     // The share of the device's concurrent groups the launch takes (0 where the backend cannot
@@ -195,7 +152,7 @@ class ReductionLaunches {
     p_.early_loads = previous_share_ + share <= 1.0 ? 1 : 0;
     previous_share_ = share;
     launch_workspace_kernel(backend_, name, groups, p_.threads,
-                            scratch_elements * element_size(r_.dtype), p_, buffers_, grid_barriers);
+                            scratch_elements * element_size(r_.dtype), p_, buffers_);
   }
 
   double device_share(const std::string& name, uint32_t groups, uint32_t threads) {
@@ -214,7 +171,6 @@ class ReductionLaunches {
   uint32_t tail_threads_ = 0;
   uint32_t column_limit_ = 0;
   uint32_t row_limit_ = 0;
-  uint32_t panel_limit_ = 0;  // bidiagonal_panel's threads; 0: panels as launches
   kernels::BidiagonalParams p_{};
   WorkspaceBuffers buffers_;
   // Groups of a kernel and threads the device runs at once, asked once each; the share of them
@@ -268,7 +224,10 @@ uint32_t bidiagonal_threads(BidiagonalStep step, uint64_t elements) {
 
 uint32_t bidiagonal_group_extent(uint32_t count, uint32_t batch, uint32_t largest,
                                  uint32_t smallest, uint32_t groups) {
-  return kernels::brd_step_shape(count, batch, largest, smallest, groups).extent;
+  uint32_t extent = largest;
+  while (extent > smallest && uint64_t{batch} * kernels::brd_groups(count, extent) < groups)
+    extent /= 2;
+  return extent;
 }
 
 bool bidiagonal_tail_from(uint32_t rows, uint32_t cols, int32_t tail) {

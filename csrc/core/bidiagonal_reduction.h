@@ -51,10 +51,6 @@ struct BidiagonalLaunchShape {
   // panel boundary where it has at most tail^2 elements (so at most `tail` columns) and fits
   // the group's threadgroup memory with the kernel's scratch; 0: never, -1: kBidiagonalTail.
   int32_t tail = -1;
-  // A panel is one launch of bidiagonal_panel, its steps meeting at grid barriers, where the
-  // backend has them and runs the panel's groups at once (Backend::grid_barrier_groups); 0:
-  // never, -1: so.
-  int32_t grid_barriers = -1;
 };
 
 // Groups a launch should have at least: fewer than a large GPU's multiprocessors (an H200 has

@@ -37,9 +37,6 @@ BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dty
     throw InvalidArgument("metalsvd: the bidiagonalisation's tail must be in [0, " +
                           std::to_string(kMaxBidiagonalTail) + "] (-1: the plan's)");
   plan.reduction.tail = tuning.reduction_tail;
-  if (tuning.reduction_grid_barriers < -1 || tuning.reduction_grid_barriers > 0)
-    throw InvalidArgument("metalsvd: the bidiagonalisation's grid barriers must be 0 or -1");
-  plan.reduction.grid_barriers = tuning.reduction_grid_barriers;
   if (tuning.two_stage < -1 || tuning.two_stage > 1)
     throw InvalidArgument("metalsvd: two_stage must be 0, 1 or -1 (the plan's)");
   plan.two_stage = tuning.two_stage;

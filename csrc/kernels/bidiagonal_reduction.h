@@ -82,8 +82,6 @@ struct BidiagonalParams {
   // launch's groups run beside the previous launch's; where they wait for its groups to finish,
   // they only add memory traffic to the previous launch's last groups.
   uint32_t early_loads;
-  // bidiagonal_panel: the groups a phase should have at least (brd_step_shape).
-  uint32_t target_groups;
 };
 
 // The column and row kernels load their trailing matrix first (the top of this file); the panel
@@ -110,31 +108,6 @@ struct BidiagonalLayout {
 
 MSVD_HOST_DEVICE uint32_t brd_groups(uint32_t count, uint32_t per_group) {
   return count == 0 ? 1u : (count + per_group - 1) / per_group;
-}
-
-// The groups of a column launch (over the cols - i - 1 trailing columns right of column i) or a
-// row launch (the rows below row i): their extent halves, down to the smallest, while the
-// batch's groups are fewer than `groups`. The host's launches and bidiagonal_panel's phases
-// both take them from here.
-struct BrdStepShape {
-  uint32_t extent;
-  uint32_t groups_per_matrix;
-};
-MSVD_HOST_DEVICE BrdStepShape brd_step_shape(uint32_t count, uint32_t batch, uint32_t largest,
-                                             uint32_t smallest, uint32_t groups) {
-  uint32_t extent = largest;
-  while (extent > smallest && uint64_t{batch} * brd_groups(count, extent) < groups) extent /= 2;
-  BrdStepShape shape;
-  shape.extent = extent;
-  shape.groups_per_matrix = brd_groups(count, extent);
-  return shape;
-}
-MSVD_HOST_DEVICE BrdStepShape brd_column_shape(uint32_t columns_right, uint32_t batch,
-                                               uint32_t groups) {
-  return brd_step_shape(columns_right, batch, kBrdMaxCols, kBrdMinCols, groups);
-}
-MSVD_HOST_DEVICE BrdStepShape brd_row_shape(uint32_t rows_below, uint32_t batch, uint32_t groups) {
-  return brd_step_shape(rows_below, batch, kBrdMaxRows, kBrdMinRows, groups);
 }
 
 MSVD_HOST_DEVICE BidiagonalLayout bidiagonal_layout(uint32_t rows, uint32_t cols, uint32_t batch) {
@@ -298,12 +271,13 @@ MSVD_INLINE void brd_reduce_records(BrdEarlyRecords<C> early, MSVD_DEVICE const 
 }
 
 // The sums of a panel's first column as it is (the panel has no X, Y yet): alpha and the
-// squared norm below it. Groups: batch x groups_per_matrix, p.threads rows each. `wait` waits
-// for what the previous launch (or, in bidiagonal_panel, the previous phase) wrote.
-template <typename P, typename C, typename Wait>
-MSVD_INLINE void brd_panel_start(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0,
-                                 MSVD_THREADGROUP C* scratch, ThreadContext ctx, Wait wait) {
-  wait();
+// squared norm below it. Groups: batch x groups_per_matrix, kBrdThreads rows each.
+template <typename P, typename T, typename C>
+MSVD_INLINE void bidiagonal_panel_start(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                        MSVD_DEVICE C*, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
+                                        MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
+                                        ThreadContext ctx) {
+  wait_for_previous_kernel();
   const uint32_t matrix = ctx.group / p.groups_per_matrix;
   const uint32_t group = ctx.group % p.groups_per_matrix;
   const BrdMatrix<C> v = brd_matrix(p, w0, matrix);
@@ -315,14 +289,6 @@ MSVD_INLINE void brd_panel_start(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0,
   MSVD_DEVICE C* record = v.column_partials + int64_t{group} * kBrdRecord;
   for (uint32_t slot = ctx.thread_index; slot < kBrdRecord; slot += p.threads)
     record[slot] = slot == 0 ? head : (slot == 1 ? below : C(0));
-}
-
-template <typename P, typename T, typename C>
-MSVD_INLINE void bidiagonal_panel_start(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
-                                        MSVD_DEVICE C*, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
-                                        MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
-                                        ThreadContext ctx) {
-  brd_panel_start(p, w0, scratch, ctx, WaitForPreviousKernel());
 }
 
 // Threadgroup memory of bidiagonal_column and bidiagonal_row, in elements.
@@ -350,9 +316,11 @@ MSVD_INLINE BrdStep<C> brd_step(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0, Thr
 
 // Step i of the panel: column k = p0 + i's reflector, then the trailing columns (see the top).
 // Groups: batch x groups_per_matrix, p.extent trailing columns each (at least one group).
-template <typename P, typename C, typename Wait>
-MSVD_INLINE void brd_column(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0, MSVD_DEVICE C* w1,
-                            MSVD_THREADGROUP C* scratch, ThreadContext ctx, Wait wait) {
+template <typename P, typename T, typename C>
+MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                   MSVD_DEVICE C* w1, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
+                                   MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
+                                   ThreadContext ctx) {
   const BrdStep<C> st = brd_step(p, w0, ctx);
   const uint32_t matrix = st.matrix;
   const uint32_t group = st.group;
@@ -386,7 +354,7 @@ MSVD_INLINE void brd_column(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0, MSVD_DE
   // column past the matrix reads the last column instead, and its dot is dropped; a row past it
   // reads row i: loads that no condition guards are issued together, where guarded ones went out
   // one pair at a time.
-  if (p.early_loads == 0) wait();
+  if (p.early_loads == 0) wait_for_previous_kernel();
   const bool trailing = i + 1 < cols;
   MSVD_DEVICE const C* columns[4];
   MSVD_UNROLL
@@ -400,7 +368,7 @@ MSVD_INLINE void brd_column(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0, MSVD_DE
     x1[q] = trailing ? columns[q][r1 < rows ? r1 : i] : C(0);
     a_i[q] = trailing && row_split == 0 && first + q < cols ? v.a(i, first + q) : C(0);
   }
-  if (p.early_loads != 0) wait();
+  if (p.early_loads != 0) wait_for_previous_kernel();
   const BrdEarlyRecords<C> early =
       brd_load_early_records(v.column_partials, p.partial_groups, ctx, p.threads);
   // What the epilogue needs: row i of the earlier reflectors and of X (lane j: panel column
@@ -520,14 +488,6 @@ MSVD_INLINE void brd_column(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0, MSVD_DE
   }
 }
 
-template <typename P, typename T, typename C>
-MSVD_INLINE void bidiagonal_column(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
-                                   MSVD_DEVICE C* w1, MSVD_DEVICE C*, MSVD_DEVICE int32_t*,
-                                   MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
-                                   ThreadContext ctx) {
-  brd_column(p, w0, w1, scratch, ctx, WaitForPreviousKernel());
-}
-
 // A guarded pass of bidiagonal_row's GEMV: A[r, c] for c = c0, c0 + across, .. (kBrdUnroll of
 // them; past `cols`, column `spare`'s, which the sum drops), loaded apart from row[c] so that
 // the first pass's loads can come before the wait for the previous launch, which writes row.
@@ -563,9 +523,11 @@ MSVD_INLINE C brd_add_pass(C raw, BrdPass<C> pass, MSVD_DEVICE const C* row, uin
 
 // Step i's row reflector and x, then column i + 1 (see the top). Groups: batch x
 // groups_per_matrix, p.extent trailing rows each. Runs only when column k has a right neighbour.
-template <typename P, typename C, typename Wait>
-MSVD_INLINE void brd_row(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0, MSVD_DEVICE C* w2,
-                         MSVD_THREADGROUP C* scratch, ThreadContext ctx, Wait wait) {
+template <typename P, typename T, typename C>
+MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                MSVD_DEVICE C*, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
+                                MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
+                                ThreadContext ctx) {
   const BrdStep<C> st = brd_step(p, w0, ctx);
   const uint32_t matrix = st.matrix;
   const uint32_t group = st.group;
@@ -609,13 +571,13 @@ MSVD_INLINE void brd_row(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0, MSVD_DEVIC
   // First (before the wait, with early loads), what the previous launch (bidiagonal_column)
   // does not write: the first pass's A[r, c] (a column past the matrix reads column i + 1) and
   // this lane's A[r, i + 1] for the epilogue.
-  if (p.early_loads == 0) wait();
+  if (p.early_loads == 0) wait_for_previous_kernel();
   const uint32_t own_row = base + lane;
   const bool owned = lane < extent && own_row < rows;
   const C a_next = ctx.simd_group == 0 && owned ? v.a(own_row, i + 1) : C(0);
   uint32_t c0 = i + 2 + slot;
   const BrdPass<C> first_pass = brd_load_pass(a_row, ld, c0, across, cols, i + 1);
-  if (p.early_loads != 0) wait();
+  if (p.early_loads != 0) wait_for_previous_kernel();
   C raw = brd_add_pass(C(0), first_pass, row, c0, across, cols, i + 1);
   c0 += across * kBrdUnroll;
   // Then whole passes of kBrdUnroll columns, and one partial pass: loads that no condition
@@ -751,14 +713,6 @@ MSVD_INLINE void brd_row(MSVD_CONSTANT const P& p, MSVD_DEVICE C* w0, MSVD_DEVIC
     }
   }
   if (tid < kBrdRecord - kBrdDots2 - kBrdPanel) record[kBrdDots2 + kBrdPanel + tid] = C(0);
-}
-
-template <typename P, typename T, typename C>
-MSVD_INLINE void bidiagonal_row(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
-                                MSVD_DEVICE C*, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
-                                MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
-                                ThreadContext ctx) {
-  brd_row(p, w0, w2, scratch, ctx, WaitForPreviousKernel());
 }
 
 // Threadgroup memory of bidiagonal_tail for a tail of rows x cols, in elements: the SIMD

@@ -24,12 +24,6 @@ struct WaitsInBody {
   enum : bool { value = false };
 };
 
-// wait_for_previous_kernel() as a function object, for kernel bodies that also run as phases of
-// one launch, where what they wait for is the previous phase (a grid barrier).
-struct WaitForPreviousKernel {
-  MSVD_INLINE void operator()() const { wait_for_previous_kernel(); }
-};
-
 // Per-matrix int32 progress shared by the kernels of one SVD, state_stride entries a matrix.
 enum SvdState : uint32_t {
   kStateExponent = 0,   // the input was scaled by 2^-exponent

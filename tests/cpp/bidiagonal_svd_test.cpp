@@ -391,63 +391,6 @@ TEST(DcSvd, EarlyLoadsChangeNoResult) {
     }
 }
 
-// A panel in one launch (bidiagonal_panel, its column and row steps meeting at grid barriers)
-// runs the launches' bodies, adding the same sums in the same order: a backend without grid
-// barriers (every step a launch, as on Metal), one that holds every panel's groups at once, and
-// one that holds 5 groups (a batch of two 90x70 in groups of 32 columns or rows takes 6 groups
-// in the first panel, 4 in the others) give the same factors bit for bit at 256 and at 1024
-// threads a group (a sum over the SIMD groups changes with their number, so the launches' own
-// thread counts, which bidiagonal_threads takes launch by launch, give other last bits).
-TEST(DcSvd, PanelsInOneLaunchChangeNoResult) {
-  std::mt19937_64 rng(173);
-  const MatrixXd a = testing::gaussian(90, 70, rng);
-  const MatrixXd b = testing::gaussian(90, 70, rng);
-  for (uint32_t threads : {256u, 1024u}) {
-    SvdTuning t;
-    t.algorithm = SvdAlgorithm::bidiagonal_dc;
-    t.bidiagonal.reduction_threads = threads;
-    t.bidiagonal.reduction_groups = 4;
-    t.bidiagonal.reduction_tail = 0;  // the GEMV kernels to the end
-    struct Setting {
-      uint64_t resident_groups;
-      uint32_t panel_launches, column_launches;
-    };
-    std::vector<std::vector<SvdRun>> runs;
-    for (const Setting& setting : {Setting{0, 0, 70}, Setting{6, 3, 0}, Setting{5, 2, 32}}) {
-      emu::EmulatorOptions options;
-      options.schedule_seed = 11;
-      options.resident_threads = setting.resident_groups * threads;
-      LimitedBackend backend({}, options);
-      runs.push_back(testing::run_svd_on<float>(backend, {a, b}, t));
-      const std::string what = std::to_string(threads) + " threads, " +
-                               std::to_string(setting.resident_groups) + " resident groups";
-      expect_fp32_contract(runs.back()[0], what);
-      EXPECT_EQ(backend.calls("bidiagonal_panel_f32"), setting.panel_launches) << what;
-      EXPECT_EQ(backend.calls("bidiagonal_column_f32"), setting.column_launches) << what;
-    }
-    for (size_t k = 1; k < runs.size(); ++k)
-      for (size_t m = 0; m < 2; ++m) {
-        EXPECT_EQ(runs[k][m].s, runs[0][m].s) << threads << " threads, " << k << ", matrix " << m;
-        EXPECT_EQ(runs[k][m].u, runs[0][m].u) << threads << " threads, " << k << ", matrix " << m;
-        EXPECT_EQ(runs[k][m].v, runs[0][m].v) << threads << " threads, " << k << ", matrix " << m;
-      }
-  }
-  // The plan's threads (256 for the panels, 256 or 512 for the launches) meet the contract.
-  SvdTuning t;
-  t.algorithm = SvdAlgorithm::bidiagonal_dc;
-  t.bidiagonal.reduction_tail = 0;
-  emu::EmulatorOptions options;
-  options.schedule_seed = 12;
-  options.resident_threads = emu::max_resident_threads();
-  LimitedBackend backend({}, options);
-  const std::vector<SvdRun> planned = testing::run_svd_on<float>(backend, {a, b}, t);
-  expect_fp32_contract(planned[0], "the plan's threads, a");
-  expect_fp32_contract(planned[1], "the plan's threads, b");
-  EXPECT_EQ(backend.calls("bidiagonal_panel_f32"), 3u);
-  t.bidiagonal.reduction_grid_barriers = 1;  // 0 or -1 only
-  EXPECT_THROW(run_svd<float>({a}, 1, 32 * 1024, t), InvalidArgument);
-}
-
 // The tail starts only where it fits the threadgroup memory: in 16 KiB 100x70 (28 KB) does not,
 // the 68x38 left at column 32 (10.3 KB, with the scratch of 1024 threads 15 KB) does.
 TEST(DcSvd, TailOnlyWhereItFitsTheThreadgroupMemory) {

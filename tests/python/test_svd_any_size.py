@@ -3,7 +3,6 @@ against LAPACK in float64. The emulator runs the blocked kernels at small block 
 CI exercises many rounds and sweeps."""
 
 import math
-import re
 
 import pytest
 import torch
@@ -429,37 +428,3 @@ def test_cuda_overlapped_launches_give_the_serial_result(monkeypatch, algorithm,
     for name, a, b in zip("USV", serial[:3], overlapped[:3]):
         assert torch.equal(a, b), f"{name} differs with overlapped launches"
     assert_contract(A, overlapped[:3], FP32, f"{algorithm} {shape}")
-
-
-def cuda_kernels_run(call):
-    """The names of the metalsvd kernels (kernels::name<...>) that `call` runs on the GPU."""
-    from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        result = call()
-        torch.cuda.synchronize()
-    names = set()
-    for event in prof.key_averages():
-        names.update(re.findall(r"metalsvd::kernels::(\w+)<", event.key))
-    return result, names
-
-
-@pytest.mark.skipif(not torch.cuda.is_available() or "cuda" not in metalsvd.built_backends(),
-                    reason="needs the cuda backend")
-@pytest.mark.parametrize("shape,threads", [((3, 300, 200), 256), ((1, 1100, 900), 1024),
-                                           ((2, 2100, 1500), 512), ((1, 16384, 256), 256)])
-def test_cuda_panels_in_one_launch_give_the_launches_result(monkeypatch, shape, threads):
-    """A panel of the bidiagonalisation in one cooperative launch (bidiagonal_panel, its steps
-    meeting at grid barriers) runs the column and row kernels' bodies with the same sums in the
-    same order: the factors equal those of a launch a step (METALSVD_CUDA_GRID_BARRIERS=0) bit
-    for bit, at the same threads a group (16384x256: the R of its QR)."""
-    A = gaussian(*shape, device="cuda", seed=23)
-    monkeypatch.setenv("METALSVD_CUDA_GRID_BARRIERS", "0")
-    launches, names = cuda_kernels_run(lambda: tuned(A, "dc", dc_threads=threads))
-    assert "bidiagonal_panel" not in names and "bidiagonal_column" in names
-    monkeypatch.setenv("METALSVD_CUDA_GRID_BARRIERS", "1")
-    one_launch, names = cuda_kernels_run(lambda: tuned(A, "dc", dc_threads=threads))
-    assert "bidiagonal_panel" in names
-    assert one_launch[3].tolist() == [0] * shape[0]
-    for name, a, b in zip("USV", launches[:3], one_launch[:3]):
-        assert torch.equal(a, b), f"{name} differs with panels in one launch"
-    assert_contract(A, one_launch[:3], FP32, f"{shape}, {threads} threads")

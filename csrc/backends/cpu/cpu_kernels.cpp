@@ -7,7 +7,6 @@
 #include "kernels/jacobi_small.h"
 #include "kernels/workspace_kernel_list.h"
 #include "kernels/workspace_kernel_list_fp64.h"
-#include "kernels/workspace_kernel_list_grid.h"
 
 namespace metalsvd {
 namespace {
@@ -105,8 +104,7 @@ void run_workspace_kernel(const KernelLaunch& launch, const emu::EmulatorOptions
       },
       options,
       kernels::WaitsInBody<P>::value ? emu::PreviousKernelWait::in_body
-                                     : emu::PreviousKernelWait::at_entry,
-      launch.grid_barriers ? emu::GridBarriers::all_groups_resident : emu::GridBarriers::none);
+                                     : emu::PreviousKernelWait::at_entry);
 }
 
 #define METALSVD_CPU_WORKSPACE_KERNEL(NAME, FUNCTION, PARAMS, T, C) \
@@ -150,8 +148,7 @@ const std::unordered_map<std::string, CpuKernel>& cpu_kernel_table() {
                   METALSVD_STORAGE_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL, "bf16", bfloat16_t, float)
                       METALSVD_COMPUTE_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL, "f32", float)
                           METALSVD_COMPUTE_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL, "f64", double)
-                              METALSVD_FP64_ON_F32_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL)
-                                  METALSVD_GRID_BARRIER_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL)};
+                              METALSVD_FP64_ON_F32_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL)};
   return table;
 }
 
