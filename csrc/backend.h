@@ -33,6 +33,9 @@ struct KernelLaunch {
   uint32_t params_size = 0;
   std::array<Buffer, kMaxKernelBuffers> buffers{};
   int num_buffers = 0;
+  // The kernel's groups meet at grid barriers (kernels::grid_barrier): the backend runs them all
+  // at once (a CUDA cooperative launch), at most grid_barrier_groups() of them.
+  bool grid_barriers = false;
 };
 
 // A batched matrix product, the one dense primitive a backend provides besides kernels (cuBLAS,
@@ -76,6 +79,17 @@ class Backend {
   virtual uint64_t concurrent_groups(const std::string& name, uint32_t threads) {
     (void)name;
     (void)threads;
+    return 0;
+  }
+  // The most groups of `threads` threads and `threadgroup_bytes` of threadgroup memory a launch
+  // of kernel `name` with grid barriers may have (KernelLaunch::grid_barriers: the device must
+  // run them all at once); 0 where the backend has no grid barriers (Metal, which promises no
+  // residency of a dispatch's threadgroups).
+  virtual uint64_t grid_barrier_groups(const std::string& name, uint32_t threads,
+                                       uint32_t threadgroup_bytes) {
+    (void)name;
+    (void)threads;
+    (void)threadgroup_bytes;
     return 0;
   }
 };

@@ -48,7 +48,8 @@ kernels::MatrixTransferParams transfer_params(const MatrixBatch& user, const Mat
 
 void launch_workspace_kernel(Backend& backend, const std::string& name, uint32_t groups,
                              uint32_t threads, uint32_t threadgroup_bytes, const void* params,
-                             uint32_t params_size, const WorkspaceBuffers& buffers) {
+                             uint32_t params_size, const WorkspaceBuffers& buffers,
+                             bool grid_barriers) {
   if (groups == 0) return;
   KernelLaunch launch;
   launch.name = name;
@@ -64,6 +65,7 @@ void launch_workspace_kernel(Backend& backend, const std::string& name, uint32_t
   for (int i = 0; i < 6; ++i)
     if (launch.buffers[i].handle == nullptr) launch.buffers[i] = any;
   launch.num_buffers = 6;
+  launch.grid_barriers = grid_barriers;
   backend.launch(launch);
 }
 

@@ -19,16 +19,18 @@ struct WorkspaceBuffers {
   Buffer io, w0, w1, w2, state, info;
 };
 
+// grid_barriers: the kernel's groups meet at grid barriers (KernelLaunch::grid_barriers).
 void launch_workspace_kernel(Backend& backend, const std::string& name, uint32_t groups,
                              uint32_t threads, uint32_t threadgroup_bytes, const void* params,
-                             uint32_t params_size, const WorkspaceBuffers& buffers);
+                             uint32_t params_size, const WorkspaceBuffers& buffers,
+                             bool grid_barriers = false);
 
 template <typename Params>
 void launch_workspace_kernel(Backend& backend, const std::string& name, uint32_t groups,
                              uint32_t threads, uint32_t threadgroup_bytes, const Params& params,
-                             const WorkspaceBuffers& buffers) {
+                             const WorkspaceBuffers& buffers, bool grid_barriers = false) {
   launch_workspace_kernel(backend, name, groups, threads, threadgroup_bytes, &params,
-                          sizeof(Params), buffers);
+                          sizeof(Params), buffers, grid_barriers);
 }
 
 // Per matrix of `a` (storage type): the scaling exponent and finiteness, into `state`, which

@@ -9,7 +9,12 @@
 //   synchronisation  group_barrier(), group_barrier_with_device_memory();
 //                    wait_for_previous_kernel(): what the previous launch wrote may be read
 //                    from here on (CUDA: a kernel may start while the previous one runs;
-//                    Metal and the emulator start it after: nothing)
+//                    Metal and the emulator start it after: nothing);
+//                    grid_barrier(): every thread of every group of the launch meets here,
+//                    and what any wrote before is visible to all after. CUDA and the emulator
+//                    only, in launches with KernelLaunch::grid_barriers, whose groups are all
+//                    resident at once: Metal promises no such residency, so it has no grid
+//                    barrier and the kernels that use one are not in its library
 //   SIMD groups      shuffle_xor(), simd_broadcast() (the same source lane in every lane),
 //                    simd_reduce_sum(), simd_reduce_max() over kSimdWidth lanes
 //   wide loads       load_quad(): four consecutive values of device memory in one access, at

@@ -29,6 +29,9 @@ uint64_t simd_exchange(SimdOp op, uint64_t value_bits, uint32_t argument, int li
 // Raises an emulator error: a wide load (load_quad) at an address not aligned to its size,
 // which faults on CUDA and is undefined on Metal.
 void misaligned_load(const void* address, uint32_t alignment, int line);
+// Blocks the calling fiber until every thread of every group of the launch reaches a grid
+// barrier (the launch runs its groups at once: emu::GridBarriers).
+void grid_barrier(int line);
 // Counts the calling thread's wait for the previous kernel (checked against the kernel's
 // emu::PreviousKernelWait when the group ends).
 void previous_kernel_wait();
@@ -201,6 +204,8 @@ inline Quad<C> load_quad(const C* p, int line = __builtin_LINE()) {
 // The emulator runs a launch to its end before it starts the next: nothing to wait for, but it
 // holds each kernel to waiting where it says it does.
 inline void wait_for_previous_kernel() { emu::previous_kernel_wait(); }
+
+inline void grid_barrier(int line = __builtin_LINE()) { emu::grid_barrier(line); }
 
 // The emulator has no cache to fill.
 template <typename C>

@@ -1,6 +1,7 @@
 // CUDA instantiation of the kernel dialect (see dialect.h).
 #pragma once
 
+#include <cooperative_groups.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math_constants.h>
@@ -126,6 +127,10 @@ MSVD_INLINE void wait_for_previous_kernel() {
   cudaTriggerProgrammaticLaunchCompletion();
 #endif
 }
+
+// The groups of a cooperative launch (KernelLaunch::grid_barriers), all resident at once, meet
+// here; the writes of every group before it are visible to every group after it.
+MSVD_INLINE void grid_barrier() { cooperative_groups::this_grid().sync(); }
 
 // Fire and forget: no register waits for the line, so a SIMD group can ask for the lines of
 // data it reads only later without holding them.

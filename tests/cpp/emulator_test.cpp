@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "kernels/dialect.h"
@@ -241,6 +243,66 @@ TEST(Emulator, WaitsForThePreviousKernelWhereTheKernelSays) {
   EXPECT_THROW(run_grid(1, 32, 0, waits(none, 2), EmulatorOptions{}, PreviousKernelWait::in_body),
                EmulatorError);
   EXPECT_THROW(run_grid(1, 32, 0, waits(none, 1), EmulatorOptions{}), EmulatorError);
+}
+
+// Each thread publishes its index to device memory and, after a grid barrier, reads the one the
+// thread of the same index in the next group published; after a second barrier it overwrites
+// its slot. Every group reads every other's first writes and none of their second, under every
+// schedule of the groups.
+TEST(Emulator, GridBarrierOrdersDeviceMemoryAcrossGroups) {
+  const uint32_t groups = 6, threads = 64, total = groups * threads;
+  for (uint64_t seed : {0, 1, 2, 3}) {
+    std::vector<int> slots(total, -1), out(total, -2);
+    run_grid(
+        groups, threads, 0,
+        [&](const ThreadContext& ctx, void*) {
+          const uint32_t i = ctx.group * threads + ctx.thread_index;
+          slots[i] = static_cast<int>(i);
+          kernels::grid_barrier();
+          out[i] = slots[(i + threads) % total];
+          kernels::grid_barrier();
+          slots[i] = -3;
+        },
+        seeded(seed), emu::PreviousKernelWait::at_entry, emu::GridBarriers::all_groups_resident);
+    for (uint32_t i = 0; i < total; ++i)
+      ASSERT_EQ(out[i], static_cast<int>((i + threads) % total)) << "seed " << seed;
+  }
+}
+
+// A grid barrier in a launch without grid barriers, one that a group or a thread returns without
+// (a deadlock on a GPU), and more threads than the emulator holds at once are errors.
+TEST(Emulator, GridBarrierRules) {
+  const auto barrier_unless = [](uint32_t group, uint32_t thread) {
+    return [=](const ThreadContext& ctx, void*) {
+      if (ctx.group == group && (thread == 1024 || ctx.thread_index == thread)) return;
+      kernels::grid_barrier();
+    };
+  };
+  const uint32_t none = 1024;
+  const auto resident = emu::GridBarriers::all_groups_resident;
+  const auto entry = emu::PreviousKernelWait::at_entry;
+  EXPECT_NO_THROW(run_grid(4, 64, 0, barrier_unless(none, none), seeded(1), entry, resident));
+  const auto expect_error = [](const std::function<void()>& run, const std::string& message) {
+    try {
+      run();
+      ADD_FAILURE() << "expected an EmulatorError: " << message;
+    } catch (const EmulatorError& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  };
+  expect_error([&] { run_grid(4, 64, 0, barrier_unless(none, none), seeded(1)); },
+               "reaches a grid barrier, but its launch has none");
+  expect_error([&] { run_grid(4, 64, 0, barrier_unless(2, none), seeded(1), entry, resident); },
+               "has returned without: every group must reach it");
+  expect_error([&] { run_grid(4, 64, 0, barrier_unless(1, 33), seeded(1), entry, resident); },
+               "not every thread reaches the same grid barrier");
+  const uint64_t most = emu::max_resident_threads();
+  expect_error(
+      [&] {
+        run_grid(static_cast<uint32_t>(most / 1024 + 1), 1024, 0, barrier_unless(none, none),
+                 seeded(1), entry, resident);
+      },
+      "it holds at most");
 }
 
 TEST(Emulator, ExceptionsInAThreadReachTheCaller) {

@@ -36,6 +36,10 @@ class LimitedBackend final : public Backend {
   uint64_t concurrent_groups(const std::string&, uint32_t threads) override {
     return concurrent ? concurrent(threads) : 0;
   }
+  uint64_t grid_barrier_groups(const std::string& kernel, uint32_t threads,
+                               uint32_t threadgroup_bytes) override {
+    return cpu_.grid_barrier_groups(kernel, threads, threadgroup_bytes);
+  }
   std::function<uint64_t(uint32_t threads)> concurrent;
 
   uint32_t launched(const std::string& kernel) const {

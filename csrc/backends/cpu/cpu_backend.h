@@ -14,6 +14,9 @@ class CpuBackend final : public Backend {
   const DeviceLimits& limits() const override { return limits_; }
   void launch(const KernelLaunch& launch) override;
   void gemm(const Gemm& gemm) override;
+  // As many as EmulatorOptions::resident_threads allow: none by default, as on Metal.
+  uint64_t grid_barrier_groups(const std::string& name, uint32_t threads,
+                               uint32_t threadgroup_bytes) override;
   const emu::EmulatorOptions& options() const { return options_; }
 
  private:

@@ -104,7 +104,8 @@ void run_workspace_kernel(const KernelLaunch& launch, const emu::EmulatorOptions
       },
       options,
       kernels::WaitsInBody<P>::value ? emu::PreviousKernelWait::in_body
-                                     : emu::PreviousKernelWait::at_entry);
+                                     : emu::PreviousKernelWait::at_entry,
+      launch.grid_barriers ? emu::GridBarriers::all_groups_resident : emu::GridBarriers::none);
 }
 
 #define METALSVD_CPU_WORKSPACE_KERNEL(NAME, FUNCTION, PARAMS, T, C) \

@@ -20,10 +20,12 @@ namespace {
 
 constexpr uint32_t kLanes = kernels::kSimdWidth;
 constexpr uint32_t kMaxThreadsPerGroup = 1024;  // Metal's and CUDA's limit
+// A launch with grid barriers holds all its threads' fibers at once.
+constexpr uint64_t kMaxResidentThreads = uint64_t{1} << 14;
 // Kernel frames are small; the margin covers exception unwinding inside a fiber.
 constexpr std::size_t kFiberStackBytes = 256 * 1024;
 
-enum class FiberState { runnable, at_barrier, at_simd, done };
+enum class FiberState { runnable, at_barrier, at_simd, at_grid_barrier, done };
 
 struct Fiber {
   ExecutionContext context;
@@ -80,6 +82,9 @@ uint64_t reduce_lanes(const Fiber* lanes, bool maximum) {
   return store_bits(acc);
 }
 
+// Where a group's threads stand when the scheduler stops running them.
+enum class GroupProgress { running, at_grid_barrier, done };
+
 class GroupScheduler;
 thread_local GroupScheduler* t_scheduler = nullptr;
 
@@ -96,7 +101,16 @@ class GroupScheduler {
   GroupScheduler(const GroupScheduler&) = delete;
   GroupScheduler& operator=(const GroupScheduler&) = delete;
 
+  // Runs group `group` to its end. A grid barrier is an error here: its launch has none.
   void run(uint32_t group, const KernelThread& body, PreviousKernelWait wait) {
+    start(group, body);
+    if (resume() == GroupProgress::at_grid_barrier)
+      fail("reaches a grid barrier, but its launch has none (KernelLaunch::grid_barriers)");
+    check_previous_kernel_waits(wait);
+  }
+
+  // Prepares group `group`'s fibers, which resume() then runs.
+  void start(uint32_t group, const KernelThread& body) {
     group_ = group;
     body_ = &body;
     std::memset(arena_.data(), 0xFF, arena_.size());
@@ -106,28 +120,57 @@ class GroupScheduler {
       f.previous_kernel_waits = 0;
       prepare_fiber(f.context, *f.stack, &GroupScheduler::fiber_entry, main_);
     }
-    std::mt19937_64 rng(seed_ ^ (0x9E3779B97F4A7C15ull * (group + 1)));
+    rng_.seed(seed_ ^ (0x9E3779B97F4A7C15ull * (group + 1)));
+  }
+
+  // Runs the group's fibers until all have returned or all wait at a grid barrier.
+  GroupProgress resume() {
     std::vector<uint32_t> order;
     GroupScheduler* const previous = t_scheduler;
     t_scheduler = this;
     try {
+      GroupProgress progress;
       do {
         order.clear();
         for (uint32_t t = 0; t < fibers_.size(); ++t)
           if (fibers_[t].state == FiberState::runnable) order.push_back(t);
-        if (seed_ != 0) std::shuffle(order.begin(), order.end(), rng);
+        if (seed_ != 0) std::shuffle(order.begin(), order.end(), rng_);
         for (uint32_t t : order) {
           current_ = t;
           switch_context(main_, fibers_[t].context);
           if (fibers_[t].error) std::rethrow_exception(fibers_[t].error);
         }
-      } while (release_waiting());
-      check_previous_kernel_waits(wait);
+        progress = release_waiting();
+      } while (progress == GroupProgress::running);
+      t_scheduler = previous;
+      return progress;
     } catch (...) {
       t_scheduler = previous;
       throw;
     }
-    t_scheduler = previous;
+  }
+
+  // Lets the group's threads, all at a grid barrier, go on.
+  void leave_grid_barrier() {
+    for (Fiber& f : fibers_) f.state = FiberState::runnable;
+  }
+
+  void check_previous_kernel_waits(PreviousKernelWait wait) const {
+    const uint32_t expected = wait == PreviousKernelWait::in_body ? 1 : 0;
+    for (uint32_t t = 0; t < fibers_.size(); ++t) {
+      const uint32_t waits = fibers_[t].previous_kernel_waits;
+      if (waits != expected)
+        fail("thread " + std::to_string(t) + " waited for the previous kernel " +
+             std::to_string(waits) + " times; a kernel that waits " +
+             (expected ? "in its body does so once in every thread"
+                       : "at its entry never does in its body"));
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    std::ostringstream message;
+    message << "metalsvd emulator: threadgroup " << group_ << ": " << what;
+    throw EmulatorError(message.str());
   }
 
   void count_previous_kernel_wait() { ++fibers_[current_].previous_kernel_waits; }
@@ -137,6 +180,13 @@ class GroupScheduler {
     f.state = FiberState::at_barrier;
     f.line = line;
     f.device_memory = device_memory;
+    switch_context(f.context, main_);
+  }
+
+  void wait_at_grid_barrier(int line) {
+    Fiber& f = fibers_[current_];
+    f.state = FiberState::at_grid_barrier;
+    f.line = line;
     switch_context(f.context, main_);
   }
 
@@ -165,24 +215,6 @@ class GroupScheduler {
     // Returning resumes main_ through uc_link.
   }
 
-  void check_previous_kernel_waits(PreviousKernelWait wait) const {
-    const uint32_t expected = wait == PreviousKernelWait::in_body ? 1 : 0;
-    for (uint32_t t = 0; t < fibers_.size(); ++t) {
-      const uint32_t waits = fibers_[t].previous_kernel_waits;
-      if (waits != expected)
-        fail("thread " + std::to_string(t) + " waited for the previous kernel " +
-             std::to_string(waits) + " times; a kernel that waits " +
-             (expected ? "in its body does so once in every thread"
-                       : "at its entry never does in its body"));
-    }
-  }
-
-  [[noreturn]] void fail(const std::string& what) const {
-    std::ostringstream message;
-    message << "metalsvd emulator: threadgroup " << group_ << ": " << what;
-    throw EmulatorError(message.str());
-  }
-
   std::string describe(uint32_t t) const {
     const Fiber& f = fibers_[t];
     std::ostringstream s;
@@ -200,16 +232,19 @@ class GroupScheduler {
       case FiberState::at_simd:
         s << " waits at " << simd_op_name(f.op) << " on line " << f.line;
         break;
+      case FiberState::at_grid_barrier:
+        s << " waits at the grid barrier on line " << f.line;
+        break;
     }
     return s.str();
   }
 
   // Releases every SIMD group whose lanes all wait at the same SIMD operation, else the whole
-  // group if all its threads wait at the same barrier. Returns false once all threads are done.
-  bool release_waiting() {
+  // group if all its threads wait at the same barrier; says where the group stands.
+  GroupProgress release_waiting() {
     bool all_done = true;
     for (const Fiber& f : fibers_) all_done = all_done && f.state == FiberState::done;
-    if (all_done) return false;
+    if (all_done) return GroupProgress::done;
 
     bool released = false;
     for (uint32_t first = 0; first < fibers_.size(); first += kLanes) {
@@ -232,18 +267,23 @@ class GroupScheduler {
       for (uint32_t l = 0; l < kLanes; ++l) lanes[l].state = FiberState::runnable;
       released = true;
     }
-    if (released) return true;
+    if (released) return GroupProgress::running;
 
+    // A grid barrier, like a group barrier, is met by every thread at the same line (CUDA's
+    // grid synchronisation begins with one of the block).
     uint32_t reference = 0;
     while (fibers_[reference].state == FiberState::done) ++reference;
+    const FiberState waiting = fibers_[reference].state;
     for (uint32_t t = 0; t < fibers_.size(); ++t) {
       const Fiber& f = fibers_[t];
-      if (f.state != FiberState::at_barrier || f.line != fibers_[reference].line)
-        fail("not every thread reaches the same barrier: " + describe(reference) + ", but " +
-             describe(t));
+      if (f.state != waiting || f.line != fibers_[reference].line)
+        fail(std::string("not every thread reaches the same ") +
+             (waiting == FiberState::at_grid_barrier ? "grid barrier" : "barrier") + ": " +
+             describe(reference) + ", but " + describe(t));
     }
+    if (waiting == FiberState::at_grid_barrier) return GroupProgress::at_grid_barrier;
     for (Fiber& f : fibers_) f.state = FiberState::runnable;
-    return true;
+    return GroupProgress::running;
   }
 
   void exchange(Fiber* lanes) {
@@ -288,6 +328,7 @@ class GroupScheduler {
   std::vector<Fiber> fibers_;
   std::vector<unsigned char> arena_;
   uint64_t seed_;
+  std::mt19937_64 rng_;
   ExecutionContext main_;
   uint32_t current_ = 0;
   uint32_t group_ = 0;
@@ -315,6 +356,8 @@ void previous_kernel_wait() {
   current_scheduler("wait_for_previous_kernel").count_previous_kernel_wait();
 }
 
+void grid_barrier(int line) { current_scheduler("grid_barrier").wait_at_grid_barrier(line); }
+
 void misaligned_load(const void* address, uint32_t alignment, int line) {
   std::ostringstream message;
   message << "metalsvd emulator: a wide load at " << address << " (line " << line
@@ -322,8 +365,57 @@ void misaligned_load(const void* address, uint32_t alignment, int line) {
   throw EmulatorError(message.str());
 }
 
+namespace {
+
+// A launch with grid barriers: every group at once, as on a GPU where all are resident, one
+// host thread switching among them. Between two grid barriers the groups run one after another
+// (in a shuffled order with a schedule seed), so a group may run past the next barrier's loads
+// before another has finished the previous phase: what a GPU may also do.
+void run_resident_groups(uint32_t groups, uint32_t threads_per_group,
+                         uint32_t threadgroup_memory_bytes, const KernelThread& thread,
+                         const EmulatorOptions& options, PreviousKernelWait wait) {
+  if (uint64_t{groups} * threads_per_group > kMaxResidentThreads)
+    throw EmulatorError("metalsvd emulator: a launch with grid barriers of " +
+                        std::to_string(groups) + " groups of " + std::to_string(threads_per_group) +
+                        " threads; it holds at most " + std::to_string(kMaxResidentThreads) +
+                        " threads at once");
+  std::vector<std::unique_ptr<GroupScheduler>> schedulers;
+  for (uint32_t g = 0; g < groups; ++g) {
+    schedulers.push_back(std::make_unique<GroupScheduler>(
+        threads_per_group, threadgroup_memory_bytes, options.schedule_seed));
+    schedulers.back()->start(g, thread);
+  }
+  std::vector<uint32_t> order(groups);
+  for (uint32_t g = 0; g < groups; ++g) order[g] = g;
+  std::mt19937_64 rng(options.schedule_seed);
+  for (;;) {
+    if (options.schedule_seed != 0) std::shuffle(order.begin(), order.end(), rng);
+    uint32_t done = 0;
+    uint32_t a_done = 0;
+    uint32_t a_waiting = 0;
+    for (uint32_t g : order) {
+      if (schedulers[g]->resume() == GroupProgress::done) {
+        ++done;
+        a_done = g;
+      } else {
+        a_waiting = g;
+      }
+    }
+    if (done == groups) break;
+    if (done != 0)
+      schedulers[a_waiting]->fail("waits at a grid barrier that threadgroup " +
+                                  std::to_string(a_done) +
+                                  " has returned without: every group must reach it");
+    for (auto& s : schedulers) s->leave_grid_barrier();
+  }
+  for (auto& s : schedulers) s->check_previous_kernel_waits(wait);
+}
+
+}  // namespace
+
 void run_grid(uint32_t groups, uint32_t threads_per_group, uint32_t threadgroup_memory_bytes,
-              const KernelThread& thread, const EmulatorOptions& options, PreviousKernelWait wait) {
+              const KernelThread& thread, const EmulatorOptions& options, PreviousKernelWait wait,
+              GridBarriers grid_barriers) {
   if (threads_per_group == 0 || threads_per_group % kLanes != 0 ||
       threads_per_group > kMaxThreadsPerGroup)
     throw EmulatorError("metalsvd emulator: " + std::to_string(threads_per_group) +
@@ -334,6 +426,9 @@ void run_grid(uint32_t groups, uint32_t threads_per_group, uint32_t threadgroup_
                         " bytes of threadgroup memory; the limit is " +
                         std::to_string(options.threadgroup_memory_bytes));
   if (groups == 0) return;
+  if (grid_barriers == GridBarriers::all_groups_resident)
+    return run_resident_groups(groups, threads_per_group, threadgroup_memory_bytes, thread, options,
+                               wait);
 
   uint32_t workers = options.host_threads ? options.host_threads
                                           : std::max(1u, std::thread::hardware_concurrency());
@@ -359,6 +454,8 @@ void run_grid(uint32_t groups, uint32_t threads_per_group, uint32_t threadgroup_
   for (std::thread& t : pool) t.join();
   if (first_error) std::rethrow_exception(first_error);
 }
+
+uint64_t max_resident_threads() { return kMaxResidentThreads; }
 
 }  // namespace emu
 }  // namespace metalsvd

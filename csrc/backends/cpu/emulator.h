@@ -10,7 +10,9 @@
 // - with a schedule seed, fibers run in a shuffled order between synchronisation points, which
 //   exposes missing barriers as wrong results;
 // - a kernel that waits for the previous kernel in its body must do so once in every thread,
-//   and one that waits at its entry (in the CUDA wrapper) never in its body.
+//   and one that waits at its entry (in the CUDA wrapper) never in its body;
+// - a launch with grid barriers runs all its groups at once, switching among them on one host
+//   thread; a grid barrier that not every thread of every group reaches is an EmulatorError.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +33,10 @@ struct EmulatorOptions {
   uint32_t threadgroup_memory_bytes = 32 * 1024;  // Apple GPUs' threadgroup memory
   uint64_t schedule_seed = 0;  // 0: fibers run in thread order; otherwise a seeded shuffle
   uint32_t host_threads = 0;   // worker threads running groups in parallel; 0: all cores
+  // The threads, all groups together, a launch with grid barriers may have, as a CUDA device
+  // holds so many at once (at most max_resident_threads()); 0: no grid barriers, as on Metal,
+  // which the emulator stands for by default.
+  uint64_t resident_threads = 0;
 };
 
 // Where a kernel waits for the previous kernel of the stream (kernels::wait_for_previous_kernel,
@@ -38,6 +44,10 @@ struct EmulatorOptions {
 // never does, or in its body (kernels::WaitsInBody), exactly once in every thread, since a CUDA
 // thread that skips the wait would race with the previous kernel.
 enum class PreviousKernelWait { at_entry, in_body };
+
+// Whether a launch's groups meet at grid barriers (kernels::grid_barrier): then all of them are
+// resident at once, and a barrier that some group returns without is an EmulatorError.
+enum class GridBarriers { none, all_groups_resident };
 
 // Body of one GPU thread; `threadgroup_memory` is the group's (poisoned) arena.
 using KernelThread = std::function<void(const kernels::ThreadContext&, void* threadgroup_memory)>;
@@ -47,7 +57,11 @@ using KernelThread = std::function<void(const kernels::ThreadContext&, void* thr
 // exception raised by a thread.
 void run_grid(uint32_t groups, uint32_t threads_per_group, uint32_t threadgroup_memory_bytes,
               const KernelThread& thread, const EmulatorOptions& options,
-              PreviousKernelWait wait = PreviousKernelWait::at_entry);
+              PreviousKernelWait wait = PreviousKernelWait::at_entry,
+              GridBarriers grid_barriers = GridBarriers::none);
+
+// The most threads, all groups together, of a launch with grid barriers.
+uint64_t max_resident_threads();
 
 }  // namespace emu
 }  // namespace metalsvd

@@ -37,6 +37,7 @@ DeviceLimits query_limits(int device) {
 struct CudaDevice {
   DeviceLimits limits;
   bool dependent_launch;  // programmatic dependent launch: compute capability 9.0 on
+  bool cooperative_launch;
   uint32_t multiprocessors;
 };
 
@@ -47,7 +48,11 @@ CudaDevice query_device(int device) {
   int multiprocessors = 0;
   cuda_check(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device),
              "cudaDeviceGetAttribute");
-  return {query_limits(device), major >= 9, static_cast<uint32_t>(multiprocessors)};
+  int cooperative = 0;
+  cuda_check(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device),
+             "cudaDeviceGetAttribute");
+  return {query_limits(device), major >= 9, cooperative != 0,
+          static_cast<uint32_t>(multiprocessors)};
 }
 
 // Device attributes never change: query each device once.
@@ -82,10 +87,12 @@ class CurrentDevice {
   bool switched_ = false;
 };
 
-// METALSVD_CUDA_OVERLAP=0 launches every kernel only once the previous one has finished, to
-// measure what the overlap of launches (cuda_kernels.h, CudaLaunchOptions) gains.
-bool overlap_switched_off() {
-  const char* value = std::getenv("METALSVD_CUDA_OVERLAP");
+// Whether environment variable `name` is 0, which switches a feature off to measure what it
+// gains: METALSVD_CUDA_OVERLAP=0 launches every kernel only once the previous one has finished
+// (cuda_kernels.h, CudaLaunchOptions), METALSVD_CUDA_GRID_BARRIERS=0 offers no launches with
+// grid barriers (Backend::grid_barrier_groups), so the plan launches their phases one by one.
+bool switched_off(const char* name) {
+  const char* value = std::getenv(name);
   return value != nullptr && std::strcmp(value, "0") == 0;
 }
 
@@ -97,7 +104,8 @@ class CudaBackend final : public Backend {
     multiprocessors_ = d.multiprocessors;
     options_.stream = stream;
     options_.device = device;
-    options_.overlap_previous = d.dependent_launch && !overlap_switched_off();
+    options_.overlap_previous = d.dependent_launch && !switched_off("METALSVD_CUDA_OVERLAP");
+    cooperative_ = d.cooperative_launch && !switched_off("METALSVD_CUDA_GRID_BARRIERS");
     if (limits_.simd_width != kernels::kSimdWidth)
       throw Error("metalsvd cuda backend: the kernels need a warp of 32 threads");
   }
@@ -113,7 +121,17 @@ class CudaBackend final : public Backend {
     const CudaKernel kernel = find_cuda_kernel(name);
     if (kernel.occupancy == nullptr || threads == 0 || threads > max_threads_for(name)) return 0;
     const CurrentDevice current(options_.device);
-    return static_cast<uint64_t>(kernel.occupancy(threads)) * multiprocessors_;
+    return static_cast<uint64_t>(kernel.occupancy(threads, 0)) * multiprocessors_;
+  }
+
+  uint64_t grid_barrier_groups(const std::string& name, uint32_t threads,
+                               uint32_t threadgroup_bytes) override {
+    const CudaKernel kernel = find_cuda_kernel(name);
+    if (!cooperative_ || kernel.occupancy == nullptr || threads == 0 ||
+        threads > max_threads_for(name) || threadgroup_bytes > limits_.threadgroup_memory_bytes)
+      return 0;
+    const CurrentDevice current(options_.device);
+    return static_cast<uint64_t>(kernel.occupancy(threads, threadgroup_bytes)) * multiprocessors_;
   }
 
   void launch(const KernelLaunch& launch) override {
@@ -136,6 +154,7 @@ class CudaBackend final : public Backend {
  private:
   DeviceLimits limits_;
   uint32_t multiprocessors_ = 0;
+  bool cooperative_ = false;   // launches with grid barriers (grid_barrier_groups)
   CudaLaunchOptions options_;  // the stream and device every launch and GEMM go to
 };
 

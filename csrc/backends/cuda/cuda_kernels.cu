@@ -162,16 +162,23 @@ void launch_workspace_kernel(const KernelLaunch& launch, const CudaLaunchOptions
   static std::array<std::atomic<int>, kMaxDevices> answers{};
   const bool waits =
       options.overlap_previous && waits_for_previous_kernel(kernel, options.device, answers);
-  cudaLaunchAttribute overlap{};
-  overlap.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  overlap.val.programmaticStreamSerializationAllowed = 1;
+  // A launch with grid barriers is cooperative, which promises that all its blocks are resident
+  // at once (or fails); it waits for the previous kernel as a plain launch does.
+  cudaLaunchAttribute attribute{};
+  if (launch.grid_barriers) {
+    attribute.id = cudaLaunchAttributeCooperative;
+    attribute.val.cooperative = 1;
+  } else {
+    attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute.val.programmaticStreamSerializationAllowed = 1;
+  }
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(launch.groups);
   config.blockDim = dim3(launch.threads_per_group);
   config.dynamicSmemBytes = launch.threadgroup_memory_bytes;
   config.stream = options.stream;
-  config.attrs = &overlap;
-  config.numAttrs = waits ? 1 : 0;
+  config.attrs = &attribute;
+  config.numAttrs = launch.grid_barriers || waits ? 1 : 0;
   cuda_check(cudaLaunchKernelEx(&config, kernel, params_of<P>(launch), buffer_pointer<T>(launch, 0),
                                 buffer_pointer<C>(launch, 1), buffer_pointer<C>(launch, 2),
                                 buffer_pointer<C>(launch, 3), buffer_pointer<int32_t>(launch, 4),
@@ -179,13 +186,18 @@ void launch_workspace_kernel(const KernelLaunch& launch, const CudaLaunchOptions
              launch.name.c_str());
 }
 
-// Without threadgroup memory: the kernels that ask how many groups run at once take none.
 template <typename P, typename T, typename C,
           void (*kEntry)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*, kernels::ThreadContext)>
-int workspace_kernel_occupancy(uint32_t threads) {
+int workspace_kernel_occupancy(uint32_t threads, uint32_t threadgroup_bytes) {
+  const auto kernel = &workspace_kernel<P, T, C, kEntry>;
+  constexpr uint32_t kDefaultDynamicSharedMemory = 48 * 1024;
+  if (threadgroup_bytes > kDefaultDynamicSharedMemory)
+    cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(threadgroup_bytes)),
+               "cudaFuncSetAttribute");
   int blocks = 0;
   cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-                 &blocks, &workspace_kernel<P, T, C, kEntry>, static_cast<int>(threads), 0),
+                 &blocks, kernel, static_cast<int>(threads), threadgroup_bytes),
              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
   return blocks;
 }

@@ -23,8 +23,9 @@ struct CudaLaunchOptions {
 // Enqueues one launch; the launch was already checked by the backend.
 using CudaEnqueue = void (*)(const KernelLaunch& launch, const CudaLaunchOptions& options);
 
-// Blocks of `threads` threads a multiprocessor of the current device holds at once.
-using CudaOccupancy = int (*)(uint32_t threads);
+// Blocks of `threads` threads with `threadgroup_bytes` of shared memory each a multiprocessor of
+// the current device holds at once.
+using CudaOccupancy = int (*)(uint32_t threads, uint32_t threadgroup_bytes);
 
 struct CudaKernel {
   CudaEnqueue enqueue = nullptr;

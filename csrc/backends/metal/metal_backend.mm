@@ -43,6 +43,9 @@ class MetalBackend final : public Backend {
   const DeviceLimits& limits() const override { return limits_; }
 
   void launch(const KernelLaunch& launch) override {
+    if (launch.grid_barriers)
+      throw Error("metalsvd metal backend: " + launch.name +
+                  " needs grid barriers, which Metal does not have");
     id<MTLComputePipelineState> pipeline = library_.pipeline(launch.name);
     check(launch, pipeline);
     if (launch.groups == 0) return;
