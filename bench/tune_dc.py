@@ -6,6 +6,7 @@ and gesvda drivers on the same input.
                             [--gemm-rows 0,256,1024] [--threads 0,256,1024]
                             [--groups 0,64,256] [--tail -1,0,128] [--overlap on,off]
                             [--algorithms dc,qr] [--qr-rows 0,128,512] [--two-stage 0,1]
+                            [--resident -1,1]
                             [--peers default,gesvda] [--dtype float32] [--repeats 3]
 
 For each shape and setting: the median time of the full call, the sigma error
@@ -21,7 +22,9 @@ default, "on") or only once it has finished ("off", METALSVD_CUDA_OVERLAP=0);
 Householder QR, whose tiles have at most --qr-rows rows (0: the plan's); --dtype: float32
 (the default) or float64 Gaussians; --two-stage: 1 the divide and conquer after the two-stage
 bidiagonalisation (band reduction, bulge chasing), 0 after the one-stage one, -1 the plan's
-(shown as 2s1, 2s0). The reference is float64 svdvals on the same device
+(shown as 2s1, 2s0); --resident: 1 the one-stage bidiagonalisation in one launch with the
+matrix in registers where the backend can run it, 0 never, -1 the plan's (shown as res1, res0).
+The reference is float64 svdvals on the same device
 (cuSOLVER on CUDA, LAPACK on the CPU)."""
 
 import argparse
@@ -33,10 +36,10 @@ import metalsvd  # noqa: F401  (registers torch.ops.metalsvd)
 from bench_timing import median_call_ms
 
 
-def dc(A, algorithm, gemm_rows, threads, groups, tail, qr_rows, two_stage):
+def dc(A, algorithm, gemm_rows, threads, groups, tail, qr_rows, two_stage, resident):
     return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, algorithm, 0, 0, 0, 0, 0, -1,
                                                   -1, -1, gemm_rows, threads, groups, tail,
-                                                  qr_rows, two_stage)
+                                                  qr_rows, two_stage, resident)
 
 
 def errors(A, U, S, V, ref):
@@ -62,6 +65,9 @@ def main():
     p.add_argument("--qr-rows", default="0")
     p.add_argument("--two-stage", default="-1",
                    help="1 the two-stage bidiagonalisation, 0 the one-stage one, -1 the plan's")
+    p.add_argument("--resident", default="-1",
+                   help="1 the one-stage bidiagonalisation in one launch where it can run, 0 "
+                        "never, -1 the plan's")
     p.add_argument("--peers", default="default,gesvda",
                    help="torch.linalg.svd drivers to time beside it (CUDA only; none: none)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
@@ -86,22 +92,25 @@ def main():
         g = torch.Generator().manual_seed(m * 7919 + n)
         A = torch.randn(m, n, generator=g, dtype=torch.float64).to(dtype).to(device)
         ref = torch.linalg.svdvals(A.double())
-        settings = [(a, int(q), int(r), int(t), int(gr), int(tl), o, int(ts))
+        settings = [(a, int(q), int(r), int(t), int(gr), int(tl), o, int(ts), int(rs))
                     for a in args.algorithms.split(",")
                     for q in (args.qr_rows.split(",") if a == "qr" else ["0"])
                     for r in args.gemm_rows.split(",") for t in args.threads.split(",")
                     for gr in args.groups.split(",") for tl in args.tail.split(",")
-                    for o in args.overlap.split(",") for ts in args.two_stage.split(",")]
-        for algorithm, qr_rows, rows, threads, groups, tail, overlap, two_stage in settings:
+                    for o in args.overlap.split(",") for ts in args.two_stage.split(",")
+                    for rs in args.resident.split(",")]
+        for algorithm, qr_rows, rows, threads, groups, tail, overlap, two_stage, resident \
+                in settings:
             # The backend reads the switch each call.
             os.environ["METALSVD_CUDA_OVERLAP"] = "0" if overlap == "off" else "1"
-            knobs = (algorithm, rows, threads, groups, tail, qr_rows, two_stage)
+            knobs = (algorithm, rows, threads, groups, tail, qr_rows, two_stage, resident)
             ms = median_call_ms(lambda: dc(A, *knobs), device, args.repeats)
             U, S, V, info = dc(A, *knobs)
             e = errors(A, U, S, V, ref)
             label = ("dc " if algorithm == "dc" else f"qr {qr_rows} ") + \
                 f"{rows}/{threads}/{groups}/{tail}" + (" seq" if overlap == "off" else "") + \
-                ("" if two_stage == -1 else f" 2s{two_stage}")
+                ("" if two_stage == -1 else f" 2s{two_stage}") + \
+                ("" if resident == -1 else f" res{resident}")
             print(f"{text:>11} {label:>20} {ms:>9.2f} {e[0]:>10.1e} {e[1]:>9.1e} "
                   f"{e[2]:>9.1e} {e[3]:>9.1e}  info {info.item()}", flush=True)
         if device.type != "cuda":

@@ -9,6 +9,7 @@
 #include "core/errors.h"
 #include "core/workspace_kernels.h"
 #include "kernels/bidiagonal_reduction.h"
+#include "kernels/bidiagonal_resident.h"
 
 namespace metalsvd {
 namespace {
@@ -41,6 +42,11 @@ MatrixBatch region_matrix(const BidiagonalReduction& r, int64_t offset, int64_t 
 constexpr uint64_t kWideGroup = uint64_t{1} << 15;
 constexpr uint64_t kColumnMiddleGroup = uint64_t{1} << 12;
 constexpr uint64_t kRowMiddleGroup = uint64_t{1} << 11;
+
+// bidiagonal_resident's threads: a thread a row, in whole SIMD groups.
+uint32_t resident_threads(uint32_t rows) {
+  return (rows + kernels::kSimdWidth - 1) / kernels::kSimdWidth * kernels::kSimdWidth;
+}
 
 class ReductionLaunches {
  public:
@@ -75,6 +81,23 @@ class ReductionLaunches {
     buffers_.w0 = r.region;
     buffers_.w1 = r.q.triangles;
     buffers_.w2 = r.cols > 1 ? r.p.triangles : r.q.triangles;
+  }
+
+  // The whole reduction by bidiagonal_resident: one launch, one grid barrier a column.
+  void resident() {
+    p_.panel = 0;
+    p_.width = r_.cols;
+    p_.step = 0;
+    p_.groups_per_matrix = kernels::brd_resident_groups(r_.cols);
+    p_.partial_groups = 0;
+    p_.threads = resident_threads(r_.rows);
+    p_.extent = 0;
+    p_.early_loads = 0;
+    launch_workspace_kernel(
+        backend_, workspace_kernel_name("bidiagonal_resident", r_.dtype),
+        r_.batch * p_.groups_per_matrix, p_.threads,
+        kernels::brd_resident_scratch_elements(p_.threads) * element_size(r_.dtype), p_, buffers_,
+        /*grid_barriers=*/true);
   }
 
   // Whether the rest of the reduction from panel boundary p0 on is bidiagonal_tail's: small
@@ -181,6 +204,21 @@ class ReductionLaunches {
 
 }  // namespace
 
+bool bidiagonal_resident(Backend& backend, const BidiagonalLaunchShape& shape, ScalarType dtype,
+                         uint32_t batch, uint32_t rows, uint32_t cols) {
+  if (shape.resident != 1) return false;  // the plan's (-1) is never yet: see its comment
+  if (dtype != ScalarType::f32 || rows > kernels::kBrdResidentMaxRows || rows < cols || cols == 0)
+    return false;
+  const std::string name = workspace_kernel_name("bidiagonal_resident", dtype);
+  const uint32_t threads = resident_threads(rows);
+  if (threads > backend.max_threads_for(name)) return false;
+  const uint64_t bytes =
+      uint64_t{kernels::brd_resident_scratch_elements(threads)} * element_size(dtype);
+  if (bytes > backend.limits().threadgroup_memory_bytes) return false;
+  const uint64_t groups = uint64_t{batch} * kernels::brd_resident_groups(cols);
+  return backend.grid_barrier_groups(name, threads, static_cast<uint32_t>(bytes)) >= groups;
+}
+
 BidiagonalReduction bidiagonal_reduction_workspace(WorkspaceLayout& layout, ScalarType dtype,
                                                    uint32_t batch, uint32_t rows, uint32_t cols,
                                                    uint32_t q_apply_cols, uint32_t p_apply_cols) {
@@ -235,10 +273,12 @@ bool bidiagonal_tail_from(uint32_t rows, uint32_t cols, int32_t tail) {
   return uint64_t{rows} * cols <= t * t;
 }
 
-void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r,
-                                  const BidiagonalLaunchShape& shape) {
+namespace {
+
+// The panels of xGEBRD: each panel's column and row launches (or the tail from where it takes
+// over), then the trailing matrix's update by two GEMMs.
+void enqueue_panels(Backend& backend, const BidiagonalReduction& r, ReductionLaunches& launches) {
   const kernels::BidiagonalLayout l = layout_of(r);
-  ReductionLaunches launches(backend, r, shape);
   for (uint32_t p0 = 0; p0 < r.cols; p0 += kBrdPanel) {
     if (launches.tail_from(p0)) {
       launches.tail(p0);
@@ -263,6 +303,17 @@ void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r
     backend.gemm({v, transposed(y), trailing, -1.0, 1.0});
     backend.gemm({x, transposed(u), trailing, -1.0, 1.0});
   }
+}
+
+}  // namespace
+
+void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r,
+                                  const BidiagonalLaunchShape& shape) {
+  ReductionLaunches launches(backend, r, shape);
+  if (bidiagonal_resident(backend, shape, r.dtype, r.batch, r.rows, r.cols))
+    launches.resident();
+  else
+    enqueue_panels(backend, r, launches);
   if (!r.form_triangles) return;
   enqueue_householder_triangles(backend, r.q);
   if (r.cols > 1) enqueue_householder_triangles(backend, r.p);

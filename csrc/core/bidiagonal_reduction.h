@@ -51,7 +51,18 @@ struct BidiagonalLaunchShape {
   // panel boundary where it has at most tail^2 elements (so at most `tail` columns) and fits
   // the group's threadgroup memory with the kernel's scratch; 0: never, -1: kBidiagonalTail.
   int32_t tail = -1;
+  // The whole reduction in one launch, the matrix in its groups' registers
+  // (kernels/bidiagonal_resident.h), where the backend has grid barriers for all its groups and
+  // the matrix is float32 of at most kBrdResidentMaxRows rows: 1 there, 0 never, -1 the plan's,
+  // which is never so far: the kernel has run only on the emulator, not yet on a GPU, so
+  // neither its speed nor its correctness there is known.
+  int32_t resident = -1;
 };
+
+// Whether the reduction of `batch` rows x cols float32 or float64 (`dtype`) matrices is
+// bidiagonal_resident's on `backend` under `shape`.
+bool bidiagonal_resident(Backend& backend, const BidiagonalLaunchShape& shape, ScalarType dtype,
+                         uint32_t batch, uint32_t rows, uint32_t cols);
 
 // Groups a launch should have at least: fewer than a large GPU's multiprocessors (an H200 has
 // 132), since every group of the next launch reduces every group's record. On the H200 32 and

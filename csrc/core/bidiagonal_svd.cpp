@@ -37,6 +37,9 @@ BidiagonalSvdPlan plan_bidiagonal_svd(const DeviceLimits& limits, ScalarType dty
     throw InvalidArgument("metalsvd: the bidiagonalisation's tail must be in [0, " +
                           std::to_string(kMaxBidiagonalTail) + "] (-1: the plan's)");
   plan.reduction.tail = tuning.reduction_tail;
+  if (tuning.reduction_resident < -1 || tuning.reduction_resident > 1)
+    throw InvalidArgument("metalsvd: reduction_resident must be 0, 1 or -1 (the plan's)");
+  plan.reduction.resident = tuning.reduction_resident;
   if (tuning.two_stage < -1 || tuning.two_stage > 1)
     throw InvalidArgument("metalsvd: two_stage must be 0, 1 or -1 (the plan's)");
   plan.two_stage = tuning.two_stage;

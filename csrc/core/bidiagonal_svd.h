@@ -29,6 +29,9 @@ struct BidiagonalSvdTuning {
   // The size of the bidiagonalisation's one-group tail (BidiagonalLaunchShape::tail); 0: none,
   // -1: the plan's (kBidiagonalTail).
   int32_t reduction_tail = -1;
+  // The bidiagonalisation in one launch with the matrix in registers
+  // (BidiagonalLaunchShape::resident): 0 never, 1 wherever it can run, -1 the plan's.
+  int32_t reduction_resident = -1;
   // 1 through the two-stage bidiagonalisation (band, then bulge chasing), 0 through the
   // one-stage one, -1 the plan's (two_stage_reduction).
   int32_t two_stage = -1;

@@ -103,8 +103,29 @@ struct BidiagonalLayout {
   int64_t column_partials, row_partials, partials_stride;  // the reflectors' group sums
   int64_t row, row_stride;  // the current row, brought up to date (n)
   int64_t de, de_stride;    // B: d (n), then e (n - 1) at offset n
+  // bidiagonal_resident's exchange between its groups (kernels/bidiagonal_resident.h), two
+  // parities of brd_resident_exchange elements; none where the matrix has too many rows for it.
+  int64_t exchange, exchange_stride;
   int64_t total;
 };
+
+// bidiagonal_resident (kernels/bidiagonal_resident.h) holds a matrix of up to
+// kBrdResidentMaxRows rows in its groups' registers, a thread a row and kBrdResidentSlots
+// columns a group.
+MSVD_CONSTANT constexpr uint32_t kBrdResidentSlots = 32;
+MSVD_CONSTANT constexpr uint32_t kBrdResidentMaxRows = 1024;
+
+// Its groups a matrix: column c belongs to group c % groups, in its slot c / groups.
+MSVD_HOST_DEVICE uint32_t brd_resident_groups(uint32_t cols) {
+  return (cols + kBrdResidentSlots - 1) / kBrdResidentSlots;
+}
+
+// One parity of its exchange, in elements: every group's partial x (rows each), the next
+// column (rows) and every group's two sums for the right reflector.
+MSVD_HOST_DEVICE int64_t brd_resident_exchange(uint32_t rows, uint32_t cols) {
+  const int64_t groups = brd_resident_groups(cols);
+  return (groups + 1) * rows + 2 * groups;
+}
 
 MSVD_HOST_DEVICE uint32_t brd_groups(uint32_t count, uint32_t per_group) {
   return count == 0 ? 1u : (count + per_group - 1) / per_group;
@@ -126,6 +147,7 @@ MSVD_HOST_DEVICE BidiagonalLayout bidiagonal_layout(uint32_t rows, uint32_t cols
       static_cast<int64_t>(row_groups > col_groups ? row_groups : col_groups) * kBrdRecord;
   l.row_stride = n;
   l.de_stride = 2 * n;
+  l.exchange_stride = rows <= kBrdResidentMaxRows ? 2 * brd_resident_exchange(rows, cols) : 0;
   l.a = 0;
   l.yq = l.a + b * l.a_stride;
   l.yp = l.yq + b * l.yq_stride;
@@ -135,7 +157,8 @@ MSVD_HOST_DEVICE BidiagonalLayout bidiagonal_layout(uint32_t rows, uint32_t cols
   l.row_partials = l.column_partials + b * l.partials_stride;
   l.row = l.row_partials + b * l.partials_stride;
   l.de = l.row + b * l.row_stride;
-  l.total = l.de + b * l.de_stride;
+  l.exchange = l.de + b * l.de_stride;
+  l.total = l.exchange + b * l.exchange_stride;
   return l;
 }
 

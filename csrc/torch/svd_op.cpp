@@ -151,13 +151,15 @@ std::tuple<at::Tensor, at::Tensor> svdvals_ex(const at::Tensor& a, c10::string_v
 // to the TSQR, also the two-stage reduction's (0: the plan's, the most that fit the device's
 // threadgroup memory); two_stage: 1
 // the divide and conquer after the two-stage bidiagonalisation, 0 after the one-stage one (-1:
-// the plan's).
+// the plan's); dc_resident: 1 the one-stage bidiagonalisation in one launch with the matrix in
+// registers where the backend can run it (kernels/bidiagonal_resident.h), 0 never, -1 the
+// plan's.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
     const at::Tensor& a, bool full_matrices, int64_t jacobi_sweeps, int64_t jacobi_rows_per_lane,
     c10::string_view algorithm, int64_t block, int64_t inner_sweeps, int64_t max_sweeps,
     int64_t eigen_threads, int64_t row_tile, int64_t gemm_sweeps, int64_t refine_sigma,
     int64_t polish_sweeps, int64_t dc_gemm_rows, int64_t dc_threads, int64_t dc_groups,
-    int64_t dc_tail, int64_t qr_rows, int64_t two_stage) {
+    int64_t dc_tail, int64_t qr_rows, int64_t two_stage, int64_t dc_resident) {
   TORCH_CHECK_VALUE(dc_gemm_rows >= 0 && dc_gemm_rows <= (int64_t{1} << 30),
                     "metalsvd: dc_gemm_rows must be in [0, 2^30] (0: the plan's)");
   TORCH_CHECK_VALUE(dc_threads == 0 || dc_threads == 256 || dc_threads == 512 || dc_threads == 1024,
@@ -170,6 +172,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
                     "metalsvd: qr_rows must be in [64, 1024] (0: the plan's)");
   TORCH_CHECK_VALUE(two_stage >= -1 && two_stage <= 1,
                     "metalsvd: two_stage must be 0, 1 or -1 (the plan's)");
+  TORCH_CHECK_VALUE(dc_resident >= -1 && dc_resident <= 1,
+                    "metalsvd: dc_resident must be 0, 1 or -1 (the plan's)");
   TORCH_CHECK_VALUE(block >= 0 && block <= 32 && block % 2 == 0,
                     "metalsvd: block must be even and at most 32 (0: the plan's choice)");
   TORCH_CHECK_VALUE(inner_sweeps >= 0 && inner_sweeps <= 16,
@@ -211,6 +215,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> svd_ex_with_tuning(
   tuning.qr_panel_rows = static_cast<uint32_t>(qr_rows);
   tuning.bidiagonal.tile_rows = static_cast<uint32_t>(qr_rows);
   tuning.bidiagonal.two_stage = static_cast<int32_t>(two_stage);
+  tuning.bidiagonal.reduction_resident = static_cast<int32_t>(dc_resident);
   return svd_ex_tuned(a, full_matrices, tuning);
 }
 
@@ -276,8 +281,8 @@ TORCH_LIBRARY(metalsvd, m) {
       "jacobi_rows_per_lane, str algorithm=\"auto\", int block=0, int inner_sweeps=0, int "
       "max_sweeps=0, int eigen_threads=0, int row_tile=0, int gemm_sweeps=-1, int "
       "refine_sigma=-1, int polish_sweeps=-1, int dc_gemm_rows=0, int dc_threads=0, int "
-      "dc_groups=0, int dc_tail=-1, int qr_rows=0, int two_stage=-1) -> (Tensor U, Tensor S, "
-      "Tensor V, Tensor info)");
+      "dc_groups=0, int dc_tail=-1, int qr_rows=0, int two_stage=-1, int dc_resident=-1) -> "
+      "(Tensor U, Tensor S, Tensor V, Tensor info)");
   m.def(
       "_svdvals_ex_with_tuning(Tensor A, str algorithm=\"auto\", int two_stage=-1, int "
       "qr_rows=0) -> (Tensor S, Tensor info)");

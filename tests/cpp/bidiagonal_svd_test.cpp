@@ -15,6 +15,7 @@
 #include "core/bidiagonal_reduction.h"
 #include "core/column_major.h"
 #include "core/errors.h"
+#include "kernels/bidiagonal_reduction.h"
 #include "kernels/dc_tree.h"
 #include "kernels/workspace_kernel.h"
 #include "limited_backend.h"
@@ -475,6 +476,67 @@ TEST(DcSvd, ThePlanTakesItBeyondTheFusedKernel) {
   qr.algorithm = SvdAlgorithm::qr_jacobi;
   const SvdRun r = run_svd<double>({testing::gaussian(230, 100, rng)}, 3, 32 * 1024, qr)[0];
   expect_accurate(r, kTolF64, kTolF64, kTolF64, "230x100 QR f64");
+}
+
+// The whole reduction in one launch with the matrix in its groups' registers
+// (bidiagonal_resident), where the backend runs every group at once (the emulator with resident
+// groups, fibers in a shuffled order): the contract at shapes of one group, of several with
+// slots left over (70 columns: 3 groups of 32 slots; 150: 5), square, a single column, rank
+// deficient, a zero column block and the identity (no reflector does anything), and a batch of
+// two; the kernel ran, once a call, and the launches did not.
+TEST(DcSvd, ResidentReductionMeetsTheContract) {
+  std::mt19937_64 rng(181);
+  VectorXd rank_deficient(60);
+  for (int i = 0; i < 60; ++i) rank_deficient(i) = i < 45 ? 1.0 + i : 0.0;
+  MatrixXd zero_block = testing::gaussian(50, 40, rng);
+  zero_block.middleCols(10, 12).setZero();
+  const std::vector<std::pair<std::string, std::vector<MatrixXd>>> cases = {
+      {"40x20", {testing::gaussian(40, 20, rng)}},
+      {"90x70", {testing::gaussian(90, 70, rng)}},
+      {"200x150", {testing::gaussian(200, 150, rng)}},
+      {"65x65", {testing::gaussian(65, 65, rng)}},
+      {"5x1", {testing::gaussian(5, 1, rng)}},
+      {"rank deficient", {testing::with_singular_values(70, 60, rank_deficient, rng)}},
+      {"zero column block", {zero_block}},
+      {"identity", {MatrixXd::Identity(33, 33)}},
+      {"batch", {testing::gaussian(70, 50, rng), testing::gaussian(70, 50, rng)}}};
+  SvdTuning t;
+  t.algorithm = SvdAlgorithm::bidiagonal_dc;
+  t.bidiagonal.reduction_resident = 1;
+  for (uint64_t seed : {1u, 2u})
+    for (const auto& [what, inputs] : cases) {
+      emu::EmulatorOptions options;
+      options.schedule_seed = seed;
+      options.resident_threads = emu::max_resident_threads();
+      LimitedBackend backend({}, options);
+      const std::vector<SvdRun> runs = testing::run_svd_on<float>(backend, inputs, t);
+      for (const SvdRun& run : runs)
+        expect_fp32_contract(run, what + " seed " + std::to_string(seed));
+      EXPECT_EQ(backend.calls("bidiagonal_resident_f32"), 1u) << what;
+      EXPECT_EQ(backend.calls("bidiagonal_column_f32"), 0u) << what;
+    }
+}
+
+// Where bidiagonal_resident runs when asked for: float32, at most kBrdResidentMaxRows rows, all
+// its groups resident at once. The plan does not take it yet (it has not run on a GPU).
+TEST(DcSvd, ResidentReductionWhereItCanRun) {
+  emu::EmulatorOptions options;
+  options.resident_threads = emu::max_resident_threads();
+  LimitedBackend resident({}, options);
+  LimitedBackend none({});  // no grid barriers, as on Metal
+  BidiagonalLaunchShape shape;
+  EXPECT_FALSE(bidiagonal_resident(resident, shape, ScalarType::f32, 1, 200, 150));  // the plan's
+  shape.resident = 0;
+  EXPECT_FALSE(bidiagonal_resident(resident, shape, ScalarType::f32, 1, 200, 150));
+  shape.resident = 1;
+  EXPECT_TRUE(bidiagonal_resident(resident, shape, ScalarType::f32, 1, 200, 150));
+  EXPECT_FALSE(bidiagonal_resident(none, shape, ScalarType::f32, 1, 200, 150));
+  EXPECT_FALSE(bidiagonal_resident(resident, shape, ScalarType::f64, 1, 200, 150));
+  EXPECT_FALSE(bidiagonal_resident(resident, shape, ScalarType::f32, 1,
+                                   kernels::kBrdResidentMaxRows + 1, 8));
+  // 16 Ki threads on the emulator: 16 groups of 1024 threads, not 17.
+  EXPECT_TRUE(bidiagonal_resident(resident, shape, ScalarType::f32, 16, 1000, 20));
+  EXPECT_FALSE(bidiagonal_resident(resident, shape, ScalarType::f32, 17, 1000, 20));
 }
 
 }  // namespace

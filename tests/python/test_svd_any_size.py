@@ -3,6 +3,7 @@ against LAPACK in float64. The emulator runs the blocked kernels at small block 
 CI exercises many rounds and sweeps."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -16,13 +17,14 @@ from reference import (
 
 def tuned(A, algorithm, full_matrices=False, block=0, inner_sweeps=0, eigen_threads=0,
           row_tile=0, gemm_sweeps=-1, refine_sigma=-1, polish_sweeps=-1, max_sweeps=0,
-          dc_gemm_rows=0, dc_threads=0, dc_groups=0, dc_tail=-1, qr_rows=0, two_stage=-1):
+          dc_gemm_rows=0, dc_threads=0, dc_groups=0, dc_tail=-1, qr_rows=0, two_stage=-1,
+          dc_resident=-1):
     """metalsvd's operator with the algorithm and the blocked-Jacobi, divide-and-conquer and
     QR knobs set by hand."""
     return torch.ops.metalsvd._svd_ex_with_tuning(
         A, full_matrices, 0, 0, algorithm, block, inner_sweeps, max_sweeps, eigen_threads,
         row_tile, gemm_sweeps, refine_sigma, polish_sweeps, dc_gemm_rows, dc_threads, dc_groups,
-        dc_tail, qr_rows, two_stage,
+        dc_tail, qr_rows, two_stage, dc_resident,
     )
 
 
@@ -428,3 +430,45 @@ def test_cuda_overlapped_launches_give_the_serial_result(monkeypatch, algorithm,
     for name, a, b in zip("USV", serial[:3], overlapped[:3]):
         assert torch.equal(a, b), f"{name} differs with overlapped launches"
     assert_contract(A, overlapped[:3], FP32, f"{algorithm} {shape}")
+
+
+def cuda_kernels_run(call):
+    """The names of the metalsvd kernels (kernels::name<...>) that `call` runs on the GPU."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        result = call()
+        torch.cuda.synchronize()
+    names = set()
+    for event in prof.key_averages():
+        names.update(re.findall(r"metalsvd::kernels::(\w+)<", event.key))
+    return result, names
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or "cuda" not in metalsvd.built_backends(),
+                    reason="needs the cuda backend")
+@pytest.mark.parametrize("shape", [(1, 1024, 1024), (3, 300, 200), (2, 1000, 700), (1, 130, 70),
+                                   (1, 16384, 256)])
+def test_cuda_resident_reduction(shape):
+    """Asked for (dc_resident=1; the plan does not take it yet), a float32 matrix of up to 1024
+    rows (16384x256: the R of its QR) is bidiagonalised in one cooperative launch with the matrix
+    in its groups' registers (bidiagonal_resident) instead of the column and row launches. It
+    meets the contract, and its singular values agree with the launches' to within twice its
+    error."""
+    A = gaussian(*shape, device="cuda", seed=29)
+    launches, names = cuda_kernels_run(lambda: tuned(A, "dc"))
+    assert "bidiagonal_resident" not in names and "bidiagonal_column" in names
+    resident, names = cuda_kernels_run(lambda: tuned(A, "dc", dc_resident=1))
+    assert "bidiagonal_resident" in names and "bidiagonal_column" not in names
+    assert resident[3].tolist() == [0] * shape[0]
+    assert_contract(A, resident[:3], FP32, f"resident {shape}")
+    scale = launches[1][..., :1]
+    assert ((resident[1] - launches[1]).abs() / scale).max().item() <= 2 * FP32["sigma"]
+
+
+def test_resident_reduction_on_the_emulator_only_when_asked(emulator_seed):
+    """The emulator, like Metal, offers no grid barriers to the extension: dc_resident=1 then
+    takes the launches, and the result meets the contract."""
+    A = gaussian(2, 90, 70, device="cpu", seed=emulator_seed)
+    U, S, V, info = tuned(A, "dc", dc_resident=1)
+    assert info.tolist() == [0, 0]
+    assert_contract(A, (U, S, V), FP32, f"dc_resident 1 seed {emulator_seed}")

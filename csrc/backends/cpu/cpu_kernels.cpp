@@ -7,6 +7,7 @@
 #include "kernels/jacobi_small.h"
 #include "kernels/workspace_kernel_list.h"
 #include "kernels/workspace_kernel_list_fp64.h"
+#include "kernels/workspace_kernel_list_grid.h"
 
 namespace metalsvd {
 namespace {
@@ -149,7 +150,8 @@ const std::unordered_map<std::string, CpuKernel>& cpu_kernel_table() {
                   METALSVD_STORAGE_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL, "bf16", bfloat16_t, float)
                       METALSVD_COMPUTE_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL, "f32", float)
                           METALSVD_COMPUTE_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL, "f64", double)
-                              METALSVD_FP64_ON_F32_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL)};
+                              METALSVD_FP64_ON_F32_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL)
+                                  METALSVD_GRID_BARRIER_KERNELS(METALSVD_CPU_WORKSPACE_KERNEL)};
   return table;
 }
 

@@ -1,0 +1,195 @@
+// The whole Golub-Kahan bidiagonalisation of a matrix of up to kBrdResidentMaxRows rows in one
+// launch, the matrix held in its groups' registers, one grid barrier a column.
+//
+// The launches of bidiagonal_reduction.h meet twice a column, since each of its two
+// matrix-vector products needs every group's share of the other's result. Here a group holds
+// whole columns (column c in group c % groups, a thread a row), so the left reflector's
+// product A^T u is a sum within the group, and only the right reflector's A w = sum over the
+// groups of their columns' parts needs the others: one grid barrier a column, where each group
+// publishes its part of A w (raw: w = (1, scale r) with scale known only from every group's
+// part of |r|^2, so the part is A r and the scale joins after the barrier) and the group of
+// column k + 1 that column. After the barrier every group has x = tau A w and column k + 1,
+// brought up to date, in full, and goes on to the next column's left reflector without
+// another barrier. As LAPACK's xGEBD2, unblocked: the matrix is in registers, so its updates
+// cost no memory traffic; a column costs the barrier, the groups' parts of x (groups x rows
+// loads a group) and two barriers within the group.
+//
+// The launch's groups must all be resident at once (KernelLaunch::grid_barriers): CUDA and the
+// emulator only; on Metal the plan takes bidiagonal_reduction.h's launches. Reflectors, tau
+// and d / e go where those launches put them, so Q and P apply with the same code; A is read
+// and not written.
+#pragma once
+
+#include "bidiagonal_reduction.h"
+#include "group_reduce.h"
+
+namespace metalsvd {
+namespace kernels {
+
+// Slots a SIMD group's butterfly sums at once (simd_row_sum_scattered): few enough that their
+// registers fit beside the matrix's.
+MSVD_CONSTANT constexpr uint32_t kBrdResidentChunk = 8;
+static_assert(kBrdResidentSlots % kBrdResidentChunk == 0, "whole chunks of slots");
+
+// Threadgroup memory of bidiagonal_resident, in elements: the SIMD groups' sums (kBrdResidentSlots
+// dots and a norm each), and two parities of row k (slots and alpha), y and row k updated.
+MSVD_HOST_DEVICE uint32_t brd_resident_scratch_elements(uint32_t threads) {
+  return (threads / kSimdWidth) * (kBrdResidentSlots + 1) + 2 * (3 * kBrdResidentSlots + 1);
+}
+
+// Groups: batch x brd_resident_groups(cols) (p.groups_per_matrix), p.threads >= rows each (a
+// thread a row). p.panel is 0.
+template <typename P, typename T, typename C>
+MSVD_INLINE void bidiagonal_resident(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
+                                     MSVD_DEVICE C* w1, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
+                                     MSVD_DEVICE int32_t*, MSVD_THREADGROUP C* scratch,
+                                     ThreadContext ctx) {
+  constexpr uint32_t S = kBrdResidentSlots;
+  wait_for_previous_kernel();
+  const uint32_t groups = p.groups_per_matrix;
+  const uint32_t matrix = ctx.group / groups;
+  const uint32_t group = ctx.group % groups;
+  const BrdMatrix<C> v = brd_matrix(p, w0, matrix);
+  const BidiagonalLayout l = bidiagonal_layout(p.rows, p.cols, p.batch);
+  MSVD_DEVICE C* exchange = w0 + l.exchange + static_cast<int64_t>(matrix) * l.exchange_stride;
+  const int64_t parity_stride = brd_resident_exchange(p.rows, p.cols);
+  const uint32_t m = p.rows;
+  const uint32_t n = p.cols;
+  const uint32_t t = ctx.thread_index;  // the thread's row
+  const uint32_t lane = ctx.lane;
+  const uint32_t warp = ctx.simd_group;
+  const uint32_t warps = p.threads / kSimdWidth;
+  const bool in_matrix = t < m;
+  MSVD_THREADGROUP C* parts = scratch;  // warps x (S + 1)
+  MSVD_THREADGROUP C* per_parity = parts + warps * (S + 1);
+  MSVD_DEVICE C* yp_all = v.yp_all;
+  MSVD_DEVICE C* yq_all = v.yq_all;
+
+  // Slot s: column group + groups s (none past n).
+  C a[S];
+  MSVD_UNROLL
+  for (uint32_t s = 0; s < S; ++s) {
+    const uint32_t c = group + groups * s;
+    a[s] = in_matrix && c < n ? v.a(t, c) : C(0);
+  }
+  C col = in_matrix ? v.a(t, 0) : C(0);  // column k, up to date (every group holds it)
+
+  for (uint32_t k = 0; k < n; ++k) {
+    // Row k's slots and alpha, y and row k after the left update: written while the previous
+    // column's are still read, hence two parities.
+    MSVD_THREADGROUP C* head = per_parity + (k % 2) * (3 * S + 1);  // S + 1
+    MSVD_THREADGROUP C* ys = head + S + 1;
+    MSVD_THREADGROUP C* rs = ys + S;
+
+    // The left reflector of column k, u = (1, scale col below k), from |col below k|^2, and the
+    // raw dots col^T A[k+1.., c] of the group's columns (A^T u joins scale afterwards).
+    const bool below = in_matrix && t > k;
+    MSVD_UNROLL
+    for (uint32_t base = 0; base < S; base += kBrdResidentChunk) {
+      SimdRows<C, kBrdResidentChunk> dots;
+      MSVD_UNROLL
+      for (uint32_t i = 0; i < kBrdResidentChunk; ++i) dots.x[i] = below ? a[base + i] * col : C(0);
+      const C sum = simd_row_sum_scattered(dots, lane);
+      if (lane < kBrdResidentChunk) parts[warp * (S + 1) + base + lane] = sum;
+    }
+    const C below_sum = simd_reduce_sum(below ? col * col : C(0));
+    if (lane == 0) parts[warp * (S + 1) + S] = below_sum;
+    if (t == k) {
+      MSVD_UNROLL
+      for (uint32_t s = 0; s < S; ++s) head[s] = a[s];
+      head[S] = col;
+    }
+    group_barrier();
+    // Every SIMD group forms the reflector from the same sums (the same result, bit for bit),
+    // then y_c = tau (A[k, c] + scale dot_c) and row k's A[k, c] - y_c of its share of the slots.
+    const Reflector<C> h =
+        householder_reflector(head[S], simd_sum_of_parts(parts + S, warps, S + 1, ctx));
+    for (uint32_t s = warp; s < S; s += warps) {
+      const C dot = simd_sum_of_parts(parts + s, warps, S + 1, ctx);
+      if (lane == 0) {
+        const uint32_t c = group + groups * s;
+        const C y = c > k && c < n ? h.tau * (head[s] + h.scale * dot) : C(0);
+        ys[s] = y;
+        rs[s] = head[s] - y;
+      }
+    }
+    if (group == k % groups) {
+      if (t == 0) {
+        v.de[k] = h.beta;
+        w1[static_cast<int64_t>(matrix) * p.q_t_batch_stride + householder_tau_index(k, n)] = h.tau;
+      }
+      if (in_matrix)
+        yq_all[static_cast<int64_t>(k) * m + t] = t < k ? C(0) : (t == k ? C(1) : h.scale * col);
+    }
+    group_barrier();
+
+    // A -= u y^T over the group's columns right of k.
+    const C u = t == k ? C(1) : (below ? h.scale * col : C(0));
+    MSVD_UNROLL
+    for (uint32_t s = 0; s < S; ++s) a[s] -= u * ys[s];
+    if (k + 1 == n) break;  // no right reflector for the last column
+
+    // The group's part of A r (columns from k + 2) and of |r|^2, alpha where it holds column
+    // k + 1, and that column (after the left update).
+    C raw = C(0);
+    C norm_part = C(0);
+    C alpha_part = C(0);
+    C next = C(0);
+    MSVD_UNROLL
+    for (uint32_t s = 0; s < S; ++s) {
+      const uint32_t c = group + groups * s;
+      const bool beyond = c >= k + 2 && c < n;
+      raw += beyond ? a[s] * rs[s] : C(0);
+      norm_part += beyond ? rs[s] * rs[s] : C(0);
+      alpha_part += c == k + 1 ? rs[s] : C(0);
+      next += c == k + 1 ? a[s] : C(0);
+    }
+    MSVD_DEVICE C* out = exchange + (k % 2) * parity_stride;
+    MSVD_DEVICE C* records = out + static_cast<int64_t>(groups + 1) * m;
+    if (in_matrix) {
+      out[static_cast<int64_t>(group) * m + t] = raw;
+      if (group == (k + 1) % groups) out[static_cast<int64_t>(groups) * m + t] = next;
+    }
+    if (t == 0) {
+      records[2 * group] = alpha_part;
+      records[2 * group + 1] = norm_part;
+    }
+    grid_barrier();
+
+    // The right reflector w = (1 at k + 1, scale r beyond) from every group's sums (a lane a
+    // group, the same in every SIMD group), x = tau A w below row k, and column k + 1 less x
+    // (w's entry there is 1).
+    const C alpha = simd_reduce_sum(lane < groups ? records[2 * lane] : C(0));
+    const C norm_below = simd_reduce_sum(lane < groups ? records[2 * lane + 1] : C(0));
+    C sum = C(0);
+    C column_next = C(0);
+    if (in_matrix) {
+      for (uint32_t g = 0; g < groups; ++g) sum += out[static_cast<int64_t>(g) * m + t];
+      column_next = out[static_cast<int64_t>(groups) * m + t];
+    }
+    const Reflector<C> g = householder_reflector(alpha, norm_below);
+    const C x = in_matrix && t > k ? g.tau * (column_next + g.scale * sum) : C(0);
+    MSVD_UNROLL
+    for (uint32_t s = 0; s < S; ++s) {
+      const uint32_t c = group + groups * s;
+      const C w = c == k + 1 ? C(1) : (c > k + 1 && c < n ? g.scale * rs[s] : C(0));
+      a[s] -= x * w;
+    }
+    col = column_next - x;
+    if (group == 0 && t == 0) {
+      v.de[n + k] = g.beta;
+      w2[static_cast<int64_t>(matrix) * p.p_t_batch_stride + householder_tau_index(k, n - 1)] =
+          g.tau;
+    }
+    // w into Yp's column k, each group its columns.
+    if (t < S) {
+      const uint32_t c = group + groups * t;
+      if (c < n)
+        yp_all[static_cast<int64_t>(k) * n + c] =
+            c <= k ? C(0) : (c == k + 1 ? C(1) : g.scale * rs[t]);
+    }
+  }
+}
+
+}  // namespace kernels
+}  // namespace metalsvd
