@@ -31,6 +31,11 @@ namespace kernels {
 MSVD_CONSTANT constexpr uint32_t kBrdResidentChunk = 8;
 static_assert(kBrdResidentSlots % kBrdResidentChunk == 0, "whole chunks of slots");
 
+// The groups' parts of x a thread loads at once: loads that no condition guards (a group past
+// the last reads the last, and its value is dropped), issued together rather than a round trip
+// to memory each.
+MSVD_CONSTANT constexpr uint32_t kBrdResidentLoads = 8;
+
 // Threadgroup memory of bidiagonal_resident, in elements: the SIMD groups' sums (kBrdResidentSlots
 // dots and a norm each), and two parities of row k (slots and alpha), y and row k updated.
 MSVD_HOST_DEVICE uint32_t brd_resident_scratch_elements(uint32_t threads) {
@@ -164,8 +169,17 @@ MSVD_INLINE void bidiagonal_resident(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
     C sum = C(0);
     C column_next = C(0);
     if (in_matrix) {
-      for (uint32_t g = 0; g < groups; ++g) sum += out[static_cast<int64_t>(g) * m + t];
       column_next = out[static_cast<int64_t>(groups) * m + t];
+      for (uint32_t g0 = 0; g0 < groups; g0 += kBrdResidentLoads) {
+        C part[kBrdResidentLoads];
+        MSVD_UNROLL
+        for (uint32_t i = 0; i < kBrdResidentLoads; ++i) {
+          const uint32_t g = g0 + i < groups ? g0 + i : groups - 1;
+          part[i] = out[static_cast<int64_t>(g) * m + t];
+        }
+        MSVD_UNROLL
+        for (uint32_t i = 0; i < kBrdResidentLoads; ++i) sum += g0 + i < groups ? part[i] : C(0);
+      }
     }
     const Reflector<C> g = householder_reflector(alpha, norm_below);
     const C x = in_matrix && t > k ? g.tau * (column_next + g.scale * sum) : C(0);

@@ -481,7 +481,8 @@ TEST(DcSvd, ThePlanTakesItBeyondTheFusedKernel) {
 // The whole reduction in one launch with the matrix in its groups' registers
 // (bidiagonal_resident), where the backend runs every group at once (the emulator with resident
 // groups, fibers in a shuffled order): the contract at shapes of one group, of several with
-// slots left over (70 columns: 3 groups of 32 slots; 150: 5), square, a single column, rank
+// slots left over (70 columns: 3 groups of 32 slots; 150: 5; 270: 9, more than a thread loads
+// the parts of at once), square, a single column, rank
 // deficient, a zero column block and the identity (no reflector does anything), and a batch of
 // two; the kernel ran, once a call, and the launches did not.
 TEST(DcSvd, ResidentReductionMeetsTheContract) {
@@ -494,6 +495,7 @@ TEST(DcSvd, ResidentReductionMeetsTheContract) {
       {"40x20", {testing::gaussian(40, 20, rng)}},
       {"90x70", {testing::gaussian(90, 70, rng)}},
       {"200x150", {testing::gaussian(200, 150, rng)}},
+      {"300x270", {testing::gaussian(300, 270, rng)}},
       {"65x65", {testing::gaussian(65, 65, rng)}},
       {"5x1", {testing::gaussian(5, 1, rng)}},
       {"rank deficient", {testing::with_singular_values(70, 60, rank_deficient, rng)}},
