@@ -3,11 +3,13 @@ grouped by kernel, for one shape.
 
     python bench/profile_svd.py --shape 2048x2048 [--algorithm auto] [--gemm-sweeps -1]
                                 [--threads 0] [--rows 25]
-                                [--overlap] [--values] [--two-stage 1] [--once]
+                                [--overlap] [--values] [--two-stage 1] [--resident 1] [--once]
                                 [--launches REGEX [--buckets 16]]
 
 --values profiles the values alone (metalsvd::svdvals_ex) instead. --two-stage 1 goes through
-the two-stage bidiagonalisation, 0 through the one-stage one (default: the plan's). --once makes
+the two-stage bidiagonalisation, 0 through the one-stage one (default: the plan's). --resident 1
+bidiagonalises in one launch with the matrix in registers where it can (bidiagonal_resident), 0
+never (default: the plan's). --once makes
 one call and no profile, for a profiler outside (Nsight Compute: tools/gpu-run's NCU_SHAPE).
 --launches also prints, for each kernel whose name matches, its launches in the order they ran
 in consecutive buckets: how a kernel's time changes as the problem shrinks (the one-stage
@@ -43,6 +45,9 @@ def main():
     p.add_argument("--two-stage", type=int, default=-1, choices=[-1, 0, 1],
                    help="1 the two-stage bidiagonalisation, 0 the one-stage one, -1 the "
                         "plan's")
+    p.add_argument("--resident", type=int, default=-1, choices=[-1, 0, 1],
+                   help="1 the one-stage bidiagonalisation in one launch where it can run, 0 "
+                        "never, -1 the plan's")
     p.add_argument("--launches", default="",
                    help="regular expression over kernel names: time their launches in order")
     p.add_argument("--buckets", type=int, default=16,
@@ -60,7 +65,8 @@ def main():
         return torch.ops.metalsvd._svd_ex_with_tuning(A, False, 0, 0, args.algorithm, 0, 0, 0, 0,
                                                       0, args.gemm_sweeps,
                                                       dc_threads=args.threads,
-                                                      two_stage=args.two_stage)
+                                                      two_stage=args.two_stage,
+                                                      dc_resident=args.resident)
 
     call()
     torch.cuda.synchronize()
@@ -71,7 +77,7 @@ def main():
         torch.cuda.synchronize()
     what = (f"values alone two_stage={args.two_stage}" if args.values
             else f"gemm_sweeps={args.gemm_sweeps} threads={args.threads} "
-                 f"two_stage={args.two_stage}")
+                 f"two_stage={args.two_stage} resident={args.resident}")
     print(f"== {args.shape} algorithm={args.algorithm} {what}: CUDA time by kernel")
     totals = {}
     for event in prof.key_averages():
