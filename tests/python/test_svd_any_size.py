@@ -465,7 +465,7 @@ def test_cuda_resident_reduction(shape):
     assert ((resident[1] - launches[1]).abs() / scale).max().item() <= 2 * FP32["sigma"]
 
 
-def test_resident_reduction_on_the_emulator_only_when_asked(emulator_seed):
+def test_dc_resident_on_the_emulator_takes_the_launches(emulator_seed):
     """The emulator, like Metal, offers no grid barriers to the extension: dc_resident=1 then
     takes the launches, and the result meets the contract."""
     A = gaussian(2, 90, 70, device="cpu", seed=emulator_seed)
