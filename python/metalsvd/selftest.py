@@ -98,6 +98,14 @@ def _run_two_stage(values_only, A):
     return S, info, svd_errors(A, U, S, V)
 
 
+def _run_resident(A):
+    """The divide and conquer with the one-stage bidiagonalisation in one launch, the matrix in
+    registers, where the backend can run it (CUDA; elsewhere the launches), forced through the
+    private tuning operators: the plan does not take it yet."""
+    U, S, V, info = ops._svd_ex_with_tuning(A, False, 0, 0, "dc", dc_resident=1)
+    return S, info, svd_errors(A, U, S, V)
+
+
 def _run_truncated(algorithm, A):
     if algorithm == "randomized":
         U, S, V = randomized_svd(A, TRUNCATED_K, n_iter=4, generator=_generator_on(A.device))
@@ -158,6 +166,7 @@ def run(device=None) -> int:
     runs = [("svd", case) for case in CASES]
     runs += [("svd dc", case) for case in DC_CASES]
     runs += [("svd dc2", case) for case in DC_CASES]
+    runs += [("svd dc res", case) for case in DC_CASES]
     runs += [("svd blocked", case) for case in BLOCKED_CASES]
     runs += [("svd qr", case) for case in QR_CASES]
     # The values alone: the plan's choice on the batches, and the divide and conquer's path
@@ -172,6 +181,8 @@ def run(device=None) -> int:
             try:
                 if algorithm.endswith("dc2"):
                     S, info, errors = _run_two_stage(algorithm.startswith("svdvals"), A)
+                elif algorithm == "svd dc res":
+                    S, info, errors = _run_resident(A)
                 elif algorithm.startswith("svdvals"):
                     S, info = svdvals_ex(A, algorithm=algorithm[8:] or "auto")
                     errors: Errors = values_errors(A, S)

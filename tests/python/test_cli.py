@@ -13,14 +13,15 @@ def test_selftest_passes_and_reports_every_case(capsys):
     out = capsys.readouterr().out
     assert "selftest on cpu" in out and "torch " + torch.__version__ in out
     rows = [line for line in out.splitlines() if line.startswith("svd ")]
-    full = (len(selftest.CASES) + 2 * len(selftest.DC_CASES) + len(selftest.BLOCKED_CASES)
+    full = (len(selftest.CASES) + 3 * len(selftest.DC_CASES) + len(selftest.BLOCKED_CASES)
             + len(selftest.QR_CASES))
     assert len(rows) == full * 4  # float32, float16, bfloat16, float64
-    assert sum(line.startswith("svd dc ") for line in rows) == len(selftest.DC_CASES) * 4
+    assert sum(line[:12].rstrip() == "svd dc" for line in rows) == len(selftest.DC_CASES) * 4
     assert sum(line.startswith("svd qr ") for line in rows) == len(selftest.QR_CASES) * 4
-    # The two-stage bidiagonalisation, forced, for the vectors and for the values alone.
-    for two_stage in ("svd dc2 ", "svdvals dc2 "):
-        assert sum(line.startswith(two_stage) for line in out.splitlines()) == (
+    # The two-stage bidiagonalisation, forced, for the vectors and for the values alone, and the
+    # one-launch bidiagonalisation asked for (on the cpu backend: the launches).
+    for forced in ("svd dc2 ", "svdvals dc2 ", "svd dc res "):
+        assert sum(line.startswith(forced) for line in out.splitlines()) == (
             len(selftest.DC_CASES) * 4)
     rows += [line for line in out.splitlines() if line.startswith("svdvals ")]
     for algorithm in ("randomized ", "lanczos "):
