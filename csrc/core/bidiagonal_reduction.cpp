@@ -202,6 +202,36 @@ class ReductionLaunches {
   double previous_share_ = 1.0;
 };
 
+// The panels of xGEBRD: each panel's column and row launches (or the tail from where it takes
+// over), then the trailing matrix's update by two GEMMs.
+void enqueue_panels(Backend& backend, const BidiagonalReduction& r, ReductionLaunches& launches) {
+  const kernels::BidiagonalLayout l = layout_of(r);
+  for (uint32_t p0 = 0; p0 < r.cols; p0 += kBrdPanel) {
+    if (launches.tail_from(p0)) {
+      launches.tail(p0);
+      break;
+    }
+    const uint32_t width = std::min(kBrdPanel, r.cols - p0);
+    launches.panel(p0, width);
+    const uint32_t done = p0 + width;
+    if (done >= r.cols) break;
+    // A[done.., done..] -= V Y^T + X U^T: the panel's reflectors V (in Yq) and U (in Yp) with
+    // the panel's X and Y (panel-local rows).
+    const uint32_t rows = r.rows - done;
+    const uint32_t cols = r.cols - done;
+    const MatrixBatch trailing =
+        region_matrix(r, l.a + int64_t{done} * r.rows + done, l.a_stride, rows, cols, r.rows);
+    const MatrixBatch v =
+        region_matrix(r, l.yq + int64_t{p0} * r.rows + done, l.yq_stride, rows, width, r.rows);
+    const MatrixBatch y = region_matrix(r, l.y + width, l.y_stride, cols, width, r.cols);
+    const MatrixBatch x = region_matrix(r, l.x + width, l.x_stride, rows, width, r.rows);
+    const MatrixBatch u =
+        region_matrix(r, l.yp + int64_t{p0} * r.cols + done, l.yp_stride, cols, width, r.cols);
+    backend.gemm({v, transposed(y), trailing, -1.0, 1.0});
+    backend.gemm({x, transposed(u), trailing, -1.0, 1.0});
+  }
+}
+
 }  // namespace
 
 bool bidiagonal_resident(Backend& backend, const BidiagonalLaunchShape& shape, ScalarType dtype,
@@ -272,40 +302,6 @@ bool bidiagonal_tail_from(uint32_t rows, uint32_t cols, int32_t tail) {
   const uint64_t t = static_cast<uint64_t>(std::max(tail, 0));
   return uint64_t{rows} * cols <= t * t;
 }
-
-namespace {
-
-// The panels of xGEBRD: each panel's column and row launches (or the tail from where it takes
-// over), then the trailing matrix's update by two GEMMs.
-void enqueue_panels(Backend& backend, const BidiagonalReduction& r, ReductionLaunches& launches) {
-  const kernels::BidiagonalLayout l = layout_of(r);
-  for (uint32_t p0 = 0; p0 < r.cols; p0 += kBrdPanel) {
-    if (launches.tail_from(p0)) {
-      launches.tail(p0);
-      break;
-    }
-    const uint32_t width = std::min(kBrdPanel, r.cols - p0);
-    launches.panel(p0, width);
-    const uint32_t done = p0 + width;
-    if (done >= r.cols) break;
-    // A[done.., done..] -= V Y^T + X U^T: the panel's reflectors V (in Yq) and U (in Yp) with
-    // the panel's X and Y (panel-local rows).
-    const uint32_t rows = r.rows - done;
-    const uint32_t cols = r.cols - done;
-    const MatrixBatch trailing =
-        region_matrix(r, l.a + int64_t{done} * r.rows + done, l.a_stride, rows, cols, r.rows);
-    const MatrixBatch v =
-        region_matrix(r, l.yq + int64_t{p0} * r.rows + done, l.yq_stride, rows, width, r.rows);
-    const MatrixBatch y = region_matrix(r, l.y + width, l.y_stride, cols, width, r.cols);
-    const MatrixBatch x = region_matrix(r, l.x + width, l.x_stride, rows, width, r.rows);
-    const MatrixBatch u =
-        region_matrix(r, l.yp + int64_t{p0} * r.cols + done, l.yp_stride, cols, width, r.cols);
-    backend.gemm({v, transposed(y), trailing, -1.0, 1.0});
-    backend.gemm({x, transposed(u), trailing, -1.0, 1.0});
-  }
-}
-
-}  // namespace
 
 void enqueue_bidiagonal_reduction(Backend& backend, const BidiagonalReduction& r,
                                   const BidiagonalLaunchShape& shape) {

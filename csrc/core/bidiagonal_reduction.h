@@ -59,7 +59,7 @@ struct BidiagonalLaunchShape {
   int32_t resident = -1;
 };
 
-// Whether the reduction of `batch` rows x cols float32 or float64 (`dtype`) matrices is
+// Whether the reduction of `batch` rows x cols matrices of compute type `dtype` is
 // bidiagonal_resident's on `backend` under `shape`.
 bool bidiagonal_resident(Backend& backend, const BidiagonalLaunchShape& shape, ScalarType dtype,
                          uint32_t batch, uint32_t rows, uint32_t cols);
