@@ -446,19 +446,21 @@ def cuda_kernels_run(call):
 
 @pytest.mark.skipif(not torch.cuda.is_available() or "cuda" not in metalsvd.built_backends(),
                     reason="needs the cuda backend")
-@pytest.mark.parametrize("shape", [(1, 1024, 1024), (3, 300, 200), (2, 1000, 700), (1, 130, 70),
-                                   (1, 16384, 256)])
-def test_cuda_resident_reduction(shape):
+@pytest.mark.parametrize("algorithm,shape", [("dc", (1, 1024, 1024)), ("dc", (3, 300, 200)),
+                                             ("dc", (2, 1000, 700)), ("dc", (1, 130, 70)),
+                                             ("qr", (1, 16384, 256))])
+def test_cuda_resident_reduction(algorithm, shape):
     """Asked for (dc_resident=1; the plan does not take it yet), a float32 matrix of up to 1024
-    rows (16384x256: the R of its QR) is bidiagonalised in one cooperative launch with the matrix
-    in its groups' registers (bidiagonal_resident) instead of the column and row launches. It
-    meets the contract, and its singular values agree with the launches' to within twice its
-    error."""
+    rows (16384x256: the R of its QR, through algorithm "qr") is bidiagonalised in one
+    cooperative launch with the matrix in its groups' registers (bidiagonal_resident) instead of
+    the column and row launches and the tail. It meets the contract, and its singular values
+    agree with the launches' to within twice its error."""
+    launch_kernels = {"bidiagonal_column", "bidiagonal_row", "bidiagonal_tail"}
     A = gaussian(*shape, device="cuda", seed=29)
-    launches, names = cuda_kernels_run(lambda: tuned(A, "dc"))
-    assert "bidiagonal_resident" not in names and "bidiagonal_column" in names
-    resident, names = cuda_kernels_run(lambda: tuned(A, "dc", dc_resident=1))
-    assert "bidiagonal_resident" in names and "bidiagonal_column" not in names
+    launches, names = cuda_kernels_run(lambda: tuned(A, algorithm))
+    assert "bidiagonal_resident" not in names and names & launch_kernels
+    resident, names = cuda_kernels_run(lambda: tuned(A, algorithm, dc_resident=1))
+    assert "bidiagonal_resident" in names and not names & launch_kernels
     assert resident[3].tolist() == [0] * shape[0]
     assert_contract(A, resident[:3], FP32, f"resident {shape}")
     scale = launches[1][..., :1]
