@@ -33,7 +33,8 @@ static_assert(kBrdResidentSlots % kBrdResidentChunk == 0, "whole chunks of slots
 
 // The groups' parts of x a thread loads at once: loads that no condition guards (a group past
 // the last reads the last, and its value is dropped), issued together rather than a round trip
-// to memory each.
+// to memory each. Every read of what other groups wrote is load_coherent: the same addresses
+// were read two columns before, and a cache may still hold those lines.
 MSVD_CONSTANT constexpr uint32_t kBrdResidentLoads = 8;
 
 // Threadgroup memory of bidiagonal_resident, in elements: the SIMD groups' sums (kBrdResidentSlots
@@ -164,18 +165,19 @@ MSVD_INLINE void bidiagonal_resident(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
     // The right reflector w = (1 at k + 1, scale r beyond) from every group's sums (a lane a
     // group, the same in every SIMD group), x = tau A w below row k, and column k + 1 less x
     // (w's entry there is 1).
-    const C alpha = simd_reduce_sum(lane < groups ? records[2 * lane] : C(0));
-    const C norm_below = simd_reduce_sum(lane < groups ? records[2 * lane + 1] : C(0));
+    const C alpha = simd_reduce_sum(lane < groups ? load_coherent(&records[2 * lane]) : C(0));
+    const C norm_below =
+        simd_reduce_sum(lane < groups ? load_coherent(&records[2 * lane + 1]) : C(0));
     C sum = C(0);
     C column_next = C(0);
     if (in_matrix) {
-      column_next = out[static_cast<int64_t>(groups) * m + t];
+      column_next = load_coherent(&out[static_cast<int64_t>(groups) * m + t]);
       for (uint32_t g0 = 0; g0 < groups; g0 += kBrdResidentLoads) {
         C part[kBrdResidentLoads];
         MSVD_UNROLL
         for (uint32_t i = 0; i < kBrdResidentLoads; ++i) {
           const uint32_t g = g0 + i < groups ? g0 + i : groups - 1;
-          part[i] = out[static_cast<int64_t>(g) * m + t];
+          part[i] = load_coherent(&out[static_cast<int64_t>(g) * m + t]);
         }
         MSVD_UNROLL
         for (uint32_t i = 0; i < kBrdResidentLoads; ++i) sum += g0 + i < groups ? part[i] : C(0);

@@ -14,7 +14,10 @@
 //                    and what any wrote before is visible to all after. CUDA and the emulator
 //                    only, in launches with KernelLaunch::grid_barriers, whose groups are all
 //                    resident at once: Metal promises no such residency, so it has no grid
-//                    barrier and the kernels that use one are not in its library
+//                    barrier and the kernels that use one are not in its library;
+//                    load_coherent(): a load of what another group of the launch wrote before
+//                    the last grid barrier, past a multiprocessor's own cache (CUDA and the
+//                    emulator, with grid_barrier())
 //   SIMD groups      shuffle_xor(), simd_broadcast() (the same source lane in every lane),
 //                    simd_reduce_sum(), simd_reduce_max() over kSimdWidth lanes
 //   wide loads       load_quad(): four consecutive values of device memory in one access, at

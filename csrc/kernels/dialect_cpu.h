@@ -207,6 +207,12 @@ inline void wait_for_previous_kernel() { emu::previous_kernel_wait(); }
 
 inline void grid_barrier(int line = __builtin_LINE()) { emu::grid_barrier(line); }
 
+// The emulator has no cache to go past.
+template <typename C>
+inline C load_coherent(const C* p) {
+  return *p;
+}
+
 // The emulator has no cache to fill.
 template <typename C>
 inline void prefetch(const C*) {}

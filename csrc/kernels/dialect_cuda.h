@@ -132,6 +132,14 @@ MSVD_INLINE void wait_for_previous_kernel() {
 // here; the writes of every group before it are visible to every group after it.
 MSVD_INLINE void grid_barrier() { cooperative_groups::this_grid().sync(); }
 
+// What another block wrote before the last grid barrier, read from L2 (ld.global.cg): a
+// multiprocessor's L1 is not coherent with the others', and may still hold the line from an
+// earlier read of the same address.
+template <typename C>
+MSVD_INLINE C load_coherent(const C* p) {
+  return __ldcg(p);
+}
+
 // Fire and forget: no register waits for the line, so a SIMD group can ask for the lines of
 // data it reads only later without holding them.
 template <typename C>
