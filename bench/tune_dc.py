@@ -4,9 +4,9 @@ and gesvda drivers on the same input.
 
     python bench/tune_dc.py [--device cuda] [--sizes 1024x1024,4096x4096]
                             [--gemm-rows 0,256,1024] [--threads 0,256,1024]
-                            [--groups 0,64,256] [--tail -1,0,128] [--overlap on,off]
+                            [--groups 0,64,256] [--tail=-1,0,128] [--overlap on,off]
                             [--algorithms dc,qr] [--qr-rows 0,128,512] [--two-stage 0,1]
-                            [--resident -1,1]
+                            [--resident=0,1]
                             [--peers default,gesvda] [--dtype float32] [--repeats 3]
 
 For each shape and setting: the median time of the full call, the sigma error
@@ -24,6 +24,8 @@ Householder QR, whose tiles have at most --qr-rows rows (0: the plan's); --dtype
 bidiagonalisation (band reduction, bulge chasing), 0 after the one-stage one, -1 the plan's
 (shown as 2s1, 2s0); --resident: 1 the one-stage bidiagonalisation in one launch with the
 matrix in registers where the backend can run it, 0 never, -1 the plan's (shown as res1, res0).
+A list that starts with -1 needs the option's "=" form (--resident=-1,1, --tail=-1,0), or it
+reads as an option.
 The reference is float64 svdvals on the same device
 (cuSOLVER on CUDA, LAPACK on the CPU)."""
 
