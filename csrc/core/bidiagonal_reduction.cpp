@@ -236,7 +236,7 @@ void enqueue_panels(Backend& backend, const BidiagonalReduction& r, ReductionLau
 
 bool bidiagonal_resident(Backend& backend, const BidiagonalLaunchShape& shape, ScalarType dtype,
                          uint32_t batch, uint32_t rows, uint32_t cols) {
-  if (shape.resident != 1) return false;  // the plan's (-1) is never yet: see its comment
+  if (shape.resident == 0 || (shape.resident == -1 && rows > kBrdResidentPlanRows)) return false;
   if (dtype != ScalarType::f32 || rows > kernels::kBrdResidentMaxRows || rows < cols || cols == 0)
     return false;
   const std::string name = workspace_kernel_name("bidiagonal_resident", dtype);

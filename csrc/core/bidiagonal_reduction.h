@@ -54,10 +54,15 @@ struct BidiagonalLaunchShape {
   // The whole reduction in one launch, the matrix in its groups' registers
   // (kernels/bidiagonal_resident.h), where the backend has grid barriers for all its groups and
   // the matrix is float32 of at most kBrdResidentMaxRows rows: 1 there, 0 never, -1 the plan's,
-  // which is never so far: the kernel has run only on the emulator, not yet on a GPU, so
-  // neither its speed nor its correctness there is known.
+  // which is there up to kBrdResidentPlanRows rows.
   int32_t resident = -1;
 };
+
+// The most rows of a matrix whose reduction the plan gives bidiagonal_resident. On the H100 it
+// took 512^2 in 0.72x the time of the launches and 1024^2 in 1.02x: at 1024 rows, 32 groups of
+// 1024 threads, a column costs more than its two launches
+// (bench/results/2026-12-07_nvidia-h100_resident.txt). Between the two is not measured.
+constexpr uint32_t kBrdResidentPlanRows = 512;
 
 // Whether the reduction of `batch` rows x cols matrices of compute type `dtype` is
 // bidiagonal_resident's on `backend` under `shape`.

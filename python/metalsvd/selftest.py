@@ -100,8 +100,8 @@ def _run_two_stage(values_only, A):
 
 def _run_resident(A):
     """The divide and conquer with the one-stage bidiagonalisation in one launch, the matrix in
-    registers, where the backend can run it (CUDA; elsewhere the launches), forced through the
-    private tuning operators: the plan does not take it yet."""
+    registers, wherever the backend can run it (CUDA; elsewhere the launches), forced through
+    the private tuning operators: the plan takes it only up to 512 rows."""
     U, S, V, info = ops._svd_ex_with_tuning(A, False, 0, 0, "dc", dc_resident=1)
     return S, info, svd_errors(A, U, S, V)
 

@@ -520,20 +520,28 @@ TEST(DcSvd, ResidentReductionMeetsTheContract) {
 }
 
 // Where bidiagonal_resident runs when asked for: float32, at most kBrdResidentMaxRows rows, all
-// its groups resident at once. The plan does not take it yet (it has not run on a GPU).
+// its groups resident at once. The plan's takes it there up to kBrdResidentPlanRows rows.
 TEST(DcSvd, ResidentReductionWhereItCanRun) {
   emu::EmulatorOptions options;
   options.resident_threads = emu::max_resident_threads();
   LimitedBackend resident({}, options);
-  LimitedBackend none({});  // no grid barriers, as on Metal
-  BidiagonalLaunchShape shape;
-  EXPECT_FALSE(bidiagonal_resident(resident, shape, ScalarType::f32, 1, 200, 150));  // the plan's
+  LimitedBackend none({});      // no grid barriers, as on Metal
+  BidiagonalLaunchShape shape;  // the plan's
+  EXPECT_TRUE(bidiagonal_resident(resident, shape, ScalarType::f32, 1, 200, 150));
+  EXPECT_TRUE(bidiagonal_resident(resident, shape, ScalarType::f32, 1, kBrdResidentPlanRows,
+                                  kBrdResidentPlanRows));
+  EXPECT_FALSE(bidiagonal_resident(resident, shape, ScalarType::f32, 1, kBrdResidentPlanRows + 1,
+                                   kBrdResidentPlanRows));
+  EXPECT_FALSE(bidiagonal_resident(none, shape, ScalarType::f32, 1, 200, 150));
+  EXPECT_FALSE(bidiagonal_resident(resident, shape, ScalarType::f64, 1, 200, 150));
   shape.resident = 0;
   EXPECT_FALSE(bidiagonal_resident(resident, shape, ScalarType::f32, 1, 200, 150));
   shape.resident = 1;
   EXPECT_TRUE(bidiagonal_resident(resident, shape, ScalarType::f32, 1, 200, 150));
   EXPECT_FALSE(bidiagonal_resident(none, shape, ScalarType::f32, 1, 200, 150));
   EXPECT_FALSE(bidiagonal_resident(resident, shape, ScalarType::f64, 1, 200, 150));
+  EXPECT_TRUE(bidiagonal_resident(resident, shape, ScalarType::f32, 1, kBrdResidentPlanRows + 1,
+                                  kBrdResidentPlanRows));
   EXPECT_FALSE(bidiagonal_resident(resident, shape, ScalarType::f32, 1,
                                    kernels::kBrdResidentMaxRows + 1, 8));
   // 16 Ki threads on the emulator: 16 groups of 1024 threads, not 17.

@@ -450,14 +450,14 @@ def cuda_kernels_run(call):
                                              ("dc", (2, 1000, 700)), ("dc", (1, 130, 70)),
                                              ("qr", (1, 16384, 256))])
 def test_cuda_resident_reduction(algorithm, shape):
-    """Asked for (dc_resident=1; the plan does not take it yet), a float32 matrix of up to 1024
-    rows (16384x256: the R of its QR, through algorithm "qr") is bidiagonalised in one
-    cooperative launch with the matrix in its groups' registers (bidiagonal_resident) instead of
-    the column and row launches and the tail. It meets the contract, and its singular values
-    agree with the launches' to within twice its error."""
+    """Asked for (dc_resident=1), a float32 matrix of up to 1024 rows (16384x256: the R of its
+    QR, through algorithm "qr") is bidiagonalised in one cooperative launch with the matrix in
+    its groups' registers (bidiagonal_resident) instead of the column and row launches and the
+    tail (dc_resident=0). It meets the contract, and its singular values agree with the
+    launches' to within twice its error."""
     launch_kernels = {"bidiagonal_column", "bidiagonal_row", "bidiagonal_tail"}
     A = gaussian(*shape, device="cuda", seed=29)
-    launches, names = cuda_kernels_run(lambda: tuned(A, algorithm))
+    launches, names = cuda_kernels_run(lambda: tuned(A, algorithm, dc_resident=0))
     assert "bidiagonal_resident" not in names and names & launch_kernels
     resident, names = cuda_kernels_run(lambda: tuned(A, algorithm, dc_resident=1))
     assert "bidiagonal_resident" in names and not names & launch_kernels
@@ -465,6 +465,22 @@ def test_cuda_resident_reduction(algorithm, shape):
     assert_contract(A, resident[:3], FP32, f"resident {shape}")
     scale = launches[1][..., :1]
     assert ((resident[1] - launches[1]).abs() / scale).max().item() <= 2 * FP32["sigma"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or "cuda" not in metalsvd.built_backends(),
+                    reason="needs the cuda backend")
+@pytest.mark.parametrize("shape,resident", [((512, 512), True), ((2, 400, 300), True),
+                                            ((300, 500), True), ((513, 400), False),
+                                            ((1024, 1024), False)])
+def test_cuda_plan_takes_the_resident_reduction_up_to_512_rows(shape, resident):
+    """The plan bidiagonalises a float32 matrix in one launch (bidiagonal_resident) where it has
+    at most 512 rows (a wide one: its transpose's), and through the launches beyond, where they
+    were measured faster; either way the result meets the contract."""
+    A = gaussian(*shape, device="cuda", seed=31)
+    (U, S, V, info), names = cuda_kernels_run(lambda: tuned(A, "dc"))
+    assert ("bidiagonal_resident" in names) == resident, sorted(names)
+    assert (info == 0).all()
+    assert_contract(A, (U, S, V), FP32, f"plan {shape}")
 
 
 def test_dc_resident_on_the_emulator_takes_the_launches(emulator_seed):
