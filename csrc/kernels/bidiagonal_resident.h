@@ -37,14 +37,32 @@ static_assert(kBrdResidentSlots % kBrdResidentChunk == 0, "whole chunks of slots
 // were read two columns before, and a cache may still hold those lines.
 MSVD_CONSTANT constexpr uint32_t kBrdResidentLoads = 8;
 
-// Threadgroup memory of bidiagonal_resident, in elements: the SIMD groups' sums (kBrdResidentSlots
-// dots and a norm each), and two parities of row k (slots and alpha), y and row k updated.
+// A parity's record of column k in threadgroup memory (elements): y, r beyond and the one-hot
+// of column k + 1, a slot each (read four at a time, so each starts at a multiple of four),
+// then row k's slots and alpha.
+MSVD_CONSTANT constexpr uint32_t kBrdResidentYs = 0;
+MSVD_CONSTANT constexpr uint32_t kBrdResidentBeyond = kBrdResidentSlots;
+MSVD_CONSTANT constexpr uint32_t kBrdResidentNext = 2 * kBrdResidentSlots;
+MSVD_CONSTANT constexpr uint32_t kBrdResidentHead = 3 * kBrdResidentSlots;
+MSVD_CONSTANT constexpr uint32_t kBrdResidentRecord = 4 * kBrdResidentSlots + 4;
+static_assert(kBrdResidentSlots == kSimdWidth, "a lane a slot where a SIMD group sums them");
+static_assert(kBrdResidentSlots % 4 == 0, "whole quads of slots");
+
+// Threadgroup memory of bidiagonal_resident, in elements: two parities of column k's record,
+// then the SIMD groups' sums (kBrdResidentSlots dots and a norm each).
 MSVD_HOST_DEVICE uint32_t brd_resident_scratch_elements(uint32_t threads) {
-  return (threads / kSimdWidth) * (kBrdResidentSlots + 1) + 2 * (3 * kBrdResidentSlots + 1);
+  return 2 * kBrdResidentRecord + (threads / kSimdWidth) * (kBrdResidentSlots + 1);
 }
 
 // Groups: batch x brd_resident_groups(cols) (p.groups_per_matrix), p.threads >= rows each (a
 // thread a row). p.panel is 0.
+//
+// A thread does a column's work on its row's slots with no condition a slot: what depends on
+// the slot's column (inside the trailing matrix, right of k + 1, k + 1 itself) is in the
+// column's record as zeros and ones, written once by a lane a slot, and read four slots at a
+// time. The slots of finished columns and of none (past n) are then updated by zeros and keep
+// their values, finite where the input is (a matrix that is not comes out as nan, info 2,
+// whatever this kernel makes of it).
 template <typename P, typename T, typename C>
 MSVD_INLINE void bidiagonal_resident(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, MSVD_DEVICE C* w0,
                                      MSVD_DEVICE C* w1, MSVD_DEVICE C* w2, MSVD_DEVICE int32_t*,
@@ -66,8 +84,7 @@ MSVD_INLINE void bidiagonal_resident(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
   const uint32_t warp = ctx.simd_group;
   const uint32_t warps = p.threads / kSimdWidth;
   const bool in_matrix = t < m;
-  MSVD_THREADGROUP C* parts = scratch;  // warps x (S + 1)
-  MSVD_THREADGROUP C* per_parity = parts + warps * (S + 1);
+  MSVD_THREADGROUP C* parts = scratch + 2 * kBrdResidentRecord;  // warps x (S + 1)
   MSVD_DEVICE C* yp_all = v.yp_all;
   MSVD_DEVICE C* yq_all = v.yq_all;
 
@@ -81,24 +98,25 @@ MSVD_INLINE void bidiagonal_resident(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
   C col = in_matrix ? v.a(t, 0) : C(0);  // column k, up to date (every group holds it)
 
   for (uint32_t k = 0; k < n; ++k) {
-    // Row k's slots and alpha, y and row k after the left update: written while the previous
-    // column's are still read, hence two parities.
-    MSVD_THREADGROUP C* head = per_parity + (k % 2) * (3 * S + 1);  // S + 1
-    MSVD_THREADGROUP C* ys = head + S + 1;
-    MSVD_THREADGROUP C* rs = ys + S;
+    // Column k's record: written while the previous column's is still read, hence two parities.
+    MSVD_THREADGROUP C* record = scratch + (k % 2) * kBrdResidentRecord;
+    MSVD_THREADGROUP C* ys = record + kBrdResidentYs;
+    MSVD_THREADGROUP C* beyond = record + kBrdResidentBeyond;
+    MSVD_THREADGROUP C* next_one = record + kBrdResidentNext;
+    MSVD_THREADGROUP C* head = record + kBrdResidentHead;  // S + 1
 
     // The left reflector of column k, u = (1, scale col below k), from |col below k|^2, and the
     // raw dots col^T A[k+1.., c] of the group's columns (A^T u joins scale afterwards).
-    const bool below = in_matrix && t > k;
+    const C col_below = in_matrix && t > k ? col : C(0);
     MSVD_UNROLL
     for (uint32_t base = 0; base < S; base += kBrdResidentChunk) {
       SimdRows<C, kBrdResidentChunk> dots;
       MSVD_UNROLL
-      for (uint32_t i = 0; i < kBrdResidentChunk; ++i) dots.x[i] = below ? a[base + i] * col : C(0);
+      for (uint32_t i = 0; i < kBrdResidentChunk; ++i) dots.x[i] = a[base + i] * col_below;
       const C sum = simd_row_sum_scattered(dots, lane);
       if (lane < kBrdResidentChunk) parts[warp * (S + 1) + base + lane] = sum;
     }
-    const C below_sum = simd_reduce_sum(below ? col * col : C(0));
+    const C below_sum = simd_reduce_sum(col_below * col_below);
     if (lane == 0) parts[warp * (S + 1) + S] = below_sum;
     if (t == k) {
       MSVD_UNROLL
@@ -107,7 +125,8 @@ MSVD_INLINE void bidiagonal_resident(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
     }
     group_barrier();
     // Every SIMD group forms the reflector from the same sums (the same result, bit for bit),
-    // then y_c = tau (A[k, c] + scale dot_c) and row k's A[k, c] - y_c of its share of the slots.
+    // then, a lane a slot of its share: y_c = tau (A[k, c] + scale dot_c), r_c = A[k, c] - y_c
+    // (row k after the left update) where the right reflector takes it, and the one-hot of k + 1.
     const Reflector<C> h =
         householder_reflector(head[S], simd_sum_of_parts(parts + S, warps, S + 1, ctx));
     for (uint32_t s = warp; s < S; s += warps) {
@@ -116,7 +135,8 @@ MSVD_INLINE void bidiagonal_resident(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
         const uint32_t c = group + groups * s;
         const C y = c > k && c < n ? h.tau * (head[s] + h.scale * dot) : C(0);
         ys[s] = y;
-        rs[s] = head[s] - y;
+        beyond[s] = c >= k + 2 && c < n ? head[s] - y : C(0);
+        next_one[s] = c == k + 1 ? C(1) : C(0);
       }
     }
     if (group == k % groups) {
@@ -129,36 +149,40 @@ MSVD_INLINE void bidiagonal_resident(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
     }
     group_barrier();
 
-    // A -= u y^T over the group's columns right of k.
-    const C u = t == k ? C(1) : (below ? h.scale * col : C(0));
-    MSVD_UNROLL
-    for (uint32_t s = 0; s < S; ++s) a[s] -= u * ys[s];
-    if (k + 1 == n) break;  // no right reflector for the last column
-
-    // The group's part of A r (columns from k + 2) and of |r|^2, alpha where it holds column
-    // k + 1, and that column (after the left update).
+    // A -= u y^T over the group's columns, then the group's part of A r (columns from k + 2)
+    // and column k + 1 where the group holds it.
+    const C u = t == k ? C(1) : h.scale * col_below;
     C raw = C(0);
-    C norm_part = C(0);
-    C alpha_part = C(0);
     C next = C(0);
     MSVD_UNROLL
-    for (uint32_t s = 0; s < S; ++s) {
-      const uint32_t c = group + groups * s;
-      const bool beyond = c >= k + 2 && c < n;
-      raw += beyond ? a[s] * rs[s] : C(0);
-      norm_part += beyond ? rs[s] * rs[s] : C(0);
-      alpha_part += c == k + 1 ? rs[s] : C(0);
-      next += c == k + 1 ? a[s] : C(0);
+    for (uint32_t q = 0; q < S; q += 4) {
+      const Quad<C> y4 = load_quad(ys + q);
+      const Quad<C> r4 = load_quad(beyond + q);
+      const Quad<C> e4 = load_quad(next_one + q);
+      MSVD_UNROLL
+      for (uint32_t i = 0; i < 4; ++i) {
+        a[q + i] -= u * y4.x[i];
+        raw += a[q + i] * r4.x[i];
+        next += a[q + i] * e4.x[i];
+      }
     }
+    if (k + 1 == n) break;  // no right reflector for the last column
+
     MSVD_DEVICE C* out = exchange + (k % 2) * parity_stride;
     MSVD_DEVICE C* records = out + static_cast<int64_t>(groups + 1) * m;
     if (in_matrix) {
       out[static_cast<int64_t>(group) * m + t] = raw;
       if (group == (k + 1) % groups) out[static_cast<int64_t>(groups) * m + t] = next;
     }
-    if (t == 0) {
-      records[2 * group] = alpha_part;
-      records[2 * group + 1] = norm_part;
+    // The group's alpha (r at k + 1, where it holds that column) and part of |r|^2: a lane a
+    // slot.
+    if (warp == 0) {
+      const C alpha_part = simd_reduce_sum(next_one[lane] * (head[lane] - ys[lane]));
+      const C norm_part = simd_reduce_sum(beyond[lane] * beyond[lane]);
+      if (lane == 0) {
+        records[2 * group] = alpha_part;
+        records[2 * group + 1] = norm_part;
+      }
     }
     grid_barrier();
 
@@ -185,11 +209,14 @@ MSVD_INLINE void bidiagonal_resident(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
     }
     const Reflector<C> g = householder_reflector(alpha, norm_below);
     const C x = in_matrix && t > k ? g.tau * (column_next + g.scale * sum) : C(0);
+    // A -= x w^T: w is scale r beyond k + 1 and 1 at k + 1.
+    const C x_scaled = x * g.scale;
     MSVD_UNROLL
-    for (uint32_t s = 0; s < S; ++s) {
-      const uint32_t c = group + groups * s;
-      const C w = c == k + 1 ? C(1) : (c > k + 1 && c < n ? g.scale * rs[s] : C(0));
-      a[s] -= x * w;
+    for (uint32_t q = 0; q < S; q += 4) {
+      const Quad<C> r4 = load_quad(beyond + q);
+      const Quad<C> e4 = load_quad(next_one + q);
+      MSVD_UNROLL
+      for (uint32_t i = 0; i < 4; ++i) a[q + i] -= x_scaled * r4.x[i] + x * e4.x[i];
     }
     col = column_next - x;
     if (group == 0 && t == 0) {
@@ -197,12 +224,10 @@ MSVD_INLINE void bidiagonal_resident(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
       w2[static_cast<int64_t>(matrix) * p.p_t_batch_stride + householder_tau_index(k, n - 1)] =
           g.tau;
     }
-    // w into Yp's column k, each group its columns.
+    // w into Yp's column k, each group its columns (0 left of k + 1).
     if (t < S) {
       const uint32_t c = group + groups * t;
-      if (c < n)
-        yp_all[static_cast<int64_t>(k) * n + c] =
-            c <= k ? C(0) : (c == k + 1 ? C(1) : g.scale * rs[t]);
+      if (c < n) yp_all[static_cast<int64_t>(k) * n + c] = g.scale * beyond[t] + next_one[t];
     }
   }
 }

@@ -20,8 +20,9 @@
 //                    emulator, with grid_barrier())
 //   SIMD groups      shuffle_xor(), simd_broadcast() (the same source lane in every lane),
 //                    simd_reduce_sum(), simd_reduce_max() over kSimdWidth lanes
-//   wide loads       load_quad(): four consecutive values of device memory in one access, at
-//                    an address aligned to their size (4 sizeof(C) bytes; the emulator checks)
+//   wide loads       load_quad(): four consecutive values of device or threadgroup memory in
+//                    one access, at an address aligned to their size (4 sizeof(C) bytes; the
+//                    emulator checks)
 //   cache hints      prefetch(): the cache line holding an address will be read soon (CUDA:
 //                    into L1; Metal has no such instruction and the emulator no cache: nothing)
 //   numbers          NumericLimits<C>, to_compute<C>(), from_compute<T>(), math_* functions

@@ -63,6 +63,10 @@ inline Quad<float> load_quad(device const float* p) {
   const float4 q = *reinterpret_cast<device const float4*>(p);
   return {{q.x, q.y, q.z, q.w}};
 }
+inline Quad<float> load_quad(threadgroup const float* p) {
+  const float4 q = *reinterpret_cast<threadgroup const float4*>(p);
+  return {{q.x, q.y, q.z, q.w}};
+}
 
 // The backend encodes a call's dispatches in order, with a buffer barrier between them where the
 // encoder is concurrent: a dispatch starts after the previous one has finished.
