@@ -48,6 +48,15 @@ uint32_t resident_threads(uint32_t rows) {
   return (rows + kernels::kSimdWidth - 1) / kernels::kSimdWidth * kernels::kSimdWidth;
 }
 
+// The form of bidiagonal_resident for groups of `threads`: the narrow one where it takes them
+// (on CUDA it has twice the registers a thread).
+std::string resident_kernel_name(uint32_t threads, ScalarType dtype) {
+  return workspace_kernel_name(threads <= kernels::kBrdResidentNarrowThreads
+                                   ? "bidiagonal_resident_narrow"
+                                   : "bidiagonal_resident",
+                               dtype);
+}
+
 class ReductionLaunches {
  public:
   ReductionLaunches(Backend& backend, const BidiagonalReduction& r,
@@ -94,9 +103,9 @@ class ReductionLaunches {
     p_.extent = 0;
     p_.early_loads = 0;
     launch_workspace_kernel(
-        backend_, workspace_kernel_name("bidiagonal_resident", r_.dtype),
-        r_.batch * p_.groups_per_matrix, p_.threads,
-        kernels::brd_resident_scratch_elements(p_.threads) * element_size(r_.dtype), p_, buffers_,
+        backend_, resident_kernel_name(p_.threads, r_.dtype), r_.batch * p_.groups_per_matrix,
+        p_.threads, kernels::brd_resident_scratch_elements(p_.threads) * element_size(r_.dtype), p_,
+        buffers_,
         /*grid_barriers=*/true);
   }
 
@@ -239,8 +248,8 @@ bool bidiagonal_resident(Backend& backend, const BidiagonalLaunchShape& shape, S
   if (shape.resident == 0 || (shape.resident == -1 && rows > kBrdResidentPlanRows)) return false;
   if (dtype != ScalarType::f32 || rows > kernels::kBrdResidentMaxRows || rows < cols || cols == 0)
     return false;
-  const std::string name = workspace_kernel_name("bidiagonal_resident", dtype);
   const uint32_t threads = resident_threads(rows);
+  const std::string name = resident_kernel_name(threads, dtype);
   if (threads > backend.max_threads_for(name)) return false;
   const uint64_t bytes =
       uint64_t{kernels::brd_resident_scratch_elements(threads)} * element_size(dtype);

@@ -232,5 +232,21 @@ MSVD_INLINE void bidiagonal_resident(MSVD_CONSTANT const P& p, MSVD_DEVICE T*, M
   }
 }
 
+// The most threads a group of bidiagonal_resident_narrow: groups of up to 512 rows.
+MSVD_CONSTANT constexpr uint32_t kBrdResidentNarrowThreads = 512;
+
+// bidiagonal_resident for groups of at most kBrdResidentNarrowThreads threads. A backend that
+// bounds a kernel's registers by the most threads its groups may have (CUDA: 65536 / that)
+// gives this one twice bidiagonal_resident's: at 64 a thread (1024 threads) a row's 32 slots
+// and the loop's values do not fit, and 19 slots go to memory and back every column (sm_90:
+// 100 bytes spilled); at 128 (512) they fit (103 registers, none spilled).
+template <typename P, typename T, typename C>
+MSVD_INLINE void bidiagonal_resident_narrow(MSVD_CONSTANT const P& p, MSVD_DEVICE T* io,
+                                            MSVD_DEVICE C* w0, MSVD_DEVICE C* w1, MSVD_DEVICE C* w2,
+                                            MSVD_DEVICE int32_t* state, MSVD_DEVICE int32_t* info,
+                                            MSVD_THREADGROUP C* scratch, ThreadContext ctx) {
+  bidiagonal_resident<P, T, C>(p, io, w0, w1, w2, state, info, scratch, ctx);
+}
+
 }  // namespace kernels
 }  // namespace metalsvd

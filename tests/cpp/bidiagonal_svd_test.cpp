@@ -16,6 +16,7 @@
 #include "core/column_major.h"
 #include "core/errors.h"
 #include "kernels/bidiagonal_reduction.h"
+#include "kernels/bidiagonal_resident.h"
 #include "kernels/dc_tree.h"
 #include "kernels/workspace_kernel.h"
 #include "limited_backend.h"
@@ -482,9 +483,10 @@ TEST(DcSvd, ThePlanTakesItBeyondTheFusedKernel) {
 // (bidiagonal_resident), where the backend runs every group at once (the emulator with resident
 // groups, fibers in a shuffled order): the contract at shapes of one group, of several with
 // slots left over (70 columns: 3 groups of 32 slots; 150: 5; 270: 9, more than a thread loads
-// the parts of at once), square, a single column, rank
-// deficient, a zero column block and the identity (no reflector does anything), and a batch of
-// two; the kernel ran, once a call, and the launches did not.
+// the parts of at once), square, a single column, rank deficient, a zero column block and the
+// identity (no reflector does anything), a batch of two, and more rows than the narrow form's
+// groups take (600x40); the kernel ran, in the form for its groups' threads, once a call, and
+// the launches did not.
 TEST(DcSvd, ResidentReductionMeetsTheContract) {
   std::mt19937_64 rng(181);
   VectorXd rank_deficient(60);
@@ -501,7 +503,8 @@ TEST(DcSvd, ResidentReductionMeetsTheContract) {
       {"rank deficient", {testing::with_singular_values(70, 60, rank_deficient, rng)}},
       {"zero column block", {zero_block}},
       {"identity", {MatrixXd::Identity(33, 33)}},
-      {"batch", {testing::gaussian(70, 50, rng), testing::gaussian(70, 50, rng)}}};
+      {"batch", {testing::gaussian(70, 50, rng), testing::gaussian(70, 50, rng)}},
+      {"600x40", {testing::gaussian(600, 40, rng)}}};
   SvdTuning t;
   t.algorithm = SvdAlgorithm::bidiagonal_dc;
   t.bidiagonal.reduction_resident = 1;
@@ -514,7 +517,9 @@ TEST(DcSvd, ResidentReductionMeetsTheContract) {
       const std::vector<SvdRun> runs = testing::run_svd_on<float>(backend, inputs, t);
       for (const SvdRun& run : runs)
         expect_fp32_contract(run, what + " seed " + std::to_string(seed));
-      EXPECT_EQ(backend.calls("bidiagonal_resident_f32"), 1u) << what;
+      const bool narrow = inputs[0].rows() <= kernels::kBrdResidentNarrowThreads;
+      EXPECT_EQ(backend.calls("bidiagonal_resident_narrow_f32"), narrow ? 1u : 0u) << what;
+      EXPECT_EQ(backend.calls("bidiagonal_resident_f32"), narrow ? 0u : 1u) << what;
       EXPECT_EQ(backend.calls("bidiagonal_column_f32"), 0u) << what;
     }
 }

@@ -432,6 +432,9 @@ def test_cuda_overlapped_launches_give_the_serial_result(monkeypatch, algorithm,
     assert_contract(A, overlapped[:3], FP32, f"{algorithm} {shape}")
 
 
+RESIDENT_KERNELS = {"bidiagonal_resident", "bidiagonal_resident_narrow"}
+
+
 def cuda_kernels_run(call):
     """The names of the metalsvd kernels (kernels::name<...>) that `call` runs on the GPU."""
     from torch.profiler import ProfilerActivity, profile
@@ -453,14 +456,16 @@ def test_cuda_resident_reduction(algorithm, shape):
     """Asked for (dc_resident=1), a float32 matrix of up to 1024 rows (16384x256: the R of its
     QR, through algorithm "qr") is bidiagonalised in one cooperative launch with the matrix in
     its groups' registers (bidiagonal_resident) instead of the column and row launches and the
-    tail (dc_resident=0). It meets the contract, and its singular values agree with the
-    launches' to within twice its error."""
+    tail (dc_resident=0), in its narrow form (more registers a thread) up to 512 rows. It meets
+    the contract, and its singular values agree with the launches' to within twice its error."""
     launch_kernels = {"bidiagonal_column", "bidiagonal_row", "bidiagonal_tail"}
     A = gaussian(*shape, device="cuda", seed=29)
     launches, names = cuda_kernels_run(lambda: tuned(A, algorithm, dc_resident=0))
-    assert "bidiagonal_resident" not in names and names & launch_kernels
+    assert not names & RESIDENT_KERNELS and names & launch_kernels
     resident, names = cuda_kernels_run(lambda: tuned(A, algorithm, dc_resident=1))
-    assert "bidiagonal_resident" in names and not names & launch_kernels
+    rows = shape[-1] if algorithm == "qr" else max(shape[-2:])  # qr: its R, n x n
+    expected = "bidiagonal_resident_narrow" if rows <= 512 else "bidiagonal_resident"
+    assert names & RESIDENT_KERNELS == {expected} and not names & launch_kernels
     assert resident[3].tolist() == [0] * shape[0]
     assert_contract(A, resident[:3], FP32, f"resident {shape}")
     scale = launches[1][..., :1]
@@ -478,7 +483,8 @@ def test_cuda_plan_takes_the_resident_reduction_up_to_512_rows(shape, resident):
     were measured faster; either way the result meets the contract."""
     A = gaussian(*shape, device="cuda", seed=31)
     (U, S, V, info), names = cuda_kernels_run(lambda: tuned(A, "dc"))
-    assert ("bidiagonal_resident" in names) == resident, sorted(names)
+    assert names & RESIDENT_KERNELS == ({"bidiagonal_resident_narrow"} if resident else set()), \
+        sorted(names)
     assert (info == 0).all()
     assert_contract(A, (U, S, V), FP32, f"plan {shape}")
 

@@ -125,11 +125,25 @@ constexpr uint32_t kWorkspaceThreads<kernels::TsqrFactorParams> = 512;
 template <>
 constexpr uint32_t kWorkspaceThreads<kernels::BandBackTransformParams> = 512;
 
+template <typename P, typename T, typename C>
+using WorkspaceEntry = void (*)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*,
+                                kernels::ThreadContext);
+
+// The same for one kernel, where it differs from its parameters' (kWorkspaceThreads<P>): the
+// whole bidiagonalisation in registers has a form for groups of at most 512 threads, whose 128
+// registers a thread hold a row's slots without spilling (kernels/bidiagonal_resident.h).
+template <typename P, typename T, typename C, WorkspaceEntry<P, T, C> kEntry>
+constexpr uint32_t kEntryThreads = kWorkspaceThreads<P>;
+template <>
+constexpr uint32_t
+    kEntryThreads<kernels::BidiagonalParams, float, float,
+                  &kernels::bidiagonal_resident_narrow<kernels::BidiagonalParams, float, float>> =
+        kernels::kBrdResidentNarrowThreads;
+
 // Workspace kernels (kernels/workspace_kernel.h): buffers io, w0, w1, w2, state, info; any
-// number of threads up to kWorkspaceThreads<P>.
-template <typename P, typename T, typename C,
-          void (*kEntry)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*, kernels::ThreadContext)>
-__global__ void __launch_bounds__(kWorkspaceThreads<P>)
+// number of threads up to kEntryThreads.
+template <typename P, typename T, typename C, WorkspaceEntry<P, T, C> kEntry>
+__global__ void __launch_bounds__(kEntryThreads<P, T, C, kEntry>)
     workspace_kernel(const P p, T* io, C* w0, C* w1, C* w2, int32_t* state, int32_t* info) {
   if (!kernels::WaitsInBody<P>::value) kernels::wait_for_previous_kernel();
   extern __shared__ __align__(16) unsigned char shared_memory[];
@@ -155,11 +169,10 @@ bool waits_for_previous_kernel(Kernel kernel, int device,
   return answer == 2;
 }
 
-template <typename P, typename T, typename C,
-          void (*kEntry)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*, kernels::ThreadContext)>
+template <typename P, typename T, typename C, WorkspaceEntry<P, T, C> kEntry>
 void launch_workspace_kernel(const KernelLaunch& launch, const CudaLaunchOptions& options) {
   const auto kernel = &workspace_kernel<P, T, C, kEntry>;
-  prepare_launch<kWorkspaceThreads<P>, false>(kernel, launch);
+  prepare_launch<kEntryThreads<P, T, C, kEntry>, false>(kernel, launch);
   static std::array<std::atomic<int>, kMaxDevices> answers{};
   const bool waits =
       options.overlap_previous && waits_for_previous_kernel(kernel, options.device, answers);
@@ -187,8 +200,7 @@ void launch_workspace_kernel(const KernelLaunch& launch, const CudaLaunchOptions
              launch.name.c_str());
 }
 
-template <typename P, typename T, typename C,
-          void (*kEntry)(const P&, T*, C*, C*, C*, int32_t*, int32_t*, C*, kernels::ThreadContext)>
+template <typename P, typename T, typename C, WorkspaceEntry<P, T, C> kEntry>
 int workspace_kernel_occupancy(uint32_t threads, uint32_t threadgroup_bytes) {
   const auto kernel = &workspace_kernel<P, T, C, kEntry>;
   constexpr uint32_t kDefaultDynamicSharedMemory = 48 * 1024;
@@ -206,7 +218,7 @@ int workspace_kernel_occupancy(uint32_t threads, uint32_t threadgroup_bytes) {
 #define METALSVD_CUDA_WORKSPACE_KERNEL(NAME, FUNCTION, PARAMS, T, C)                            \
   {NAME,                                                                                        \
    {&launch_workspace_kernel<kernels::PARAMS, T, C, &kernels::FUNCTION<kernels::PARAMS, T, C>>, \
-    kWorkspaceThreads<kernels::PARAMS>,                                                         \
+    kEntryThreads<kernels::PARAMS, T, C, &kernels::FUNCTION<kernels::PARAMS, T, C>>,            \
     &workspace_kernel_occupancy<kernels::PARAMS, T, C,                                          \
                                 &kernels::FUNCTION<kernels::PARAMS, T, C>>}},
 
