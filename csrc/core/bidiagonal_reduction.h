@@ -61,7 +61,8 @@ struct BidiagonalLaunchShape {
 // The most rows of a matrix whose reduction the plan gives bidiagonal_resident. On the H100 it
 // took 512^2 in 0.72x the time of the launches and 1024^2 in 1.02x: at 1024 rows, 32 groups of
 // 1024 threads, a column costs more than its two launches
-// (bench/results/2026-12-07_nvidia-h100_resident.txt). Between the two is not measured.
+// (bench/results/2026-12-07_nvidia-h100_resident.txt). Between the two is not measured, nor
+// the kernel's later forms (no condition a slot; a narrow form with twice the registers).
 constexpr uint32_t kBrdResidentPlanRows = 512;
 
 // Whether the reduction of `batch` rows x cols matrices of compute type `dtype` is
